@@ -1,0 +1,89 @@
+//! The op vocabulary that models are written against. Each op has a forward and, where gradients
+//! flow through it, a hand-written vector-Jacobian product. Only gradients with respect to
+//! activations are ever needed (never with respect to weights), which keeps every backward a
+//! single product. The CPU backend is the reference; a GPU backend implements the same trait.
+
+pub mod cpu;
+
+use crate::config::Activation;
+use crate::error::Result;
+use crate::loader::HostTensor;
+
+/// Gradients of the attention op's inputs, plus the gradient with respect to the attention
+/// probabilities themselves (after softmax), which relevance methods read.
+pub struct AttentionGrads<T> {
+    pub d_query: T,
+    pub d_key: T,
+    pub d_value: T,
+    pub d_probs: T,
+}
+
+/// Shapes use B = batch, T = tokens, D = hidden size, H = heads, N = patches, P = patch side.
+pub trait Backend {
+    type Tensor: Clone;
+
+    /// The name reported in explanations ("cpu", "webgpu").
+    fn name(&self) -> &'static str;
+    fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
+    fn download(&self, tensor: &Self::Tensor) -> Result<HostTensor>;
+
+    /// x (.., in) · wᵀ + b with w (out, in), b (out).
+    fn linear(&self, x: &Self::Tensor, w: &Self::Tensor, b: Option<&Self::Tensor>) -> Result<Self::Tensor>;
+    /// dy (.., out) · w → (.., in).
+    fn linear_backward(&self, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// Normalizes the last dimension; gamma, beta (D).
+    fn layer_norm(&self, x: &Self::Tensor, gamma: &Self::Tensor, beta: &Self::Tensor, eps: f64) -> Result<Self::Tensor>;
+    fn layer_norm_backward(&self, x: &Self::Tensor, gamma: &Self::Tensor, dy: &Self::Tensor, eps: f64) -> Result<Self::Tensor>;
+
+    fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
+    fn activation_backward(&self, x: &Self::Tensor, dy: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
+
+    /// Elementwise sum of two tensors of the same shape.
+    fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// Multi-head attention on projected q, k, v (B, T, D): returns the output (B, T, D) and the
+    /// probabilities (B, H, T, T). `causal` masks future tokens.
+    fn attention(
+        &self,
+        q: &Self::Tensor,
+        k: &Self::Tensor,
+        v: &Self::Tensor,
+        heads: usize,
+        causal: bool,
+    ) -> Result<(Self::Tensor, Self::Tensor)>;
+    fn attention_backward(
+        &self,
+        q: &Self::Tensor,
+        k: &Self::Tensor,
+        v: &Self::Tensor,
+        probs: &Self::Tensor,
+        d_out: &Self::Tensor,
+        heads: usize,
+    ) -> Result<AttentionGrads<Self::Tensor>>;
+
+    /// The stride-P convolution of ViTs: pixels (B, 3, S, S), w (D, 3, P, P) → (B, N, D).
+    fn patch_embed(&self, pixels: &Self::Tensor, w: &Self::Tensor, patch: usize) -> Result<Self::Tensor>;
+    /// d_patches (B, N, D) → d_pixels (B, 3, S, S); pixels beyond the last whole patch get 0.
+    fn patch_embed_backward(
+        &self,
+        d_patches: &Self::Tensor,
+        w: &Self::Tensor,
+        patch: usize,
+        image_size: usize,
+    ) -> Result<Self::Tensor>;
+
+    /// (B, N, D) → (B, N+1, D) with the class embedding (D) as the first token.
+    fn prepend_class(&self, patches: &Self::Tensor, class: &Self::Tensor) -> Result<Self::Tensor>;
+    /// x (B, T, D) plus the first T rows of `positions` (≥T, D).
+    fn add_positions(&self, x: &Self::Tensor, positions: &Self::Tensor) -> Result<Self::Tensor>;
+    /// The rows of `table` (V, D) at `ids`, as (1, T, D).
+    fn gather_rows(&self, table: &Self::Tensor, ids: &[u32]) -> Result<Self::Tensor>;
+
+    /// x (B, T, D) → (B, D), the token at `position`.
+    fn select_token(&self, x: &Self::Tensor, position: usize) -> Result<Self::Tensor>;
+    /// dy (B, D) → (B, T, D), zero everywhere but `position`.
+    fn select_token_backward(&self, dy: &Self::Tensor, position: usize, tokens: usize) -> Result<Self::Tensor>;
+    /// x (B, T, D) → (B, T-1, D), without the first token.
+    fn drop_first_token(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+}

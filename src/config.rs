@@ -1,0 +1,312 @@
+//! Configs mirroring Hugging Face's `config.json` for CLIP (`CLIPConfig`, `CLIPTextConfig`,
+//! `CLIPVisionConfig`) with transformers' defaults, so published checkpoints load unchanged, and
+//! presets at the real sizes of the OpenAI checkpoints for benchmarks.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Activation of the MLP blocks, as named by `hidden_act`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// x · σ(1.702 x), the original CLIP's.
+    #[serde(rename = "quick_gelu")]
+    QuickGelu,
+    /// Exact GELU, x · Φ(x).
+    #[serde(rename = "gelu")]
+    Gelu,
+    /// The tanh approximation of GELU.
+    #[serde(rename = "gelu_pytorch_tanh", alias = "gelu_new")]
+    GeluTanh,
+}
+
+fn activation_from_name(name: &str) -> Result<Activation> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| {
+        Error::Config(format!(
+            "hidden_act `{name}` is not supported (supported: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)"
+        ))
+    })
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClipTextConfig {
+    #[serde(default = "defaults::text_vocab_size")]
+    pub vocab_size: usize,
+    #[serde(default = "defaults::text_hidden_size")]
+    pub hidden_size: usize,
+    #[serde(default = "defaults::text_intermediate_size")]
+    pub intermediate_size: usize,
+    #[serde(default = "defaults::text_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default = "defaults::text_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "defaults::text_max_positions")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "defaults::hidden_act")]
+    pub hidden_act: String,
+    #[serde(default = "defaults::layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    /// transformers pools the end-of-text token: `eos_token_id == 2` is the legacy marker of the
+    /// original OpenAI configs, meaning "the highest token id" (argmax of the ids).
+    #[serde(default = "defaults::text_eos_token_id")]
+    pub eos_token_id: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClipVisionConfig {
+    #[serde(default = "defaults::vision_hidden_size")]
+    pub hidden_size: usize,
+    #[serde(default = "defaults::vision_intermediate_size")]
+    pub intermediate_size: usize,
+    #[serde(default = "defaults::vision_layers")]
+    pub num_hidden_layers: usize,
+    #[serde(default = "defaults::vision_heads")]
+    pub num_attention_heads: usize,
+    #[serde(default = "defaults::num_channels")]
+    pub num_channels: usize,
+    #[serde(default = "defaults::image_size")]
+    pub image_size: usize,
+    #[serde(default = "defaults::patch_size")]
+    pub patch_size: usize,
+    #[serde(default = "defaults::hidden_act")]
+    pub hidden_act: String,
+    #[serde(default = "defaults::layer_norm_eps")]
+    pub layer_norm_eps: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClipConfig {
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
+    #[serde(default)]
+    pub model_type: Option<String>,
+    pub text_config: ClipTextConfig,
+    pub vision_config: ClipVisionConfig,
+    #[serde(default = "defaults::projection_dim")]
+    pub projection_dim: usize,
+    /// The checkpoint's `_name_or_path`, when it records one.
+    #[serde(default, rename = "_name_or_path")]
+    pub name_or_path: Option<String>,
+}
+
+/// The parts of one transformer tower that the shared encoder code needs.
+#[derive(Clone, Copy, Debug)]
+pub struct EncoderConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub layer_norm_eps: f64,
+    pub activation: Activation,
+    pub causal: bool,
+}
+
+impl EncoderConfig {
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_heads
+    }
+}
+
+impl ClipTextConfig {
+    pub fn encoder(&self) -> Result<EncoderConfig> {
+        Ok(EncoderConfig {
+            hidden_size: self.hidden_size,
+            intermediate_size: self.intermediate_size,
+            num_layers: self.num_hidden_layers,
+            num_heads: self.num_attention_heads,
+            layer_norm_eps: self.layer_norm_eps,
+            activation: activation_from_name(&self.hidden_act)?,
+            causal: true,
+        })
+    }
+
+    /// transformers' rule for the pooled (end-of-text) position.
+    pub fn uses_legacy_eos_pooling(&self) -> bool {
+        self.eos_token_id == 2
+    }
+}
+
+impl ClipVisionConfig {
+    pub fn encoder(&self) -> Result<EncoderConfig> {
+        Ok(EncoderConfig {
+            hidden_size: self.hidden_size,
+            intermediate_size: self.intermediate_size,
+            num_layers: self.num_hidden_layers,
+            num_heads: self.num_attention_heads,
+            layer_norm_eps: self.layer_norm_eps,
+            activation: activation_from_name(&self.hidden_act)?,
+            causal: false,
+        })
+    }
+
+    /// Patches per side: the patch convolution has stride = kernel, so a remainder is ignored.
+    pub fn grid_side(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+
+    pub fn num_patches(&self) -> usize {
+        self.grid_side() * self.grid_side()
+    }
+}
+
+const CLIP_ARCHITECTURE: &str = "CLIPModel";
+
+impl ClipConfig {
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::Config(format!("config.json is not valid JSON: {e}")))?;
+        check_architecture(&value)?;
+        let config: ClipConfig =
+            serde_json::from_value(value).map_err(|e| Error::Config(format!("config.json: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Catches configs that parse but cannot describe a working model, before any weight is read.
+    pub fn validate(&self) -> Result<()> {
+        let text = &self.text_config;
+        let vision = &self.vision_config;
+        let positive = [
+            ("text_config.vocab_size", text.vocab_size),
+            ("text_config.hidden_size", text.hidden_size),
+            ("text_config.intermediate_size", text.intermediate_size),
+            ("text_config.num_hidden_layers", text.num_hidden_layers),
+            ("text_config.num_attention_heads", text.num_attention_heads),
+            ("text_config.max_position_embeddings", text.max_position_embeddings),
+            ("vision_config.hidden_size", vision.hidden_size),
+            ("vision_config.intermediate_size", vision.intermediate_size),
+            ("vision_config.num_hidden_layers", vision.num_hidden_layers),
+            ("vision_config.num_attention_heads", vision.num_attention_heads),
+            ("vision_config.image_size", vision.image_size),
+            ("vision_config.patch_size", vision.patch_size),
+            ("projection_dim", self.projection_dim),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be positive")));
+            }
+        }
+        for (tower, hidden, heads) in [
+            ("text_config", text.hidden_size, text.num_attention_heads),
+            ("vision_config", vision.hidden_size, vision.num_attention_heads),
+        ] {
+            if hidden % heads != 0 {
+                return Err(Error::Config(format!(
+                    "{tower}.hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})"
+                )));
+            }
+        }
+        if vision.num_channels != 3 {
+            return Err(Error::Config(format!(
+                "vision_config.num_channels is {}, only RGB (3) is supported",
+                vision.num_channels
+            )));
+        }
+        if vision.patch_size > vision.image_size {
+            return Err(Error::Config(format!(
+                "vision_config.patch_size ({}) is larger than image_size ({})",
+                vision.patch_size, vision.image_size
+            )));
+        }
+        text.encoder()?;
+        vision.encoder()?;
+        Ok(())
+    }
+
+    /// A config at the sizes of a published OpenAI checkpoint, for benchmarks on random weights.
+    pub fn preset(name: &str) -> Result<Self> {
+        let patch_size = match name {
+            "clip-vit-b32" => 32,
+            "clip-vit-b16" => 16,
+            _ => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown architecture preset `{name}` (known: clip-vit-b32, clip-vit-b16)"
+                )))
+            }
+        };
+        let mut config: ClipConfig = serde_json::from_value(serde_json::json!({
+            "architectures": [CLIP_ARCHITECTURE],
+            "model_type": "clip",
+            "text_config": { "eos_token_id": 2 },
+            "vision_config": { "patch_size": patch_size },
+        }))
+        .map_err(|e| Error::Config(e.to_string()))?;
+        config.name_or_path = Some(format!("random {name}"));
+        Ok(config)
+    }
+}
+
+fn check_architecture(value: &serde_json::Value) -> Result<()> {
+    let architectures: Vec<&str> = value
+        .get("architectures")
+        .and_then(|a| a.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let model_type = value.get("model_type").and_then(|m| m.as_str());
+    if architectures.contains(&CLIP_ARCHITECTURE) || model_type == Some("clip") {
+        return Ok(());
+    }
+    let found = match (architectures.first(), model_type) {
+        (Some(arch), _) => arch.to_string(),
+        (None, Some(kind)) => format!("model_type `{kind}`"),
+        (None, None) => {
+            return Err(Error::Config(
+                "config.json names neither `architectures` nor `model_type`; expected a CLIPModel config".into(),
+            ))
+        }
+    };
+    Err(Error::UnsupportedArchitecture(format!("{found} (supported: {CLIP_ARCHITECTURE})")))
+}
+
+mod defaults {
+    pub fn text_vocab_size() -> usize {
+        49408
+    }
+    pub fn text_hidden_size() -> usize {
+        512
+    }
+    pub fn text_intermediate_size() -> usize {
+        2048
+    }
+    pub fn text_layers() -> usize {
+        12
+    }
+    pub fn text_heads() -> usize {
+        8
+    }
+    pub fn text_max_positions() -> usize {
+        77
+    }
+    pub fn text_eos_token_id() -> u32 {
+        49407
+    }
+    pub fn vision_hidden_size() -> usize {
+        768
+    }
+    pub fn vision_intermediate_size() -> usize {
+        3072
+    }
+    pub fn vision_layers() -> usize {
+        12
+    }
+    pub fn vision_heads() -> usize {
+        12
+    }
+    pub fn num_channels() -> usize {
+        3
+    }
+    pub fn image_size() -> usize {
+        224
+    }
+    pub fn patch_size() -> usize {
+        32
+    }
+    pub fn hidden_act() -> String {
+        "quick_gelu".into()
+    }
+    pub fn layer_norm_eps() -> f64 {
+        1e-5
+    }
+    pub fn projection_dim() -> usize {
+        512
+    }
+}

@@ -1,0 +1,44 @@
+//! One error type for the whole engine. Every message names the thing that is wrong (a file, a tensor,
+//! an option) so that a user can act on it; nothing in the engine panics on user input.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("model config: {0}")]
+    Config(String),
+    #[error("unsupported architecture: {0}")]
+    UnsupportedArchitecture(String),
+    #[error("weights: {0}")]
+    Weights(String),
+    #[error("missing tensor `{0}` in the weights file")]
+    MissingTensor(String),
+    #[error("tensor `{name}` has shape {actual:?}, expected {expected:?}")]
+    TensorShape { name: String, actual: Vec<usize>, expected: Vec<usize> },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("image: {0}")]
+    Image(String),
+    #[error("text: {0}")]
+    Text(String),
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Backend(e.to_string())
+    }
+}
+
+impl Error {
+    pub fn io(path: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+        Error::Io { path: path.to_string(), message: err.to_string() }
+    }
+}

@@ -1,0 +1,432 @@
+//! Runs one explanation: tokenize, preprocess, forward both towers recording what the method
+//! needs, backward where it needs gradients, then the method's own arithmetic. Batched methods
+//! (integrated gradients, SmoothGrad, occlusion) run their inputs as batches, split only when a
+//! batch would exceed the activation-memory budget.
+
+use super::maps::{max_abs_over_channels, pixels_to_patches, sum_over_channels, Geometry, PatchReduction};
+use super::noise::standard_normals;
+use super::relevance::{chefer, last_layer_attention, rollout, token_gradcam};
+use super::{Explanation, Method, MethodOptions, ModelInfo};
+use crate::backend::Backend;
+use crate::config::ClipConfig;
+use crate::error::{Error, Result};
+use crate::loader::{HostTensor, ModelFiles, Weights};
+use crate::model::clip::{clip_logit, clip_logit_with_gradients};
+use crate::model::{ClipModel, Recording};
+use crate::preprocess::{decode_image, ImageLimits, PreprocessorConfig, Preprocessor, TextEncoder, TokenizedText};
+use image::RgbImage;
+use std::collections::BTreeMap;
+use web_time::Instant;
+
+/// Activation memory one batched pass may use before it is split.
+const DEFAULT_BATCH_BUDGET_BYTES: usize = 1 << 30;
+/// At most this many texts per explanation (zero-shot label sets).
+pub const MAX_TEXTS: usize = 64;
+
+pub struct Explainer<B: Backend> {
+    backend: B,
+    model: ClipModel<B::Tensor>,
+    text_encoder: TextEncoder,
+    preprocessor: Preprocessor,
+    pub info: ModelInfo,
+    pub image_limits: ImageLimits,
+    pub batch_budget_bytes: usize,
+}
+
+pub enum ImageInput<'a> {
+    /// An encoded file (PNG, JPEG, ...), decoded under `image_limits`.
+    Encoded(&'a [u8]),
+    Decoded(&'a RgbImage),
+}
+
+pub struct Request<'a> {
+    pub image: ImageInput<'a>,
+    pub texts: &'a [String],
+    pub target: usize,
+    pub method: Method,
+    pub options: MethodOptions,
+}
+
+/// Wall-clock phases, reported in `timings_ms`.
+struct Timings {
+    start: Instant,
+    phase: Instant,
+    phases: BTreeMap<String, f64>,
+}
+
+impl Timings {
+    fn new() -> Self {
+        let now = Instant::now();
+        Timings { start: now, phase: now, phases: BTreeMap::new() }
+    }
+
+    fn lap(&mut self, name: &str) {
+        let now = Instant::now();
+        *self.phases.entry(name.to_string()).or_default() += (now - self.phase).as_secs_f64() * 1e3;
+        self.phase = now;
+    }
+
+    fn finish(mut self) -> BTreeMap<String, f64> {
+        self.phases.insert("total".into(), self.start.elapsed().as_secs_f64() * 1e3);
+        self.phases
+    }
+}
+
+impl<B: Backend> Explainer<B> {
+    pub fn load(backend: B, files: &ModelFiles) -> Result<Self> {
+        let config = ClipConfig::from_json(&files.config_json)?;
+        let weights = Weights::from_bytes(&files.weights)?;
+        let image_size = config.vision_config.image_size;
+        let preprocessor_config = match &files.preprocessor_json {
+            Some(text) => PreprocessorConfig::from_json(text, image_size)?,
+            None => PreprocessorConfig::clip_default(image_size),
+        };
+        let text_encoder = TextEncoder::new(&files.tokenizer_json, &config.text_config)?;
+        let info = ModelInfo {
+            name: config.name_or_path.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| files.name.clone()),
+            architecture: "CLIPModel".into(),
+            dtype: weights.dtype_name().into(),
+        };
+        let model = ClipModel::new(&backend, config, &weights)?;
+        Ok(Explainer {
+            backend,
+            model,
+            text_encoder,
+            preprocessor: Preprocessor::new(preprocessor_config),
+            info,
+            image_limits: ImageLimits::default(),
+            batch_budget_bytes: DEFAULT_BATCH_BUDGET_BYTES,
+        })
+    }
+
+    /// An explainer for a config with the given weights, e.g. random ones for benchmarks.
+    pub fn from_parts(backend: B, config: ClipConfig, weights: &Weights, tokenizer_json: &[u8], info: ModelInfo) -> Result<Self> {
+        let image_size = config.vision_config.image_size;
+        let text_encoder = TextEncoder::new(tokenizer_json, &config.text_config)?;
+        let model = ClipModel::new(&backend, config, weights)?;
+        Ok(Explainer {
+            backend,
+            model,
+            text_encoder,
+            preprocessor: Preprocessor::new(PreprocessorConfig::clip_default(image_size)),
+            info,
+            image_limits: ImageLimits::default(),
+            batch_budget_bytes: DEFAULT_BATCH_BUDGET_BYTES,
+        })
+    }
+
+    pub fn config(&self) -> &ClipConfig {
+        &self.model.config
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn geometry(&self) -> Geometry {
+        let vision = &self.model.config.vision_config;
+        Geometry { image_size: vision.image_size, patch_size: vision.patch_size, grid_side: vision.grid_side() }
+    }
+
+    pub fn tokenize(&self, text: &str) -> Result<TokenizedText> {
+        self.text_encoder.encode(text)
+    }
+
+    pub fn explain(&self, request: &Request) -> Result<Explanation> {
+        request.options.validate()?;
+        let texts = request.texts;
+        if texts.is_empty() {
+            return Err(Error::Text("no text given: pass at least one".into()));
+        }
+        if texts.len() > MAX_TEXTS {
+            return Err(Error::Text(format!("{} texts given; at most {MAX_TEXTS} are supported", texts.len())));
+        }
+        if request.target >= texts.len() {
+            return Err(Error::InvalidOption(format!(
+                "target {} is out of range: there are {} texts (targets count from 0)",
+                request.target,
+                texts.len()
+            )));
+        }
+        let mut timings = Timings::new();
+        let decoded;
+        let image = match request.image {
+            ImageInput::Encoded(bytes) => {
+                decoded = decode_image(bytes, self.image_limits)?;
+                &decoded
+            }
+            ImageInput::Decoded(image) => image,
+        };
+        let prepared = self.preprocessor.prepare(image);
+        let tokenized = texts.iter().map(|t| self.text_encoder.encode(t)).collect::<Result<Vec<_>>>()?;
+        let warnings: Vec<String> = tokenized.iter().filter_map(|t| t.warning.clone()).collect();
+        timings.lap("preprocess");
+
+        let backend = &self.backend;
+        let method = request.method;
+        let target = &tokenized[request.target];
+        let mut text_embeds = Vec::with_capacity(texts.len());
+        let mut target_pass = None;
+        for (i, text) in tokenized.iter().enumerate() {
+            let recording = if i == request.target { Recording::Backward } else { Recording::Nothing };
+            let pass = self.model.encode_text(backend, &text.ids, text.pooled_position, recording)?;
+            text_embeds.push(backend.download(&pass.embeds)?.data);
+            if i == request.target {
+                target_pass = Some(pass);
+            }
+        }
+        let target_pass = target_pass.expect("the target text was encoded");
+        let target_embed = &text_embeds[request.target];
+        timings.lap("text_forward");
+
+        let geometry = self.geometry();
+        let pixels = &prepared.pixels;
+        let image_recording = match method {
+            Method::Attention | Method::Rollout => Recording::Attention,
+            Method::Gradient | Method::GradXInput | Method::Chefer | Method::Gradcam => Recording::Backward,
+            Method::IntegratedGradients | Method::Smoothgrad | Method::Occlusion => Recording::Nothing,
+        };
+        let image_pass = self.model.encode_image(backend, &backend.upload(&batch_of(pixels, 1))?, image_recording)?;
+        let image_embed = backend.download(&image_pass.embeds)?.data;
+        let logits: Vec<f32> =
+            text_embeds.iter().map(|t| clip_logit(self.model.logit_multiplier, &image_embed, t)).collect();
+        let score = logits[request.target];
+        timings.lap("image_forward");
+
+        let vision_layers = || -> Result<Vec<HostTensor>> { download_probs(backend, &image_pass.encoder.layers) };
+        let text_layers = || -> Result<Vec<HostTensor>> { download_probs(backend, &target_pass.encoder.layers) };
+        let patches_of = |token_scores: Vec<f32>| token_scores[1..].to_vec();
+        let pooled = target.pooled_position;
+
+        let (patch_scores, pixel_scores, text_scores) = match method {
+            Method::Attention => {
+                let vision = patches_of(last_layer_attention(&vision_layers()?, 0));
+                (vision, None, Some(last_layer_attention(&text_layers()?, pooled)))
+            }
+            Method::Rollout => {
+                let (fusion, discard) = (request.options.head_fusion, request.options.discard_ratio);
+                let vision = patches_of(rollout(&vision_layers()?, 0, fusion, discard));
+                (vision, None, Some(rollout(&text_layers()?, pooled, fusion, discard)))
+            }
+            Method::Gradient | Method::GradXInput | Method::Chefer | Method::Gradcam => {
+                let gradients = clip_logit_with_gradients(self.model.logit_multiplier, &image_embed, target_embed);
+                let d_image = backend.upload(&HostTensor::new(gradients.d_image, vec![1, image_embed.len()]))?;
+                let d_text = backend.upload(&HostTensor::new(gradients.d_text, vec![1, target_embed.len()]))?;
+                let vision_grads = self.model.image_backward(backend, &image_pass, &d_image)?;
+                let text_grads = self.model.text_backward(backend, &target_pass, &d_text)?;
+                timings.lap("backward");
+                match method {
+                    Method::Gradient => {
+                        let g = backend.download(&vision_grads.d_pixels)?.data;
+                        let pixel = max_abs_over_channels(&g, geometry);
+                        let d_e = backend.download(&text_grads.d_token_embeddings)?;
+                        let text = rows(&d_e).map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt()).collect();
+                        (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), Some(text))
+                    }
+                    Method::GradXInput => {
+                        let g = backend.download(&vision_grads.d_pixels)?.data;
+                        let product: Vec<f32> = g.iter().zip(&pixels.data).map(|(g, x)| g * x).collect();
+                        let pixel = sum_over_channels(&product, geometry);
+                        let d_e = backend.download(&text_grads.d_token_embeddings)?;
+                        let e = backend.download(&target_pass.token_embeddings)?;
+                        let text = rows(&d_e).zip(rows(&e)).map(|(g, e)| g.iter().zip(e).map(|(g, e)| g * e).sum()).collect();
+                        (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), Some(text))
+                    }
+                    Method::Chefer => {
+                        let vision_grads = download_all(backend, &vision_grads.encoder.d_probs)?;
+                        let text_grads = download_all(backend, &text_grads.encoder.d_probs)?;
+                        let vision = patches_of(chefer(&vision_layers()?, &vision_grads, 0));
+                        (vision, None, Some(chefer(&text_layers()?, &text_grads, pooled)))
+                    }
+                    _ => {
+                        let last = image_pass.encoder.layers.last().expect("a model has at least one layer");
+                        let hidden = backend.download(&last.input)?;
+                        let d_hidden = backend.download(
+                            vision_grads.encoder.d_layer_inputs.last().expect("a model has at least one layer"),
+                        )?;
+                        let tokens = hidden.shape[1];
+                        (patches_of(token_gradcam(&hidden, &d_hidden, 1..tokens)), None, None)
+                    }
+                }
+            }
+            Method::IntegratedGradients => {
+                let steps = request.options.steps;
+                let mut total = vec![0f32; pixels.data.len()];
+                self.for_each_gradient(
+                    steps,
+                    |k| {
+                        let alpha = (k + 1) as f32 / steps as f32;
+                        pixels.data.iter().map(|x| alpha * x).collect()
+                    },
+                    target_embed,
+                    |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g),
+                )?;
+                let ig: Vec<f32> = total.iter().zip(&pixels.data).map(|(g, x)| x * g / steps as f32).collect();
+                let pixel = sum_over_channels(&ig, geometry);
+                (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), None)
+            }
+            Method::Smoothgrad => {
+                let steps = request.options.steps;
+                let n = pixels.data.len();
+                let (lo, hi) = pixels.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+                let sigma = 0.15 * (hi - lo);
+                let noise = standard_normals(request.options.seed, steps * n);
+                let mut total = vec![0f32; n];
+                self.for_each_gradient(
+                    steps,
+                    |k| pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect(),
+                    target_embed,
+                    |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g.abs()),
+                )?;
+                let mean: Vec<f32> = total.iter().map(|v| v / steps as f32).collect();
+                let pixel = max_abs_over_channels(&mean, geometry);
+                (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), None)
+            }
+            Method::Occlusion => {
+                let occluded_scores = self.batched_scores(
+                    geometry.patches(),
+                    |p| occlude_patch(&pixels.data, geometry, p),
+                    target_embed,
+                )?;
+                (occluded_scores.iter().map(|s_p| score - s_p).collect(), None, None)
+            }
+        };
+        timings.lap("method");
+
+        let probs = (texts.len() > 1).then(|| softmax(&logits));
+        Ok(Explanation {
+            method,
+            backend: backend.name().into(),
+            model: self.info.clone(),
+            options: request.options,
+            texts: texts.to_vec(),
+            target: request.target,
+            score,
+            logits,
+            probs,
+            input_size: [geometry.image_size, geometry.image_size],
+            patch_grid: [geometry.grid_side, geometry.grid_side],
+            crop: prepared.crop,
+            patch_scores,
+            pixel_scores,
+            text_tokens: target.tokens.clone(),
+            text_scores,
+            warnings,
+            timings_ms: timings.finish(),
+        })
+    }
+
+    /// Images per batched pass that fit the memory budget when `recording` is kept.
+    fn batch_size(&self, recording: Recording) -> usize {
+        let vision = &self.model.config.vision_config;
+        let (t, d, i, h) = (vision.num_patches() + 1, vision.hidden_size, vision.intermediate_size, vision.num_attention_heads);
+        let per_layer_floats = match recording {
+            Recording::Backward => 5 * t * d + i * t + 2 * h * t * t,
+            _ => 0,
+        };
+        // Transient buffers of the widest op in flight, plus the recorded layers.
+        let per_image_bytes = 4 * (vision.num_hidden_layers * per_layer_floats + 3 * (t * i + h * t * t));
+        (self.batch_budget_bytes / per_image_bytes.max(1)).max(1)
+    }
+
+    /// ∂s_k/∂x_k for `count` inputs made by `input(k)`, handed to `consume(k, gradient)` in order.
+    fn for_each_gradient(
+        &self,
+        count: usize,
+        input: impl Fn(usize) -> Vec<f32>,
+        text_embed: &[f32],
+        mut consume: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        let geometry = self.geometry();
+        let per_image = 3 * geometry.pixels();
+        let chunk = self.batch_size(Recording::Backward);
+        let backend = &self.backend;
+        for start in (0..count).step_by(chunk) {
+            let end = (start + chunk).min(count);
+            let batch = stack_inputs(start..end, &input, geometry);
+            let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Backward)?;
+            let embeds = backend.download(&pass.embeds)?;
+            let width = embeds.shape[1];
+            let d_embeds: Vec<f32> = embeds
+                .data
+                .chunks_exact(width)
+                .flat_map(|u| clip_logit_with_gradients(self.model.logit_multiplier, u, text_embed).d_image)
+                .collect();
+            let d_embeds = backend.upload(&HostTensor::new(d_embeds, vec![end - start, width]))?;
+            let grads = backend.download(&self.model.image_backward(backend, &pass, &d_embeds)?.d_pixels)?;
+            for (offset, g) in grads.data.chunks_exact(per_image).enumerate() {
+                consume(start + offset, g);
+            }
+        }
+        Ok(())
+    }
+
+    /// s(x_k) for `count` inputs made by `input(k)`, without recording anything.
+    fn batched_scores(&self, count: usize, input: impl Fn(usize) -> Vec<f32>, text_embed: &[f32]) -> Result<Vec<f32>> {
+        let geometry = self.geometry();
+        let chunk = self.batch_size(Recording::Nothing);
+        let backend = &self.backend;
+        let mut scores = Vec::with_capacity(count);
+        for start in (0..count).step_by(chunk) {
+            let end = (start + chunk).min(count);
+            let batch = stack_inputs(start..end, &input, geometry);
+            let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Nothing)?;
+            let embeds = backend.download(&pass.embeds)?;
+            let width = embeds.shape[1];
+            scores.extend(embeds.data.chunks_exact(width).map(|u| clip_logit(self.model.logit_multiplier, u, text_embed)));
+        }
+        Ok(scores)
+    }
+}
+
+fn batch_of(pixels: &HostTensor, count: usize) -> HostTensor {
+    let mut shape = vec![count];
+    shape.extend(&pixels.shape);
+    HostTensor::new(pixels.data.repeat(count), shape)
+}
+
+fn stack_inputs(range: std::ops::Range<usize>, input: &impl Fn(usize) -> Vec<f32>, geometry: Geometry) -> HostTensor {
+    let count = range.len();
+    let data: Vec<f32> = range.flat_map(input).collect();
+    HostTensor::new(data, vec![count, 3, geometry.image_size, geometry.image_size])
+}
+
+/// The input with patch `index`'s pixels (all channels) set to 0 in normalized space.
+fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
+    let Geometry { image_size, patch_size, grid_side } = geometry;
+    let (row, col) = (index / grid_side, index % grid_side);
+    let mut out = pixels.to_vec();
+    for c in 0..3 {
+        for y in row * patch_size..(row + 1) * patch_size {
+            let start = (c * image_size + y) * image_size + col * patch_size;
+            out[start..start + patch_size].fill(0.0);
+        }
+    }
+    out
+}
+
+fn download_all<B: Backend>(backend: &B, tensors: &[B::Tensor]) -> Result<Vec<HostTensor>> {
+    tensors.iter().map(|t| backend.download(t)).collect()
+}
+
+fn download_probs<B: Backend>(backend: &B, layers: &[crate::model::LayerRecord<B::Tensor>]) -> Result<Vec<HostTensor>> {
+    layers
+        .iter()
+        .map(|layer| {
+            let probs = layer.probs.as_ref().ok_or_else(|| Error::Backend("attention was not recorded".into()))?;
+            backend.download(probs)
+        })
+        .collect()
+}
+
+/// The rows of a (1, T, D) tensor.
+fn rows(t: &HostTensor) -> impl Iterator<Item = &[f32]> {
+    t.data.chunks_exact(*t.shape.last().expect("tensor has dimensions"))
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = logits.iter().map(|l| ((l - max) as f64).exp()).collect();
+    let total: f64 = exps.iter().sum();
+    exps.iter().map(|e| (e / total) as f32).collect()
+}

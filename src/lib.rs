@@ -1,0 +1,13 @@
+//! Sightline: explain what a vision-language model looks at. The engine behind the CLI and the
+//! browser app: model loading, preprocessing, forward and backward passes on a backend, and the
+//! explanation methods. See ARCHITECTURE.md.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod explain;
+pub mod loader;
+pub mod model;
+pub mod preprocess;
+
+pub use error::{Error, Result};

@@ -1,0 +1,69 @@
+//! safetensors weights, converted to f32 once at load time (f32, f16 and bf16 checkpoints).
+//! The header is attacker-controlled: the `safetensors` crate bounds every offset by the buffer.
+
+use super::HostTensor;
+use crate::error::{Error, Result};
+use ::safetensors::{Dtype, SafeTensors};
+
+pub struct Weights<'a> {
+    file: SafeTensors<'a>,
+}
+
+impl<'a> Weights<'a> {
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        let file = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Weights(format!("model.safetensors is not a valid safetensors file: {e}")))?;
+        Ok(Weights { file })
+    }
+
+    /// The storage type of the checkpoint, as users know it ("float32", "float16", "bfloat16"),
+    /// taken from the first floating-point tensor.
+    pub fn dtype_name(&self) -> &'static str {
+        self.file
+            .tensors()
+            .iter()
+            .find_map(|(_, view)| match view.dtype() {
+                Dtype::F32 => Some("float32"),
+                Dtype::F16 => Some("float16"),
+                Dtype::BF16 => Some("bfloat16"),
+                _ => None,
+            })
+            .unwrap_or("unknown")
+    }
+
+    /// The tensor `name`, which must have exactly `expected` shape.
+    pub fn get(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
+        let view = self.file.tensor(name).map_err(|_| Error::MissingTensor(name.to_string()))?;
+        // Hugging Face stores 0-d scalars (logit_scale) as shape [] and some exports as [1].
+        let same_shape = view.shape() == expected || (expected.is_empty() && view.shape() == [1]);
+        if !same_shape {
+            return Err(Error::TensorShape {
+                name: name.to_string(),
+                actual: view.shape().to_vec(),
+                expected: expected.to_vec(),
+            });
+        }
+        let data = to_f32(name, view.dtype(), view.data())?;
+        Ok(HostTensor::new(data, expected.to_vec()))
+    }
+}
+
+fn to_f32(name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
+    let values = match dtype {
+        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(Error::Weights(format!(
+                "tensor `{name}` has dtype {other:?}; only F32, F16 and BF16 are supported"
+            )))
+        }
+    };
+    Ok(values)
+}

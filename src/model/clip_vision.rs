@@ -1,0 +1,93 @@
+//! CLIP's vision tower (HF `CLIPVisionTransformer` + `visual_projection`): patch convolution, class
+//! token, positions, `pre_layrnorm` (sic, as the checkpoints name it), encoder, `post_layernorm` on
+//! the class token, projection.
+
+use super::encoder::{Encoder, EncoderGrads, EncoderTrace, Recording};
+use super::{LayerNorm, Linear, WeightLoader};
+use crate::backend::Backend;
+use crate::config::ClipVisionConfig;
+use crate::error::Result;
+
+pub struct VisionTower<T> {
+    /// (D, 3, P, P)
+    patch_embedding: T,
+    /// (D)
+    class_embedding: T,
+    /// (N + 1, D)
+    position_embedding: T,
+    pre_layrnorm: LayerNorm<T>,
+    pub encoder: Encoder<T>,
+    post_layernorm: LayerNorm<T>,
+    /// (projection, D), no bias.
+    projection: Linear<T>,
+    pub config: ClipVisionConfig,
+}
+
+pub struct VisionPass<T> {
+    /// The embeddings before `pre_layrnorm`, (B, N + 1, D).
+    embeddings: T,
+    pub encoder: EncoderTrace<T>,
+    /// The class token's final state before `post_layernorm`, (B, D).
+    pooled: T,
+    /// (B, projection)
+    pub embeds: T,
+}
+
+pub struct VisionGrads<T> {
+    /// ∂s/∂pixel_values, (B, 3, S, S).
+    pub d_pixels: T,
+    pub encoder: EncoderGrads<T>,
+}
+
+impl<T: Clone> VisionTower<T> {
+    pub fn new<B: Backend<Tensor = T>>(
+        model: &WeightLoader<B>,
+        config: &ClipVisionConfig,
+        projection_dim: usize,
+    ) -> Result<Self> {
+        let vision = model.pp("vision_model");
+        let embeddings = vision.pp("embeddings");
+        let (d, p) = (config.hidden_size, config.patch_size);
+        let encoder_config = config.encoder()?;
+        Ok(VisionTower {
+            patch_embedding: embeddings.pp("patch_embedding").get("weight", &[d, config.num_channels, p, p])?,
+            class_embedding: embeddings.get("class_embedding", &[d])?,
+            position_embedding: embeddings.pp("position_embedding").get("weight", &[config.num_patches() + 1, d])?,
+            pre_layrnorm: LayerNorm::new(vision.pp("pre_layrnorm"), d, config.layer_norm_eps)?,
+            encoder: Encoder::new(vision.pp("encoder"), encoder_config)?,
+            post_layernorm: LayerNorm::new(vision.pp("post_layernorm"), d, config.layer_norm_eps)?,
+            projection: Linear::new(model.pp("visual_projection"), d, projection_dim, false)?,
+            config: config.clone(),
+        })
+    }
+
+    /// pixels (B, 3, S, S) → projected embeddings and whatever `recording` asks to keep.
+    pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, pixels: &T, recording: Recording) -> Result<VisionPass<T>> {
+        let patches = backend.patch_embed(pixels, &self.patch_embedding, self.config.patch_size)?;
+        let tokens = backend.prepend_class(&patches, &self.class_embedding)?;
+        let embeddings = backend.add_positions(&tokens, &self.position_embedding)?;
+        let encoder_input = self.pre_layrnorm.forward(backend, &embeddings)?;
+        let encoder = self.encoder.forward(backend, &encoder_input, recording)?;
+        let pooled = backend.select_token(&encoder.output, 0)?;
+        let embeds = self.projection.forward(backend, &self.post_layernorm.forward(backend, &pooled)?)?;
+        Ok(VisionPass { embeddings, encoder, pooled, embeds })
+    }
+
+    /// Backpropagates ∂s/∂embeds (B, projection) through a pass recorded with `Recording::Backward`.
+    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, pass: &VisionPass<T>, d_embeds: &T) -> Result<VisionGrads<T>> {
+        let tokens = self.config.num_patches() + 1;
+        let d_normed = self.projection.backward(backend, d_embeds)?;
+        let d_pooled = self.post_layernorm.backward(backend, &pass.pooled, &d_normed)?;
+        let d_output = backend.select_token_backward(&d_pooled, 0, tokens)?;
+        let encoder = self.encoder.backward(backend, &pass.encoder, &d_output)?;
+        let d_embeddings = self.pre_layrnorm.backward(backend, &pass.embeddings, &encoder.d_input)?;
+        let d_patches = backend.drop_first_token(&d_embeddings)?;
+        let d_pixels = backend.patch_embed_backward(
+            &d_patches,
+            &self.patch_embedding,
+            self.config.patch_size,
+            self.config.image_size,
+        )?;
+        Ok(VisionGrads { d_pixels, encoder })
+    }
+}

@@ -1,0 +1,151 @@
+//! The pre-norm transformer encoder shared by both CLIP towers (HF `CLIPEncoder`), with a forward
+//! that records what relevance methods and the backward pass need, and that backward pass.
+
+use super::{LayerNorm, Linear, WeightLoader};
+use crate::backend::Backend;
+use crate::config::EncoderConfig;
+use crate::error::Result;
+
+/// How much of the forward pass to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Recording {
+    /// Only the output (batched scoring, e.g. occlusion).
+    Nothing,
+    /// Attention probabilities and the residual stream entering each layer.
+    Attention,
+    /// Everything the backward pass reads.
+    Backward,
+}
+
+struct EncoderLayer<T> {
+    layer_norm1: LayerNorm<T>,
+    q_proj: Linear<T>,
+    k_proj: Linear<T>,
+    v_proj: Linear<T>,
+    out_proj: Linear<T>,
+    layer_norm2: LayerNorm<T>,
+    fc1: Linear<T>,
+    fc2: Linear<T>,
+}
+
+/// The saved activations of one layer. Shapes: (B, T, D) unless noted.
+pub struct LayerRecord<T> {
+    /// The residual stream entering the layer.
+    pub input: T,
+    /// Attention probabilities, (B, H, T, T).
+    pub probs: Option<T>,
+    saved: Option<SavedForBackward<T>>,
+}
+
+struct SavedForBackward<T> {
+    query: T,
+    key: T,
+    value: T,
+    /// The residual stream after the attention block.
+    mid: T,
+    /// fc1's output before the activation, (B, T, intermediate).
+    hidden: T,
+}
+
+pub struct EncoderTrace<T> {
+    pub layers: Vec<LayerRecord<T>>,
+    pub output: T,
+}
+
+pub struct EncoderGrads<T> {
+    /// ∂s/∂(encoder input), (B, T, D).
+    pub d_input: T,
+    /// ∂s/∂A_l for every layer, (B, H, T, T).
+    pub d_probs: Vec<T>,
+    /// ∂s/∂(residual stream entering layer l), (B, T, D).
+    pub d_layer_inputs: Vec<T>,
+}
+
+pub struct Encoder<T> {
+    layers: Vec<EncoderLayer<T>>,
+    config: EncoderConfig,
+}
+
+impl<T: Clone> Encoder<T> {
+    pub fn new<B: Backend<Tensor = T>>(loader: WeightLoader<B>, config: EncoderConfig) -> Result<Self> {
+        let (d, i, eps) = (config.hidden_size, config.intermediate_size, config.layer_norm_eps);
+        let layers = (0..config.num_layers)
+            .map(|l| {
+                let layer = loader.pp(format_args!("layers.{l}"));
+                let attn = layer.pp("self_attn");
+                Ok(EncoderLayer {
+                    layer_norm1: LayerNorm::new(layer.pp("layer_norm1"), d, eps)?,
+                    q_proj: Linear::new(attn.pp("q_proj"), d, d, true)?,
+                    k_proj: Linear::new(attn.pp("k_proj"), d, d, true)?,
+                    v_proj: Linear::new(attn.pp("v_proj"), d, d, true)?,
+                    out_proj: Linear::new(attn.pp("out_proj"), d, d, true)?,
+                    layer_norm2: LayerNorm::new(layer.pp("layer_norm2"), d, eps)?,
+                    fc1: Linear::new(layer.pp("mlp").pp("fc1"), d, i, true)?,
+                    fc2: Linear::new(layer.pp("mlp").pp("fc2"), i, d, true)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Encoder { layers, config })
+    }
+
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, input: &T, recording: Recording) -> Result<EncoderTrace<T>> {
+        let c = &self.config;
+        let mut x = input.clone();
+        let mut records = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let normed1 = layer.layer_norm1.forward(backend, &x)?;
+            let query = layer.q_proj.forward(backend, &normed1)?;
+            let key = layer.k_proj.forward(backend, &normed1)?;
+            let value = layer.v_proj.forward(backend, &normed1)?;
+            let (attended, probs) = backend.attention(&query, &key, &value, c.num_heads, c.causal)?;
+            let mid = backend.add(&x, &layer.out_proj.forward(backend, &attended)?)?;
+            let hidden = layer.fc1.forward(backend, &layer.layer_norm2.forward(backend, &mid)?)?;
+            let mlp_out = layer.fc2.forward(backend, &backend.activation(&hidden, c.activation)?)?;
+            let output = backend.add(&mid, &mlp_out)?;
+            if recording >= Recording::Attention {
+                let saved = (recording == Recording::Backward)
+                    .then(|| SavedForBackward { query, key, value, mid, hidden });
+                records.push(LayerRecord { input: x, probs: Some(probs), saved });
+            }
+            x = output;
+        }
+        Ok(EncoderTrace { layers: records, output: x })
+    }
+
+    /// Backpropagates `d_output` (B, T, D) through a trace recorded with `Recording::Backward`.
+    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, trace: &EncoderTrace<T>, d_output: &T) -> Result<EncoderGrads<T>> {
+        let c = &self.config;
+        let mut d_x = d_output.clone();
+        let mut d_probs = Vec::with_capacity(self.layers.len());
+        let mut d_layer_inputs = Vec::with_capacity(self.layers.len());
+        for (layer, record) in self.layers.iter().zip(&trace.layers).rev() {
+            let saved = record.saved.as_ref().ok_or_else(|| {
+                crate::error::Error::Backend("backward needs a forward recorded with Recording::Backward".into())
+            })?;
+            let probs = record.probs.as_ref().expect("a Backward recording keeps probabilities");
+            // MLP block: out = mid + fc2(act(fc1(ln2(mid)))).
+            let d_activated = layer.fc2.backward(backend, &d_x)?;
+            let d_hidden = backend.activation_backward(&saved.hidden, &d_activated, c.activation)?;
+            let d_normed2 = layer.fc1.backward(backend, &d_hidden)?;
+            let d_mid = backend.add(&d_x, &layer.layer_norm2.backward(backend, &saved.mid, &d_normed2)?)?;
+            // Attention block: mid = x + out_proj(attention(q, k, v)).
+            let d_attended = layer.out_proj.backward(backend, &d_mid)?;
+            let grads =
+                backend.attention_backward(&saved.query, &saved.key, &saved.value, probs, &d_attended, c.num_heads)?;
+            let d_normed1 = backend.add(
+                &backend.add(&layer.q_proj.backward(backend, &grads.d_query)?, &layer.k_proj.backward(backend, &grads.d_key)?)?,
+                &layer.v_proj.backward(backend, &grads.d_value)?,
+            )?;
+            d_x = backend.add(&d_mid, &layer.layer_norm1.backward(backend, &record.input, &d_normed1)?)?;
+            d_probs.push(grads.d_probs);
+            d_layer_inputs.push(d_x.clone());
+        }
+        d_probs.reverse();
+        d_layer_inputs.reverse();
+        Ok(EncoderGrads { d_input: d_x, d_probs, d_layer_inputs })
+    }
+}

@@ -1,0 +1,136 @@
+//! Image decoding with hard limits (decompression bombs are rejected from the header alone) and
+//! CLIP's pixel pipeline: RGB, shortest side resized, centre crop, rescale, normalize.
+
+use super::processor_config::PreprocessorConfig;
+use super::resample::resize;
+use crate::error::{Error, Result};
+use crate::loader::HostTensor;
+use image::{ImageReader, Limits, RgbImage};
+use std::io::Cursor;
+
+/// Bounds on what an input image may claim before any pixel is decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageLimits {
+    pub max_side: u32,
+    pub max_decoded_bytes: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        // 16k per side covers any camera; 512 MiB keeps a decode well inside wasm's address space.
+        ImageLimits { max_side: 16_384, max_decoded_bytes: 512 << 20 }
+    }
+}
+
+pub fn decode_image(bytes: &[u8], limits: ImageLimits) -> Result<RgbImage> {
+    if bytes.is_empty() {
+        return Err(Error::Image("the image file is empty".into()));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Image(format!("cannot read the image: {e}")))?;
+    if reader.format().is_none() {
+        return Err(Error::Image("unrecognized image format (supported: PNG, JPEG, GIF, BMP, WebP)".into()));
+    }
+    let mut image_limits = Limits::default();
+    image_limits.max_image_width = Some(limits.max_side);
+    image_limits.max_image_height = Some(limits.max_side);
+    image_limits.max_alloc = Some(limits.max_decoded_bytes);
+    reader.limits(image_limits);
+    let decoded = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => Error::Image(format!(
+            "the image is too large (limits: {} pixels per side, {} MiB decoded): {e}",
+            limits.max_side,
+            limits.max_decoded_bytes >> 20
+        )),
+        other => Error::Image(format!("cannot decode the image: {other}")),
+    })?;
+    if decoded.width() == 0 || decoded.height() == 0 {
+        return Err(Error::Image("the image has no pixels".into()));
+    }
+    // Like PIL's convert("RGB"): alpha is dropped, grey is replicated.
+    Ok(decoded.to_rgb8())
+}
+
+/// Where the model's square input lies in the original image, in original pixel coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CropRect {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+pub struct PreparedImage {
+    /// Normalized pixel values, (3, H, W).
+    pub pixels: HostTensor,
+    pub crop: CropRect,
+}
+
+pub struct Preprocessor {
+    pub config: PreprocessorConfig,
+}
+
+impl Preprocessor {
+    pub fn new(config: PreprocessorConfig) -> Self {
+        Preprocessor { config }
+    }
+
+    /// transformers' `get_resize_output_image_size` with `default_to_square=False`: the short side
+    /// becomes `shortest_edge`, the long side is scaled and truncated.
+    fn resized_size(&self, width: usize, height: usize) -> (usize, usize) {
+        let short_target = self.config.shortest_edge;
+        let (short, long) = if width <= height { (width, height) } else { (height, width) };
+        let long_target = ((short_target * long) as f64 / short as f64) as usize;
+        if width <= height {
+            (short_target, long_target.max(1))
+        } else {
+            (long_target.max(1), short_target)
+        }
+    }
+
+    pub fn prepare(&self, image: &RgbImage) -> PreparedImage {
+        let config = &self.config;
+        let (orig_w, orig_h) = (image.width() as usize, image.height() as usize);
+        let resized = if config.do_resize {
+            let (w, h) = self.resized_size(orig_w, orig_h);
+            resize(image, w, h, config.resample)
+        } else {
+            image.clone()
+        };
+        let (rw, rh) = (resized.width() as usize, resized.height() as usize);
+        let (ch, cw) = (config.crop_height, config.crop_width);
+        // Python's floor division; negative offsets pad with zeros, as transformers' center_crop.
+        let top = (rh as i64 - ch as i64).div_euclid(2);
+        let left = (rw as i64 - cw as i64).div_euclid(2);
+        let scale = if config.do_rescale { config.rescale_factor } else { 1.0 };
+        let raw = resized.as_raw();
+        let mut data = vec![0f32; 3 * ch * cw];
+        for c in 0..3 {
+            let (mean, std) = if config.do_normalize { (config.mean[c], config.std[c]) } else { (0.0, 1.0) };
+            for y in 0..ch {
+                for x in 0..cw {
+                    let (sy, sx) = (y as i64 + top, x as i64 + left);
+                    let value = if sy >= 0 && sx >= 0 && (sy as usize) < rh && (sx as usize) < rw {
+                        raw[(sy as usize * rw + sx as usize) * 3 + c]
+                    } else {
+                        0
+                    };
+                    // transformers rescales in float64 and then normalizes in float32.
+                    let rescaled = (value as f64 * scale) as f32;
+                    data[(c * ch + y) * cw + x] = (rescaled - mean) / std;
+                }
+            }
+        }
+        let (sx, sy) = (orig_w as f32 / rw as f32, orig_h as f32 / rh as f32);
+        PreparedImage {
+            pixels: HostTensor::new(data, vec![3, ch, cw]),
+            crop: CropRect {
+                x: left as f32 * sx,
+                y: top as f32 * sy,
+                width: cw as f32 * sx,
+                height: ch as f32 * sy,
+            },
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The only place where inputs become model tensors: images (decode, resize, crop, normalize, as
+//! CLIP's image processor does) and texts (the checkpoint's tokenizer.json).
+
+mod image;
+mod processor_config;
+mod resample;
+mod text;
+
+pub use self::image::{decode_image, CropRect as ImageCropRect, ImageLimits, PreparedImage, Preprocessor};
+pub use processor_config::PreprocessorConfig;
+pub use text::{TextEncoder, TokenizedText};
+
+/// CLIP's normalization constants, used when a checkpoint ships no preprocessor_config.json.
+pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
