@@ -3,11 +3,15 @@
 //! explanation methods. See ARCHITECTURE.md.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
+pub mod default_model;
 pub mod error;
 pub mod explain;
 pub mod loader;
+pub mod memory;
 pub mod model;
 pub mod preprocess;
+pub mod render;
 
 pub use error::{Error, Result};

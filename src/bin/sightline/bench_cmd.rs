@@ -1,0 +1,39 @@
+use clap::Args;
+use sightline::backend::cpu::CpuBackend;
+use sightline::bench::{random_explainer, run as run_bench};
+use sightline::explain::{Method, MethodOptions};
+use sightline::{Error, Result};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// clip-vit-b32 or clip-vit-b16: random weights at the published checkpoint's sizes.
+    #[arg(long, default_value = "clip-vit-b32")]
+    arch: String,
+    #[arg(long, default_value = "rollout")]
+    method: String,
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    #[arg(long, default_value_t = 10)]
+    iters: usize,
+    /// Integrated-gradients steps and SmoothGrad samples.
+    #[arg(long, default_value_t = MethodOptions::default().steps)]
+    steps: usize,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let method: Method = args.method.parse()?;
+    if args.backend != "cpu" {
+        return Err(Error::InvalidOption(format!("backend `{}` is not available in this build (available: cpu)", args.backend)));
+    }
+    if args.iters == 0 {
+        return Err(Error::InvalidOption("iters must be at least 1".into()));
+    }
+    let options = MethodOptions { steps: args.steps, ..MethodOptions::default() };
+    options.validate()?;
+    let explainer = random_explainer(CpuBackend, &args.arch)?;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(threads);
+    let report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
+    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?);
+    Ok(())
+}

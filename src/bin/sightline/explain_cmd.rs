@@ -1,0 +1,95 @@
+use clap::{Args, ValueEnum};
+use sightline::backend::cpu::CpuBackend;
+use sightline::default_model::default_model_files;
+use sightline::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use sightline::loader::ModelFiles;
+use sightline::{Error, Result};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendChoice {
+    Cpu,
+    Webgpu,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// A Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json); the embedded
+    /// default model when absent.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    image: PathBuf,
+    /// A text to score; repeat for zero-shot labels.
+    #[arg(long = "text", required = true)]
+    texts: Vec<String>,
+    /// Which text to explain, counting from 0.
+    #[arg(long, default_value_t = 0)]
+    target: usize,
+    /// attention, rollout, gradient, grad_x_input, integrated_gradients, smoothgrad, gradcam,
+    /// chefer, occlusion.
+    #[arg(long)]
+    method: String,
+    /// Integrated-gradients steps and SmoothGrad samples.
+    #[arg(long, default_value_t = MethodOptions::default().steps)]
+    steps: usize,
+    /// SmoothGrad's noise seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Rollout's head fusion: mean, max or min.
+    #[arg(long, default_value = "mean")]
+    head_fusion: String,
+    /// Rollout's share of lowest attention entries to discard, in [0, 1).
+    #[arg(long, default_value_t = 0.0)]
+    discard_ratio: f32,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
+    /// Write the explanation JSON here ("-" for standard output; the default when no --png).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the heatmap overlay PNG here.
+    #[arg(long)]
+    png: Option<PathBuf>,
+}
+
+pub fn run(args: ExplainArgs) -> Result<()> {
+    let method: Method = args.method.parse()?;
+    let options = MethodOptions {
+        steps: args.steps,
+        seed: args.seed,
+        head_fusion: args.head_fusion.parse::<HeadFusion>()?,
+        discard_ratio: args.discard_ratio,
+    };
+    options.validate()?;
+    if let BackendChoice::Webgpu = args.backend {
+        return Err(Error::InvalidOption("the webgpu backend is not available in this build; use --backend cpu".into()));
+    }
+    let files = match &args.model {
+        Some(path) => ModelFiles::from_path(path)?,
+        None => default_model_files()?,
+    };
+    let image = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
+    let explainer = Explainer::load(CpuBackend, &files)?;
+    let explanation = explainer.explain(&Request {
+        image: ImageInput::Encoded(&image),
+        texts: &args.texts,
+        target: args.target,
+        method,
+        options,
+    })?;
+    for warning in &explanation.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let json = serde_json::to_string_pretty(&explanation).map_err(|e| Error::Backend(e.to_string()))?;
+    match &args.json {
+        Some(path) if path.as_os_str() == "-" => println!("{json}"),
+        Some(path) => std::fs::write(path, json).map_err(|e| Error::io(path.display(), e))?,
+        None if args.png.is_none() => println!("{json}"),
+        None => {}
+    }
+    if let Some(path) = &args.png {
+        let png = sightline::render::explanation_png(&image, &explanation, explainer.image_limits)?;
+        std::fs::write(path, png).map_err(|e| Error::io(path.display(), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The `sightline` command line: explain an image natively, benchmark the engine.
+
+mod bench_cmd;
+mod explain_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "sightline", version, about = "Explain what a vision-language model looks at")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Explain which parts of an image (and of the text) drive the model's score.
+    Explain(explain_cmd::ExplainArgs),
+    /// Time explanations on random weights at the real sizes of published checkpoints.
+    Bench(bench_cmd::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Explain(args) => explain_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

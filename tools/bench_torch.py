@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""PyTorch CPU baseline for `sightline bench`.
+
+Builds a transformers CLIPModel with RANDOM weights at the real sizes of
+openai/clip-vit-base-patch32 / -patch16 (no download; config hardcoded),
+eager attention, float32, and times on one image + one 7-token text:
+
+  (a) forward with output_attentions=True (what attention rollout needs),
+      under torch.no_grad();
+  (b) forward + backward of logits_per_image[0, 0] w.r.t. pixel_values
+      (what the `gradient` method needs).
+
+Prints one JSON object:
+  {"arch", "threads", "iters", "forward_ms": {"median", "min"},
+   "forward_backward_ms": {"median", "min"}, "peak_rss_mb", ...}
+
+Usage: python3 tools/bench_torch.py --arch clip-vit-b32 --threads 2 --iters 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+ARCHS = {"clip-vit-b32": 32, "clip-vit-b16": 16}
+
+
+def build(arch: str):
+    from transformers import CLIPConfig, CLIPModel
+
+    cfg = CLIPConfig(
+        text_config=dict(hidden_size=512, intermediate_size=2048, num_attention_heads=8, num_hidden_layers=12,
+                         vocab_size=49408, max_position_embeddings=77, hidden_act="quick_gelu",
+                         projection_dim=512, bos_token_id=49406, eos_token_id=2, pad_token_id=1),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                           image_size=224, patch_size=ARCHS[arch], hidden_act="quick_gelu", projection_dim=512),
+        projection_dim=512,
+        logit_scale_init_value=4.6052,
+    )
+    torch.manual_seed(0)
+    model = CLIPModel._from_config(cfg, attn_implementation="eager", dtype=torch.float32).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="clip-vit-b32")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    model = build(args.arch)
+    build_s = time.perf_counter() - t0
+
+    g = torch.Generator().manual_seed(1)
+    pixel_values = torch.randn(1, 3, 224, 224, generator=g)
+    # "a photo of a cat" with the real CLIP BPE: <sot> a photo of a cat <eot>
+    input_ids = torch.tensor([[49406, 320, 1125, 539, 320, 2368, 49407]])
+
+    def fwd():
+        with torch.no_grad():
+            out = model(input_ids=input_ids, pixel_values=pixel_values, output_attentions=True)
+        assert len(out.vision_model_output.attentions) == 12
+        return out.logits_per_image[0, 0].item()
+
+    def fwd_bwd():
+        x = pixel_values.clone().requires_grad_(True)
+        out = model(input_ids=input_ids, pixel_values=x)
+        (g,) = torch.autograd.grad(out.logits_per_image[0, 0], x)
+        return g
+
+    def timeit(fn):
+        for _ in range(args.warmup):
+            fn()
+        ts = []
+        for _ in range(args.iters):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1000.0)
+        return {"median": round(statistics.median(ts), 3), "min": round(min(ts), 3)}
+
+    fwd_ms = timeit(fwd)
+    fb_ms = timeit(fwd_bwd)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    result = {
+        "arch": args.arch,
+        "threads": args.threads,
+        "iters": args.iters,
+        "forward_ms": fwd_ms,
+        "forward_backward_ms": fb_ms,
+        "peak_rss_mb": round(peak_kb / 1024.0, 1),
+        "torch": torch.__version__,
+        "build_s": round(build_s, 2),
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
