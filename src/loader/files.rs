@@ -22,10 +22,10 @@ pub struct ModelFiles {
 impl ModelFiles {
     /// Reads a checkpoint folder; `path` may also be one of its files, meaning its folder.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let folder = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
-        if !folder.is_dir() {
+        if !path.exists() {
             return Err(Error::io(path.display(), "no such model folder"));
         }
+        let folder = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
         let read = |file: &str| std::fs::read(folder.join(file)).map_err(|e| Error::io(folder.join(file).display(), e));
         let text = |file: &str| -> Result<String> {
             String::from_utf8(read(file)?).map_err(|_| Error::io(folder.join(file).display(), "is not UTF-8 text"))

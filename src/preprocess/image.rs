@@ -48,8 +48,30 @@ pub fn decode_image(bytes: &[u8], limits: ImageLimits) -> Result<RgbImage> {
     if decoded.width() == 0 || decoded.height() == 0 {
         return Err(Error::Image("the image has no pixels".into()));
     }
-    // Like PIL's convert("RGB"): alpha is dropped, grey is replicated.
-    Ok(decoded.to_rgb8())
+    if decoded.color().has_alpha() {
+        Ok(composite_over_white(&decoded.to_rgba8()))
+    } else {
+        Ok(decoded.to_rgb8())
+    }
+}
+
+/// transformers' `convert_to_rgb`: transparent images are alpha-composited over white, with
+/// Pillow's integer `alpha_composite` arithmetic (7 fraction bits, rounded division by 255).
+fn composite_over_white(image: &image::RgbaImage) -> RgbImage {
+    const FRACTION_BITS: u32 = 7;
+    let divide_by_255 = |v: u32| ((v >> 8) + v) >> 8;
+    RgbImage::from_fn(image.width(), image.height(), |x, y| {
+        let [r, g, b, a] = image.get_pixel(x, y).0.map(u32::from);
+        if a == 0 {
+            return image::Rgb([255, 255, 255]);
+        }
+        // Over an opaque white background Pillow's coefficients reduce to a and 255 − a.
+        let blend = |c: u32| {
+            let mixed = (c * a + 255 * (255 - a)) << FRACTION_BITS;
+            (divide_by_255(mixed + (0x80 << FRACTION_BITS)) >> FRACTION_BITS) as u8
+        };
+        image::Rgb([blend(r), blend(g), blend(b)])
+    })
 }
 
 /// Where the model's square input lies in the original image, in original pixel coordinates.
