@@ -42,3 +42,15 @@ impl Error {
         Error::Io { path: path.to_string(), message: err.to_string() }
     }
 }
+
+impl From<crate::scene::SceneError> for Error {
+    fn from(e: crate::scene::SceneError) -> Self {
+        Error::InvalidOption(e.to_string())
+    }
+}
+
+impl From<crate::heatmap::HeatmapError> for Error {
+    fn from(e: crate::heatmap::HeatmapError) -> Self {
+        Error::InvalidOption(format!("heatmap: {e}"))
+    }
+}

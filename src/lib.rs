@@ -8,10 +8,12 @@ pub mod config;
 pub mod default_model;
 pub mod error;
 pub mod explain;
+pub mod heatmap;
 pub mod loader;
 pub mod memory;
 pub mod model;
 pub mod preprocess;
 pub mod render;
+pub mod scene;
 
 pub use error::{Error, Result};

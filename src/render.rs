@@ -1,10 +1,54 @@
-//! The explanation drawn over the original image (the CLI's --png).
+//! An explanation drawn over the original image at full resolution (the CLI's --png).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::explain::Explanation;
-use crate::preprocess::{decode_image, ImageLimits};
+use crate::heatmap::{encode_png, render_overlay, CropRect, OverlayOptions, ScoreMap};
+use image::RgbImage;
 
-pub fn explanation_png(image_bytes: &[u8], explanation: &Explanation, limits: ImageLimits) -> Result<Vec<u8>> {
-    let _ = (image_bytes, explanation, limits);
-    Err(Error::InvalidOption("PNG output is not available yet".into()))
+/// Which of an explanation's maps to draw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MapChoice {
+    /// One value per patch: every method has it.
+    #[default]
+    Patches,
+    /// One value per input pixel where the method defines it, else the patch map.
+    Pixels,
+}
+
+/// A title naming the method, the explained text and its probability (or logit with one text).
+pub fn title(explanation: &Explanation) -> String {
+    let text = &explanation.texts[explanation.target];
+    match &explanation.probs {
+        Some(probs) => format!("{} · '{text}' · p={:.2}", explanation.method, probs[explanation.target]),
+        None => format!("{} · '{text}' · logit={:.2}", explanation.method, explanation.score),
+    }
+}
+
+pub fn render_explanation(
+    image: &RgbImage,
+    explanation: &Explanation,
+    choice: MapChoice,
+    options: &OverlayOptions,
+) -> Result<RgbImage> {
+    let [rows, cols] = explanation.patch_grid;
+    let [height, width] = explanation.input_size;
+    let map = match (&explanation.pixel_scores, choice) {
+        (Some(scores), MapChoice::Pixels) => ScoreMap::Pixels { height, width, scores },
+        _ => ScoreMap::Patches { rows, cols, scores: &explanation.patch_scores },
+    };
+    Ok(render_overlay(image, crop_in_pixels(explanation, image), map, options)?)
+}
+
+pub fn explanation_png(image: &RgbImage, explanation: &Explanation, choice: MapChoice, options: &OverlayOptions) -> Result<Vec<u8>> {
+    Ok(encode_png(&render_explanation(image, explanation, choice, options)?)?)
+}
+
+/// The explanation's crop rectangle snapped to whole pixels inside the image.
+fn crop_in_pixels(explanation: &Explanation, image: &RgbImage) -> CropRect {
+    let c = explanation.crop;
+    let x = (c.x.round().max(0.0) as u32).min(image.width() - 1);
+    let y = (c.y.round().max(0.0) as u32).min(image.height() - 1);
+    let width = (c.width.round() as u32).clamp(1, image.width() - x);
+    let height = (c.height.round() as u32).clamp(1, image.height() - y);
+    CropRect::new(x, y, width, height)
 }

@@ -2,7 +2,10 @@ use clap::{Args, ValueEnum};
 use sightline::backend::cpu::CpuBackend;
 use sightline::default_model::default_model_files;
 use sightline::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use sightline::heatmap::{Colormap, OverlayOptions};
 use sightline::loader::ModelFiles;
+use sightline::preprocess::decode_image;
+use sightline::render::{explanation_png, title, MapChoice};
 use sightline::{Error, Result};
 use std::path::PathBuf;
 
@@ -50,6 +53,16 @@ pub struct ExplainArgs {
     /// Write the heatmap overlay PNG here.
     #[arg(long)]
     png: Option<PathBuf>,
+    /// The overlay's colormap: viridis, inferno, magma, coolwarm (default: inferno, or coolwarm
+    /// for signed maps).
+    #[arg(long)]
+    colormap: Option<String>,
+    /// The overlay's opacity, 0 to 1.
+    #[arg(long, default_value_t = 0.55)]
+    opacity: f32,
+    /// Draw the per-pixel map (methods that have one) instead of the patch map.
+    #[arg(long)]
+    pixel_map: bool,
 }
 
 pub fn run(args: ExplainArgs) -> Result<()> {
@@ -68,10 +81,16 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         Some(path) => ModelFiles::from_path(path)?,
         None => default_model_files()?,
     };
-    let image = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
+    let overlay = OverlayOptions {
+        colormap: args.colormap.as_deref().map(Colormap::from_name).transpose()?,
+        opacity: args.opacity,
+        ..OverlayOptions::default()
+    };
+    let bytes = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
     let explainer = Explainer::load(CpuBackend, &files)?;
+    let image = decode_image(&bytes, explainer.image_limits)?;
     let explanation = explainer.explain(&Request {
-        image: ImageInput::Encoded(&image),
+        image: ImageInput::Decoded(&image),
         texts: &args.texts,
         target: args.target,
         method,
@@ -88,7 +107,9 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         None => {}
     }
     if let Some(path) = &args.png {
-        let png = sightline::render::explanation_png(&image, &explanation, explainer.image_limits)?;
+        let choice = if args.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
+        let options = OverlayOptions { title: Some(title(&explanation)), ..overlay };
+        let png = explanation_png(&image, &explanation, choice, &options)?;
         std::fs::write(path, png).map_err(|e| Error::io(path.display(), e))?;
     }
     Ok(())

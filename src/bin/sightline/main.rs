@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod explain_cmd;
+mod scenes_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ enum Command {
     Explain(explain_cmd::ExplainArgs),
     /// Time explanations on random weights at the real sizes of published checkpoints.
     Bench(bench_cmd::BenchArgs),
+    /// Write a dataset of synthetic scenes with object masks and captions (for training and tests).
+    Scenes(scenes_cmd::ScenesArgs),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(args) => explain_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Scenes(args) => scenes_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
