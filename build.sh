@@ -1,28 +1,119 @@
 #!/usr/bin/env bash
 # Sightline's one entry point.
-#   ./build.sh test            install what is missing, then run every test
-#   ./build.sh serve [--port N] build the web app and serve it on 127.0.0.1
-#   ./build.sh build           build the web app into dist/
-#   ./build.sh cli             build the native CLI (target/release/sightline)
+#   ./build.sh serve [--port N]  build the web app and serve it on 127.0.0.1 (default port 8000)
+#   ./build.sh test              install what is missing, then run every test
+#   ./build.sh build             build the web app into dist/
+#   ./build.sh cli               build the native CLI (target/release/sightline)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+
+WASM_TARGET=wasm32-unknown-unknown
+# wasm-bindgen's CLI must be exactly the version of the crate the wasm was built with.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"; fi
+}
+
+APT_UPDATED=
+apt_install() {
+  command -v apt-get >/dev/null || die "install these packages with your package manager: $*"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_wasm_tools() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then
+    log "adding the $WASM_TARGET target"
+    rustup target add "$WASM_TARGET"
+  fi
+  local want; want=$(wasm_bindgen_version)
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    log "installing wasm-bindgen-cli $want (a few minutes, once)"
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+  command -v wasm-opt >/dev/null || { log "installing binaryen (wasm-opt)"; apt_install binaryen || true; }
+}
+
+ensure_browser_tools() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
+  command -v node >/dev/null || missing+=(nodejs npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    log "installing the browser tests' npm packages"
+    (cd tests/browser && npm ci --no-audit --no-fund --silent)
+  fi
+}
 
 build_cli() {
   log "building the native CLI"
   cargo build --release --bin sightline
 }
 
-run_tests() {
-  log "cargo tests"
-  cargo test --all-targets
+build_web() {
+  ensure_wasm_tools
+  log "building the wasm engine (release, SIMD)"
+  cargo build --lib --release --target "$WASM_TARGET"
+  log "assembling dist/"
+  rm -rf dist
+  mkdir -p dist
+  wasm-bindgen --target web --no-typescript --out-dir dist --out-name engine \
+    "target/$WASM_TARGET/release/sightline.wasm"
+  if command -v wasm-opt >/dev/null; then
+    wasm-opt -O3 dist/engine_bg.wasm -o dist/engine_bg.wasm.opt && mv dist/engine_bg.wasm.opt dist/engine_bg.wasm \
+      || log "wasm-opt failed; keeping the unoptimized wasm"
+  fi
+  cp -R www/. dist/
+  mkdir -p dist/docs
+  cp docs/embed.html dist/docs/
+  log "dist/ is ready ($(du -sh dist | cut -f1))"
 }
 
-case "${1:-}" in
+serve() {
+  local port=8000
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) port="${2:?--port needs a number}"; shift 2 ;;
+      --port=*) port="${1#--port=}"; shift ;;
+      *) die "unknown serve option: $1" ;;
+    esac
+  done
+  build_web
+  build_cli
+  log "open http://127.0.0.1:$port/"
+  exec target/release/sightline serve --dir dist --port "$port"
+}
+
+run_tests() {
+  ensure_wasm_tools
+  ensure_browser_tools
+  log "cargo tests"
+  cargo test --all-targets
+  build_web
+  build_cli
+  log "browser tests (headless Chromium)"
+  node --test tests/browser/
+}
+
+command="${1:-}"
+[ $# -gt 0 ] && shift
+case "$command" in
   test) run_tests ;;
+  serve) serve "$@" ;;
+  build) build_web ;;
   cli) build_cli ;;
   *)
     sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2

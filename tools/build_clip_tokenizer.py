@@ -27,7 +27,8 @@ is an alias of it).
 Default run (no arguments) regenerates all committed tokenizer fixtures:
     tests/fixtures/tokenizer/clip/tokenizer.json        (full, 49408 tokens)
     tests/fixtures/tokenizer/clip-1000/tokenizer.json   (--merges 1000)
-    tests/fixtures/tokenizer/cases.json
+    tests/fixtures/tokenizer/cases.json             (ids from the full tokenizer)
+    tests/fixtures/tokenizer/cases-clip-1000.json   (same texts, reduced tokenizer)
 """
 
 from __future__ import annotations
@@ -308,6 +309,7 @@ def main() -> None:
             p2 = build_tokenizer_json(small, os.path.join(FIX, "clip-1000"))
             print(f"wrote {os.path.relpath(p2, REPO)} ({os.path.getsize(p2)} bytes, {512 + len(small) + 2} tokens)")
             write_cases(p, full, os.path.join(FIX, "cases.json"))
+            write_cases(p2, small, os.path.join(FIX, "cases-clip-1000.json"))
             return
         merges = read_merges(bpe, args.merges)
         out_dir = args.out or os.path.join(FIX, "clip" if args.merges is None else f"clip-{args.merges}")

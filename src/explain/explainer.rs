@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::loader::{HostTensor, ModelFiles, Weights};
 use crate::model::clip::{clip_logit, clip_logit_with_gradients};
 use crate::model::{ClipModel, Recording};
-use crate::preprocess::{decode_image, ImageLimits, PreprocessorConfig, Preprocessor, TextEncoder, TokenizedText};
+use crate::preprocess::{decode_image, ImageLimits, PreparedImage, PreprocessorConfig, Preprocessor, TextEncoder, TokenizedText};
 use image::RgbImage;
 use std::collections::BTreeMap;
 use web_time::Instant;
@@ -133,6 +133,11 @@ impl<B: Backend> Explainer<B> {
     }
 
     pub fn explain(&self, request: &Request) -> Result<Explanation> {
+        self.explain_with_progress(request, &|_, _| {})
+    }
+
+    /// As `explain`, reporting (done, total) inputs after each batch of the batched methods.
+    pub fn explain_with_progress(&self, request: &Request, progress: &dyn Fn(usize, usize)) -> Result<Explanation> {
         request.options.validate()?;
         let texts = request.texts;
         if texts.is_empty() {
@@ -260,6 +265,7 @@ impl<B: Backend> Explainer<B> {
                     },
                     target_embed,
                     |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g),
+                    progress,
                 )?;
                 let ig: Vec<f32> = total.iter().zip(&pixels.data).map(|(g, x)| x * g / steps as f32).collect();
                 let pixel = sum_over_channels(&ig, geometry);
@@ -277,6 +283,7 @@ impl<B: Backend> Explainer<B> {
                     |k| pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect(),
                     target_embed,
                     |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g.abs()),
+                    progress,
                 )?;
                 let mean: Vec<f32> = total.iter().map(|v| v / steps as f32).collect();
                 let pixel = max_abs_over_channels(&mean, geometry);
@@ -287,6 +294,7 @@ impl<B: Backend> Explainer<B> {
                     geometry.patches(),
                     |p| occlude_patch(&pixels.data, geometry, p),
                     target_embed,
+                    progress,
                 )?;
                 (occluded_scores.iter().map(|s_p| score - s_p).collect(), None, None)
             }
@@ -316,6 +324,15 @@ impl<B: Backend> Explainer<B> {
         })
     }
 
+    /// Every vision layer's attention probabilities for one image, (1, H, T, T) per layer: what an
+    /// attention explorer shows.
+    pub fn vision_attention(&self, image: &RgbImage) -> Result<Vec<HostTensor>> {
+        let prepared = self.preprocessor.prepare(image);
+        let backend = &self.backend;
+        let pass = self.model.encode_image(backend, &backend.upload(&batch_of(&prepared.pixels, 1))?, Recording::Attention)?;
+        download_probs(backend, &pass.encoder.layers)
+    }
+
     /// Images per batched pass that fit the memory budget when `recording` is kept.
     fn batch_size(&self, recording: Recording) -> usize {
         let vision = &self.model.config.vision_config;
@@ -336,6 +353,7 @@ impl<B: Backend> Explainer<B> {
         input: impl Fn(usize) -> Vec<f32>,
         text_embed: &[f32],
         mut consume: impl FnMut(usize, &[f32]),
+        progress: &dyn Fn(usize, usize),
     ) -> Result<()> {
         let geometry = self.geometry();
         let per_image = 3 * geometry.pixels();
@@ -357,25 +375,75 @@ impl<B: Backend> Explainer<B> {
             for (offset, g) in grads.data.chunks_exact(per_image).enumerate() {
                 consume(start + offset, g);
             }
+            progress(end, count);
         }
         Ok(())
     }
 
     /// s(x_k) for `count` inputs made by `input(k)`, without recording anything.
-    fn batched_scores(&self, count: usize, input: impl Fn(usize) -> Vec<f32>, text_embed: &[f32]) -> Result<Vec<f32>> {
+    fn batched_scores(
+        &self,
+        count: usize,
+        input: impl Fn(usize) -> Vec<f32>,
+        text_embed: &[f32],
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Vec<f32>> {
+        let embeds = self.image_embeddings_with_progress(count, input, progress)?;
+        Ok(embeds.iter().map(|u| clip_logit(self.model.logit_multiplier, u, text_embed)).collect())
+    }
+
+    /// The normalized model input (3, S, S) of `image`, exactly as `explain` prepares it.
+    pub fn prepare_image(&self, image: &RgbImage) -> PreparedImage {
+        self.preprocessor.prepare(image)
+    }
+
+    /// The projected embedding of each text, without recording anything.
+    pub fn text_embeddings(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        texts
+            .iter()
+            .map(|text| {
+                let tokenized = self.text_encoder.encode(text)?;
+                let pass = self.model.encode_text(&self.backend, &tokenized.ids, tokenized.pooled_position, Recording::Nothing)?;
+                Ok(self.backend.download(&pass.embeds)?.data)
+            })
+            .collect()
+    }
+
+    /// The projected embeddings of `count` normalized inputs (3·S·S values each) made by
+    /// `input(k)`, run as batches split only at the activation budget, without recording anything.
+    pub fn image_embeddings(&self, count: usize, input: impl Fn(usize) -> Vec<f32>) -> Result<Vec<Vec<f32>>> {
+        self.image_embeddings_with_progress(count, input, &|_, _| {})
+    }
+
+    /// As `image_embeddings`, reporting (done, total) inputs after each batch.
+    fn image_embeddings_with_progress(
+        &self,
+        count: usize,
+        input: impl Fn(usize) -> Vec<f32>,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Vec<Vec<f32>>> {
         let geometry = self.geometry();
         let chunk = self.batch_size(Recording::Nothing);
         let backend = &self.backend;
-        let mut scores = Vec::with_capacity(count);
+        let mut all = Vec::with_capacity(count);
         for start in (0..count).step_by(chunk) {
             let end = (start + chunk).min(count);
             let batch = stack_inputs(start..end, &input, geometry);
             let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Nothing)?;
             let embeds = backend.download(&pass.embeds)?;
             let width = embeds.shape[1];
-            scores.extend(embeds.data.chunks_exact(width).map(|u| clip_logit(self.model.logit_multiplier, u, text_embed)));
+            all.extend(embeds.data.chunks_exact(width).map(<[f32]>::to_vec));
+            progress(end, count);
         }
-        Ok(scores)
+        Ok(all)
+    }
+
+    /// Softmax over the texts of logits_per_image for one image embedding: the zero-shot
+    /// probabilities `explain` reports as `probs`.
+    pub fn zero_shot_probabilities(&self, image_embedding: &[f32], text_embeddings: &[Vec<f32>]) -> Vec<f32> {
+        let logits: Vec<f32> =
+            text_embeddings.iter().map(|t| clip_logit(self.model.logit_multiplier, image_embedding, t)).collect();
+        softmax(&logits)
     }
 }
 
@@ -393,14 +461,9 @@ fn stack_inputs(range: std::ops::Range<usize>, input: &impl Fn(usize) -> Vec<f32
 
 /// The input with patch `index`'s pixels (all channels) set to 0 in normalized space.
 fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
-    let Geometry { image_size, patch_size, grid_side } = geometry;
-    let (row, col) = (index / grid_side, index % grid_side);
     let mut out = pixels.to_vec();
-    for c in 0..3 {
-        for y in row * patch_size..(row + 1) * patch_size {
-            let start = (c * image_size + y) * image_size + col * patch_size;
-            out[start..start + patch_size].fill(0.0);
-        }
+    for span in geometry.patch_spans(index) {
+        out[span].fill(0.0);
     }
     out
 }

@@ -24,6 +24,18 @@ impl Geometry {
     pub fn patches(&self) -> usize {
         self.grid_side * self.grid_side
     }
+
+    /// The runs of patch `index`'s values in a (3, S, S) row-major input: one per channel and row.
+    pub fn patch_spans(&self, index: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let Geometry { image_size, patch_size, grid_side } = *self;
+        let (row, col) = (index / grid_side, index % grid_side);
+        (0..3).flat_map(move |c| {
+            (row * patch_size..(row + 1) * patch_size).map(move |y| {
+                let start = (c * image_size + y) * image_size + col * patch_size;
+                start..start + patch_size
+            })
+        })
+    }
 }
 
 /// max over channels of |g|, for (3, S, S) values → S·S.
