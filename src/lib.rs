@@ -7,6 +7,7 @@ pub mod bench;
 pub mod config;
 pub mod default_model;
 pub mod error;
+pub mod eval;
 pub mod explain;
 pub mod heatmap;
 pub mod loader;
@@ -15,5 +16,7 @@ pub mod model;
 pub mod preprocess;
 pub mod render;
 pub mod scene;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use error::{Error, Result};

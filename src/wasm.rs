@@ -275,3 +275,21 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (norm(a) * norm(b)).max(f64::MIN_POSITIVE)
 }
+
+/// Token ids of `texts` under a tokenizer.json, as JSON `[[ids...], ...]`: lets tests compare the
+/// browser's tokenization (fancy-regex on wasm) with the native one.
+#[wasm_bindgen(js_name = tokenizeWith)]
+pub fn tokenize_with(tokenizer_json: &[u8], texts: Vec<String>) -> Result<String, JsError> {
+    let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_json)
+        .map_err(|e| js_error(Error::Tokenizer(format!("tokenizer.json cannot be loaded: {e}"))))?;
+    let ids = texts
+        .iter()
+        .map(|text| {
+            tokenizer
+                .encode(text.as_str(), true)
+                .map(|encoding| encoding.get_ids().to_vec())
+                .map_err(|e| js_error(Error::Tokenizer(format!("cannot tokenize `{text}`: {e}"))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    to_json(&ids)
+}

@@ -1,8 +1,10 @@
 //! The `sightline` command line: explain an image natively, benchmark the engine.
 
 mod bench_cmd;
+mod eval_cmd;
 mod explain_cmd;
 mod scenes_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +24,10 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Write a dataset of synthetic scenes with object masks and captions (for training and tests).
     Scenes(scenes_cmd::ScenesArgs),
+    /// Score every explanation method's faithfulness on held-out synthetic scenes with exact masks.
+    Eval(eval_cmd::EvalArgs),
+    /// Serve the built web app (dist/) on 127.0.0.1.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Scenes(args) => scenes_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Eval(args) => eval_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
