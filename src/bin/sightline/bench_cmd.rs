@@ -31,8 +31,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let options = MethodOptions { steps: args.steps, ..MethodOptions::default() };
     options.validate()?;
     let explainer = random_explainer(CpuBackend, &args.arch)?;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(threads);
+    let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
     println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?);
     Ok(())

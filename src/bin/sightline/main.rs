@@ -30,7 +30,18 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
 }
 
+/// candle sizes its thread pool from RAYON_NUM_THREADS on every matrix product and otherwise asks
+/// num_cpus, which re-reads /proc/cpuinfo each time; fixing the variable once at start-up removes
+/// that file read from every product.
+fn pin_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+}
+
 fn main() -> ExitCode {
+    pin_thread_count();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => explain_cmd::run(args),
