@@ -63,6 +63,24 @@ build_cli() {
   cargo build --release --bin sightline
 }
 
+# Older binaryen releases (Debian's 108) emit tables some engines reject, so an optimized module
+# is kept only if it still instantiates.
+optimize_wasm() {
+  local dir=$1
+  command -v wasm-opt >/dev/null || { log "wasm-opt not found; keeping the unoptimized wasm"; return; }
+  wasm-opt -O3 "$dir/engine_bg.wasm" -o "$dir/engine_bg.opt.wasm" 2>/dev/null || true
+  if [ -f "$dir/engine_bg.opt.wasm" ]; then
+    cp "$dir/engine_bg.wasm" "$dir/engine_bg.plain.wasm"
+    mv "$dir/engine_bg.opt.wasm" "$dir/engine_bg.wasm"
+    if command -v node >/dev/null && node tests/browser/check-engine.mjs "$dir" >/dev/null 2>&1; then
+      rm "$dir/engine_bg.plain.wasm"
+      return
+    fi
+    mv "$dir/engine_bg.plain.wasm" "$dir/engine_bg.wasm"
+  fi
+  log "this wasm-opt breaks the module; keeping the unoptimized wasm"
+}
+
 build_web() {
   ensure_wasm_tools
   log "building the wasm engine (release, SIMD)"
@@ -72,10 +90,7 @@ build_web() {
   mkdir -p dist
   wasm-bindgen --target web --no-typescript --out-dir dist --out-name engine \
     "target/$WASM_TARGET/release/sightline.wasm"
-  if command -v wasm-opt >/dev/null; then
-    wasm-opt -O3 dist/engine_bg.wasm -o dist/engine_bg.wasm.opt && mv dist/engine_bg.wasm.opt dist/engine_bg.wasm \
-      || log "wasm-opt failed; keeping the unoptimized wasm"
-  fi
+  optimize_wasm dist
   cp -R www/. dist/
   mkdir -p dist/docs
   cp docs/embed.html dist/docs/

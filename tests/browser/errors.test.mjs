@@ -1,0 +1,136 @@
+// Failures are visible in the page: a corrupt image, bad model addresses, and an engine that traps
+// (the worker is replaced and the model loaded again).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { artifact, DIST, FIXTURE_MODEL, launchBrowser, newPage, openAppWithModel, prepareDist, startServer, waitForExplanation } from './helpers.mjs';
+
+let server;
+let browser;
+let session;
+let fixtures;
+
+before(async () => {
+  fixtures = prepareDist();
+  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+  session = await newPage(browser);
+  await openAppWithModel(session.page, server.origin);
+  await waitForExplanation(session.page);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function alertText(page) {
+  await page.waitForSelector('sl-alerts [role="alert"] .alert', { timeout: 10_000 });
+  return page.textContent('sl-alerts [role="alert"]');
+}
+
+async function dismissAll(page) {
+  for (const button of await page.$$('sl-alerts .alert .icon-button')) await button.click();
+}
+
+test('a corrupt image gives a visible error and keeps the last image', async () => {
+  const { page } = session;
+  const before = await page.evaluate(() => globalThis.sightline.store.get().image.key);
+  await page.setInputFiles('.image-source input[type=file]', join(fixtures, 'corrupt.png'));
+  const text = await alertText(page);
+  assert.match(text, /corrupt\.png/);
+  assert.match(text, /not an image/);
+  assert.ok(await page.isVisible('sl-alerts [role="alert"] .alert'));
+  await page.screenshot({ path: artifact('error-corrupt-image.png') });
+  assert.equal(await page.evaluate(() => globalThis.sightline.store.get().image.key), before);
+  await dismissAll(page);
+});
+
+test('an image format only the browser reads (ICO) is converted to PNG for the engine', async () => {
+  const { page } = session;
+  // An icon file holding the 96×96 scene PNG: Chromium draws it; the engine reads no ICO.
+  const png = readFileSync(join(DIST, 'examples', 'scene-16.png'));
+  const header = Buffer.alloc(22);
+  header.writeUInt16LE(0, 0);
+  header.writeUInt16LE(1, 2);
+  header.writeUInt16LE(1, 4);
+  header.writeUInt8(96, 6);
+  header.writeUInt8(96, 7);
+  header.writeUInt16LE(1, 10);
+  header.writeUInt16LE(32, 12);
+  header.writeUInt32LE(png.length, 14);
+  header.writeUInt32LE(22, 18);
+  await page.setInputFiles('.image-source input[type=file]', { name: 'scene.ico', mimeType: 'image/x-icon', buffer: Buffer.concat([header, png]) });
+  await page.waitForFunction(() => globalThis.sightline.store.get().image?.name.startsWith('scene.ico'));
+  const explanation = await waitForExplanation(page);
+  assert.deepEqual(explanation.crop, { x: 0, y: 0, width: 96, height: 96 });
+  await page.click('.example[data-example="scene-32"]');
+  await waitForExplanation(page);
+});
+
+test('bad model addresses give clear errors in the dialog and the page', async () => {
+  const { page } = session;
+  await page.click('.model-chip');
+  const dialog = page.locator('.model-dialog');
+  // Not https and not this site: refused before any request.
+  await dialog.locator('input[type=text]').fill('http://example.invalid/model/');
+  await dialog.locator('.button.primary').click();
+  await assert.doesNotReject(page.waitForFunction(() => /Only https/.test(document.querySelector('.model-dialog .dialog-error').textContent)));
+  // A folder without a model: HTTP 404, named.
+  await dialog.locator('input[type=text]').fill(`${server.origin}/no-such-model/`);
+  await dialog.locator('.button.primary').click();
+  await page.waitForFunction(() => /404/.test(document.querySelector('.model-dialog .dialog-error').textContent), null, { timeout: 15_000 });
+  const message = await dialog.locator('.dialog-error').textContent();
+  assert.match(message, /config\.json/);
+  await page.screenshot({ path: artifact('error-bad-model-url.png') });
+  await page.keyboard.press('Escape');
+  const text = await alertText(page);
+  assert.match(text, /could not be loaded.*404/);
+  // The model that was loaded is still there and works.
+  assert.equal(await page.evaluate(() => globalThis.sightline.store.get().model.status), 'ready');
+  await dismissAll(page);
+});
+
+test('a model from local files loads through the picker', async () => {
+  const { page } = session;
+  const previous = await page.evaluate(() => globalThis.sightline.store.get().modelSource);
+  await page.click('.model-chip');
+  const dialog = page.locator('.model-dialog');
+  // Without the weights: named as missing.
+  await dialog.locator('input[type=file]').setInputFiles([join(FIXTURE_MODEL, 'config.json'), join(FIXTURE_MODEL, 'tokenizer.json')]);
+  await dialog.locator('button:has-text("Load files")').click();
+  assert.match(await dialog.locator('.dialog-error').textContent(), /Missing model\.safetensors/);
+  await dialog.locator('input[type=file]').setInputFiles(['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => join(FIXTURE_MODEL, f)));
+  await dialog.locator('button:has-text("Load files")').click();
+  await page.waitForFunction(() => globalThis.sightline.store.get().modelSource?.kind === 'files' && globalThis.sightline.store.get().model.status === 'ready');
+  assert.equal(await dialog.isVisible(), false, 'the dialog closes once the model is loaded');
+  const explanation = await waitForExplanation(page);
+  assert.equal(explanation.model.dtype, 'float32');
+  assert.match(await page.textContent('.model-chip'), /local model/);
+  // Back to the model the other tests use.
+  if (previous.kind === 'url') {
+    await page.click('.model-chip');
+    await dialog.locator('input[type=text]').fill(previous.url);
+    await dialog.locator('.button.primary').click();
+  } else {
+    await page.click('.model-chip');
+    await dialog.locator('button:has-text("Use the built-in model")').click();
+  }
+  await page.waitForFunction((kind) => globalThis.sightline.store.get().modelSource?.kind === kind && globalThis.sightline.store.get().model.status === 'ready', previous.kind);
+  await waitForExplanation(page);
+});
+
+test('a trapped engine is reported, replaced and reloaded', async () => {
+  const { page } = session;
+  const error = await page.evaluate(() => globalThis.sightline.engine.crashForTest().then(() => null, (e) => ({ message: e.message, fatal: e.fatal })));
+  assert.equal(error.fatal, true);
+  const text = await alertText(page);
+  assert.match(text, /engine stopped.*restarted/);
+  // A new explanation runs on the new worker with the same model.
+  await page.click('.method-radio[value="gradcam"] + .method-label');
+  const explanation = await waitForExplanation(page, { method: 'gradcam' });
+  assert.equal(explanation.method, 'gradcam');
+  assert.equal(await page.evaluate(() => globalThis.sightline.engine.restarts), 1);
+  await dismissAll(page);
+});

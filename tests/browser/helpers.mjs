@@ -1,0 +1,203 @@
+// Shared plumbing of the browser tests: the built app (dist/), a `sightline serve` of it on a free
+// loopback port, headless Chromium (the system's /usr/bin/chromium through playwright-core), the
+// CLI for reference numbers, and the model both use (the embedded default when this build has one,
+// else the random test checkpoint tests/fixtures/clip-random-a served next to the app).
+
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DIST = join(ROOT, 'dist');
+export const CLI = join(ROOT, 'target', 'release', 'sightline');
+export const ARTIFACTS = join(ROOT, 'test-artifacts');
+export const FIXTURE_MODEL = join(ROOT, 'tests', 'fixtures', 'clip-random-a');
+/** Where the tests put their own files inside dist/ (never in www/). */
+export const FIXTURE_URL_PATH = '/test-fixtures/';
+export const CHROMIUM = process.env.SIGHTLINE_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+export const SHAPE_CAPTIONS = ['red', 'green', 'blue', 'yellow'].flatMap((c) => ['circle', 'square', 'triangle'].map((s) => `a ${c} ${s}`));
+export const METHODS = ['attention', 'rollout', 'gradient', 'grad_x_input', 'integrated_gradients', 'smoothgrad', 'gradcam', 'chefer', 'occlusion'];
+
+const run = promisify(execFile);
+
+/** Checks that the app and the CLI are built, and lays the tests' own files into dist/. */
+export function prepareDist() {
+  for (const file of ['index.html', 'sightline.js', 'engine.js', 'engine_bg.wasm', 'worker.js', 'examples/examples.json']) {
+    if (!existsSync(join(DIST, file))) throw new Error(`dist/${file} is missing: run ./build.sh build first`);
+  }
+  if (!existsSync(CLI)) throw new Error('target/release/sightline is missing: run ./build.sh cli first');
+  const fixtures = join(DIST, 'test-fixtures');
+  const model = join(fixtures, 'clip-random-a');
+  mkdirSync(model, { recursive: true });
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json']) cpSync(join(FIXTURE_MODEL, file), join(model, file));
+  // Not an image: a PNG signature followed by garbage.
+  writeFileSync(join(fixtures, 'corrupt.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('this is not really a PNG file at all')]));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return fixtures;
+}
+
+export function artifact(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return join(ARTIFACTS, name);
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `sightline serve --dir dist` on a free port; resolves once it answers. */
+export async function startServer() {
+  const port = await freePort();
+  const child = spawn(CLI, ['serve', '--dir', DIST, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const origin = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`sightline serve exited: ${stderr}`);
+    try {
+      const response = await fetch(`${origin}/index.html`, { method: 'HEAD' });
+      if (response.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`sightline serve did not answer on ${origin}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    origin,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A fresh context and page that record every request (page and workers) and every console error
+ * or uncaught exception.
+ */
+export async function newPage(browser, { viewport = { width: 1400, height: 1000 }, colorScheme = 'dark' } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
+  const page = await context.newPage();
+  const requests = [];
+  const problems = [];
+  context.on('request', (request) => requests.push(request.url()));
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  return { context, page, requests, problems };
+}
+
+let modelChoice = null;
+
+/**
+ * The model the tests use, the same for the page and the CLI: the default model when this build
+ * embeds one (the CLI without --model works), else the random fixture checkpoint.
+ */
+export async function testModel() {
+  if (!modelChoice) {
+    modelChoice = (async () => {
+      try {
+        await run(CLI, ['explain', '--image', join(DIST, 'examples', 'scene-32.png'), '--text', 'a red circle', '--method', 'attention', '--json', '-']);
+        return { kind: 'default', cliArgs: [] };
+      } catch (error) {
+        if (!/default model/i.test(String(error.stderr ?? error.message))) throw error;
+        return { kind: 'fixture', cliArgs: ['--model', FIXTURE_MODEL], urlPath: `${FIXTURE_URL_PATH}clip-random-a/` };
+      }
+    })();
+  }
+  return modelChoice;
+}
+
+/** The explanation JSON of the CLI. */
+export async function cliExplain({ image, texts, target = 0, method, steps, seed, headFusion, discardRatio }) {
+  const model = await testModel();
+  const args = ['explain', ...model.cliArgs, '--image', image, ...texts.flatMap((t) => ['--text', t]), '--target', String(target), '--method', method, '--json', '-'];
+  if (steps !== undefined) args.push('--steps', String(steps));
+  if (seed !== undefined) args.push('--seed', String(seed));
+  if (headFusion !== undefined) args.push('--head-fusion', headFusion);
+  if (discardRatio !== undefined) args.push('--discard-ratio', String(discardRatio));
+  const { stdout } = await run(CLI, args, { maxBuffer: 64 << 20 });
+  return JSON.parse(stdout);
+}
+
+/** Largest |a - b| relative to the largest |b|; throws when the lengths differ. */
+export function relativeError(a, b) {
+  if (!a || !b || a.length !== b.length) throw new Error(`lengths differ: ${a?.length} vs ${b?.length}`);
+  const scale = Math.max(...b.map(Math.abs)) || 1;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst / scale;
+}
+
+/** Waits until the app's current method has a finished (or failed) explanation; returns it. */
+export async function waitForExplanation(page, { method, timeout = 60_000, previous = null } = {}) {
+  await page.waitForFunction(
+    ({ method, previous }) => {
+      const s = globalThis.sightline?.store.get();
+      if (!s || (method && s.method !== method)) return false;
+      const r = globalThis.sightline.currentResult();
+      if (!r || (r.status !== 'done' && r.status !== 'error')) return false;
+      return !previous || r.explanation?.timings_ms?.total !== previous;
+    },
+    { method, previous },
+    { timeout, polling: 50 },
+  );
+  const result = await page.evaluate(() => globalThis.sightline.currentResult());
+  if (result.status === 'error') throw new Error(`the page failed to explain: ${result.error}`);
+  return result.explanation;
+}
+
+/** Opens the app and makes sure the test model is loaded (through the model picker for a URL). */
+export async function openAppWithModel(page, origin, hash = '') {
+  const model = await testModel();
+  await page.goto(`${origin}/${hash}`);
+  await page.waitForFunction(() => globalThis.sightline?.store.get().engine.status !== 'starting', null, { timeout: 30_000 });
+  if (model.kind === 'fixture') {
+    const source = await page.evaluate(() => globalThis.sightline.store.get().modelSource);
+    if (source?.url !== `${origin}${model.urlPath}`) {
+      await page.click('.model-chip');
+      await page.fill('.model-dialog input[type=text]', `${origin}${model.urlPath}`);
+      await page.click('.model-dialog .button.primary');
+    }
+  }
+  await page.waitForFunction(() => globalThis.sightline.store.get().model.status === 'ready', null, { timeout: 30_000 });
+  return model;
+}
+
+/** The state the tests look at, in plain JSON. */
+export function appState(page) {
+  return page.evaluate(() => {
+    const s = globalThis.sightline.store.get();
+    return { method: s.method, options: s.options, view: s.view, texts: s.texts, target: s.target, example: s.image?.exampleId ?? null, model: s.modelSource };
+  });
+}

@@ -1,0 +1,221 @@
+// A small promise-based client for the engine worker (worker.js).
+//
+//   const engine = new EngineClient();
+//   const { defaultModel, info } = await engine.init();
+//   await engine.load({ kind: 'url', url }, { onProgress });
+//   const explanation = await engine.explain(image, { texts, target, method, steps }, { onProgress });
+//
+// `image` is `{ key, bytes }`: the bytes cross over to the worker once per key. Every request
+// answers with a promise; progress events go to `onProgress`. When the engine traps (a wasm
+// RuntimeError) or the worker dies, the pending requests are rejected with the error, the worker
+// is replaced, the model that was loaded is loaded again, and `onRestart(error)` is called.
+
+const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url);
+
+export class EngineError extends Error {
+  constructor(message, { fatal = false, name = 'EngineError' } = {}) {
+    super(message);
+    this.name = name === 'Error' ? 'EngineError' : name;
+    this.fatal = fatal;
+  }
+}
+
+export class EngineClient {
+  constructor({ workerUrl = DEFAULT_WORKER_URL, onRestart = null } = {}) {
+    this.workerUrl = workerUrl;
+    this.onRestart = onRestart;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.source = null; // the model the worker should hold
+    this.worker = null;
+    this.knownImages = new Set();
+    this.initialized = null;
+    this.restarts = 0;
+    this.colormaps = new Map();
+    this.start();
+  }
+
+  start() {
+    const early = globalThis.__sightlineEarly;
+    if (early && early.url === new URL(this.workerUrl).href) {
+      // The worker that early.js started (its request 0 is `init`).
+      globalThis.__sightlineEarly = null;
+      this.worker = early.worker;
+      this.worker.removeEventListener('message', early.onMessage);
+      this.worker.removeEventListener('error', early.onError);
+    } else {
+      this.worker = new Worker(this.workerUrl, { type: 'module', name: 'sightline-engine' });
+    }
+    this.knownImages = new Set();
+    this.worker.addEventListener('message', (event) => this.receive(event.data));
+    this.worker.addEventListener('error', (event) => {
+      event.preventDefault();
+      const where = event.filename ? ` (${event.filename.split('/').pop()}:${event.lineno})` : '';
+      this.crashed(new EngineError(`The engine worker failed: ${event.message || 'it could not start'}${where}`, { fatal: true }));
+    });
+    this.worker.addEventListener('messageerror', () => {
+      this.crashed(new EngineError('The engine sent a message that could not be read.', { fatal: true }));
+    });
+    if (this.worker === early?.worker) {
+      this.initialized = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
+      for (const message of early.messages) this.receive(message);
+      if (early.failed) queueMicrotask(() => this.crashed(new EngineError(`The engine worker failed: ${early.failed}`, { fatal: true })));
+    } else {
+      this.initialized = this.request('init');
+    }
+    // A failed init is reported by whoever awaits it.
+    this.initialized.catch(() => {});
+    this.ready = this.initialized;
+  }
+
+  receive(message) {
+    const entry = this.pending.get(message.id);
+    if (!entry) return;
+    if (message.type === 'progress') {
+      entry.onProgress?.(message);
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.type === 'result') {
+      entry.resolve(message.value);
+    } else {
+      const error = new EngineError(message.message, { fatal: message.fatal, name: message.name });
+      entry.reject(error);
+      if (message.fatal) this.crashed(error);
+    }
+  }
+
+  /** Rejects everything pending, replaces the worker and reloads the model it held. */
+  crashed(error) {
+    if (this.restarting) return;
+    this.restarting = true;
+    this.worker.terminate();
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+    this.restarts += 1;
+    this.start();
+    const source = this.source;
+    this.ready = source ? this.initialized.then(() => this.request('load', { source })) : this.initialized;
+    this.ready.catch(() => {});
+    this.restarting = false;
+    this.onRestart?.(error, this.ready);
+  }
+
+  request(type, args = {}, { onProgress, transfer = [] } = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      try {
+        this.worker.postMessage({ id, type, ...args }, transfer);
+      } catch (error) {
+        this.pending.delete(id);
+        reject(new EngineError(`Could not send "${type}" to the engine: ${error.message}`));
+      }
+    });
+  }
+
+  imageArg(image) {
+    if (!image?.key) throw new EngineError('no image given');
+    if (this.knownImages.has(image.key)) return { key: image.key };
+    this.knownImages.add(image.key);
+    // A copy: the caller keeps its bytes (for the next worker after a restart, for exports).
+    return { key: image.key, bytes: image.bytes.slice().buffer };
+  }
+
+  /** Instantiates the wasm; resolves to `{ defaultModel: {available, message}, info }`. */
+  init() {
+    return this.initialized;
+  }
+
+  /** Loads a model (see models.js for sources); resolves to its info. */
+  async load(source, { onProgress } = {}) {
+    await this.initialized;
+    const loading = this.request('load', { source }, { onProgress });
+    this.ready = loading;
+    const info = await loading;
+    this.source = source;
+    return info;
+  }
+
+  async explain(image, options, { onProgress } = {}) {
+    await this.settled();
+    return this.withImage(image, (arg) => this.request('explain', { image: arg, options }, { onProgress }));
+  }
+
+  async tokenize(text) {
+    await this.settled();
+    return this.request('tokenize', { text });
+  }
+
+  /** Every vision layer's attention probabilities, flattened (layers, heads, T, T). */
+  async attention(image) {
+    await this.settled();
+    const { data } = await this.withImage(image, (arg) => this.request('attention', { image: arg }));
+    return data;
+  }
+
+  /** The CLI's overlay (full resolution, legend, title) as PNG bytes. */
+  async overlay(image, explanation, { colormap = null, opacity = 0.55, pixelMap = false } = {}) {
+    await this.settled();
+    return this.withImage(image, (arg) => this.request('overlay', { image: arg, explanation, colormap, opacity, pixelMap }));
+  }
+
+  async faithfulness(image, patchScores, texts, target) {
+    await this.settled();
+    return this.withImage(image, (arg) => this.request('faithfulness', { image: arg, patchScores: Array.from(patchScores), texts, target }));
+  }
+
+  async scene(seed, size = 96, minObjects = 2, maxObjects = 4) {
+    await this.initialized;
+    return this.request('scene', { seed, size, minObjects, maxObjects });
+  }
+
+  /** 256 RGB triples (Uint8Array of 768), the CLI's colours. */
+  colormap(name) {
+    if (!this.colormaps.has(name)) {
+      const table = this.initialized.then(() => this.request('colormap', { name }));
+      table.catch(() => this.colormaps.delete(name));
+      this.colormaps.set(name, table);
+    }
+    return this.colormaps.get(name);
+  }
+
+  forget(key) {
+    if (!this.knownImages.delete(key)) return Promise.resolve(false);
+    return this.request('forget', { key });
+  }
+
+  clearCache() {
+    return this.request('clearCache');
+  }
+
+  /** For the tests: makes the worker fail as a wasm trap would. */
+  crashForTest() {
+    return this.request('crashForTest');
+  }
+
+  /** Waits for the worker, and after a restart for the model to be back (or to have failed). */
+  async settled() {
+    await this.initialized;
+    await this.ready.catch(() => {});
+  }
+
+  async withImage(image, send) {
+    try {
+      return await send(this.imageArg(image));
+    } catch (error) {
+      // The worker may have dropped the image (its cache is small): send the bytes again.
+      if (/has no image/.test(error.message)) {
+        this.knownImages.delete(image.key);
+        return send(this.imageArg(image));
+      }
+      throw error;
+    }
+  }
+
+  terminate() {
+    this.worker.terminate();
+    for (const entry of this.pending.values()) entry.reject(new EngineError('the engine was stopped'));
+    this.pending.clear();
+  }
+}

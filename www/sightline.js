@@ -1,0 +1,232 @@
+// <sightline-explainer>: an explanation in any page, from one script tag.
+//
+//   <script type="module" src="https://your.site/sightline/sightline.js"></script>
+//   <sightline-explainer image="cat.jpg" text="a photo of a cat|a photo of a dog"
+//                        method="chefer" target="0"></sightline-explainer>
+//
+// Attributes: image (URL), text (one text, or several separated by "|"), method (default chefer),
+// target (index or one of the texts; default 0), backend (auto | cpu | webgpu: there is no WebGPU
+// backend yet, so webgpu falls back to cpu with a visible notice), model ("default" or a model
+// folder URL), and optionally colormap, opacity, steps, seed, head-fusion, discard-ratio.
+//
+// Events (bubbling, composed): `sightline-explained` with the explanation JSON as `detail` (the
+// CLI's contract), `sightline-error` with `{ message }`. The engine (engine.js, worker.js) is found
+// next to this module, so the script tag is all a page needs. Elements using the same model share
+// one engine worker.
+
+import './heatmap-element.js';
+import { EngineClient } from './client.js';
+import { explanationGrid, fitScale, formatValue } from './heatmap.js';
+import { renderTokenChips } from './tokens.js';
+import { normalizeModelUrl } from './models.js';
+
+const STYLESHEET = new URL('./sightline-element.css', import.meta.url).href;
+const BACKENDS = ['auto', 'cpu', 'webgpu'];
+
+/** One engine per model, shared by every element of the page. */
+const engines = new Map();
+
+function engineFor(model) {
+  const key = !model || model === 'default' ? 'default' : normalizeModelUrl(model, document.baseURI);
+  if (!engines.has(key)) {
+    const client = new EngineClient();
+    const ready = (async () => {
+      const { defaultModel } = await client.init();
+      if (key === 'default') {
+        if (!defaultModel.available) throw new Error(defaultModel.message);
+        return client;
+      }
+      await client.load({ kind: 'url', url: key });
+      return client;
+    })();
+    ready.catch(() => engines.delete(key));
+    engines.set(key, ready);
+  }
+  return engines.get(key);
+}
+
+export class SightlineExplainer extends HTMLElement {
+  static observedAttributes = ['image', 'text', 'method', 'target', 'backend', 'model', 'colormap', 'opacity', 'steps', 'seed', 'head-fusion', 'discard-ratio'];
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    const link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = STYLESHEET;
+    const make = (tag, className, attrs = {}) => {
+      const node = document.createElement(tag);
+      node.className = className;
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+      return node;
+    };
+    this.figure = make('figure', 'sx', { part: 'figure' });
+    this.heatmap = make('sl-heatmap', 'sx-map', { interactive: '', legend: '', part: 'heatmap' });
+    this.heatmap.placeholderText = 'Loading…';
+    this.caption = make('figcaption', 'sx-caption', { part: 'caption' });
+    this.titleEl = make('p', 'sx-title');
+    this.chips = make('div', 'sx-chips');
+    this.notice = make('p', 'sx-notice', { role: 'status' });
+    this.meta = make('p', 'sx-meta');
+    this.status = make('p', 'sx-status', { role: 'status', 'aria-live': 'polite' });
+    this.error = make('p', 'sx-error', { role: 'alert' });
+    this.notice.hidden = this.error.hidden = true;
+    this.caption.append(this.titleEl, this.chips, this.notice, this.meta, this.status, this.error);
+    this.figure.append(this.heatmap, this.caption);
+    root.append(link, this.figure);
+    this.serial = 0;
+    this.explanation = null;
+    this.scheduled = false;
+  }
+
+  connectedCallback() {
+    this.schedule();
+  }
+
+  attributeChangedCallback(name, oldValue, newValue) {
+    if (oldValue === newValue) return;
+    if ((name === 'opacity' || name === 'colormap') && this.explanation) {
+      this.draw();
+      return;
+    }
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.scheduled || !this.isConnected) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.run();
+    });
+  }
+
+  /** The attributes as a request; throws on values that cannot work. */
+  request() {
+    const image = this.getAttribute('image');
+    if (!image) throw new Error('The image attribute is missing.');
+    const texts = (this.getAttribute('text') ?? '').split('|').map((t) => t.trim()).filter(Boolean);
+    if (!texts.length) throw new Error('The text attribute is missing: give one text, or several separated by "|".');
+    const backend = (this.getAttribute('backend') ?? 'auto').trim().toLowerCase();
+    if (!BACKENDS.includes(backend)) throw new Error(`Unknown backend "${backend}": use auto, cpu or webgpu.`);
+    const targetAttr = (this.getAttribute('target') ?? '0').trim();
+    let target = /^\d+$/.test(targetAttr) ? Number(targetAttr) : texts.indexOf(targetAttr);
+    if (target < 0 || target >= texts.length) throw new Error(`The target "${targetAttr}" is neither an index below ${texts.length} nor one of the texts.`);
+    const options = { texts, target, method: (this.getAttribute('method') ?? 'chefer').trim() };
+    const number = (name, key, parse = Number) => {
+      if (!this.hasAttribute(name)) return;
+      const value = parse(this.getAttribute(name));
+      if (!Number.isFinite(value)) throw new Error(`The ${name} attribute must be a number.`);
+      options[key] = value;
+    };
+    number('steps', 'steps');
+    number('seed', 'seed');
+    number('discard-ratio', 'discardRatio');
+    if (this.hasAttribute('head-fusion')) options.headFusion = this.getAttribute('head-fusion');
+    return { imageUrl: new URL(image, document.baseURI).href, backend, model: this.getAttribute('model') ?? 'default', options };
+  }
+
+  async run() {
+    const serial = ++this.serial;
+    const current = () => serial === this.serial;
+    this.error.hidden = true;
+    let request;
+    try {
+      request = this.request();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.setStatus('Loading the model…');
+    try {
+      // The image shows as soon as it is here, even when the model then fails.
+      const imageReady = this.loadImage(request.imageUrl).then((image) => {
+        if (current()) {
+          this.image = image;
+          this.heatmap.hidden = false;
+          this.heatmap.image = image.bitmap;
+        }
+        return image;
+      });
+      imageReady.catch(() => {});
+      const [engine, image] = await Promise.all([engineFor(request.model), imageReady]);
+      if (!current()) return;
+      this.setStatus('Explaining…');
+      const explanation = await engine.explain({ key: image.url, bytes: image.bytes }, request.options, {
+        onProgress: ({ done, total }) => current() && this.setStatus(`Explaining… ${done} of ${total}`),
+      });
+      if (!current()) return;
+      const warnings = [...(explanation.warnings ?? [])];
+      let notice = '';
+      if (request.backend === 'webgpu') {
+        notice = 'WebGPU was requested, but this engine has no WebGPU backend yet: the CPU (WebAssembly) backend ran instead.';
+        warnings.push(notice);
+      }
+      this.explanation = { ...explanation, warnings };
+      this.notice.textContent = notice;
+      this.notice.hidden = !notice;
+      this.engine = engine;
+      await this.draw();
+      if (!current()) return;
+      this.setStatus('');
+      this.dispatchEvent(new CustomEvent('sightline-explained', { detail: this.explanation, bubbles: true, composed: true }));
+    } catch (error) {
+      if (current()) this.fail(error);
+    }
+  }
+
+  async loadImage(url) {
+    let response;
+    try {
+      response = await fetch(url);
+    } catch (error) {
+      throw new Error(`Could not load the image ${url} (${error.message}).`);
+    }
+    if (!response.ok) throw new Error(`Could not load the image ${url}: HTTP ${response.status} ${response.statusText}.`.replace(/ \./, '.'));
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(new Blob([bytes], { type: response.headers.get('content-type') ?? '' }));
+    } catch {
+      throw new Error(`The file at ${url} is not an image this browser can read.`);
+    }
+    return { url, bytes, bitmap };
+  }
+
+  async draw() {
+    const e = this.explanation;
+    if (!e || !this.engine) return;
+    const colormap = this.getAttribute('colormap') ?? 'auto';
+    const opacity = Math.min(1, Math.max(0, Number(this.getAttribute('opacity') ?? 0.55) || 0));
+    const grid = explanationGrid(e, 'patches');
+    const scale = fitScale(grid.values, colormap);
+    const table = await this.engine.colormap(scale.colormap);
+    this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, table, scale };
+    this.heatmap.opacity = opacity;
+    const text = e.texts[e.target];
+    this.heatmap.setAttribute('label', `${e.method} heatmap for “${text}”`);
+    const p = e.probs?.[e.target];
+    this.titleEl.textContent = `${e.method} · “${text}” · ${p !== undefined ? `p = ${(p * 100).toFixed(1)}%` : `logit ${formatValue(e.score)}`}`;
+    const scores = e.text_scores ?? null;
+    const chipTable = scores ? await this.engine.colormap(fitScale(scores, colormap).colormap) : null;
+    renderTokenChips(this.chips, { tokens: e.text_tokens, scores, table: chipTable, colormap });
+    this.meta.textContent = `${e.backend} · ${formatValue(e.timings_ms?.total ?? 0)} ms · ${e.model.name}`;
+  }
+
+  setStatus(text) {
+    this.status.textContent = text;
+    this.status.hidden = !text;
+  }
+
+  fail(error) {
+    const message = error?.message ?? String(error);
+    this.setStatus('');
+    this.error.textContent = message;
+    this.error.hidden = false;
+    // Without an image there is nothing to show but the message.
+    this.heatmap.hidden = !this.heatmap.image;
+    this.dispatchEvent(new CustomEvent('sightline-error', { detail: { message }, bubbles: true, composed: true }));
+  }
+}
+
+if (!customElements.get('sightline-explainer')) customElements.define('sightline-explainer', SightlineExplainer);

@@ -1,0 +1,52 @@
+// Token attributions drawn on the text: one chip per token of the explained text, coloured by its
+// score with the heatmap's colour scale. Shared by the app and <sightline-explainer>.
+
+import { fitScale, formatValue, position, sample } from './heatmap.js';
+
+const SPECIAL = /^<\|.*\|>$/;
+
+/** A token as people read it: CLIP's BPE marks word ends with `</w>`. */
+export function tokenText(token) {
+  if (SPECIAL.test(token)) return token === '<|startoftext|>' ? 'start' : token === '<|endoftext|>' ? 'end' : token;
+  return token.replace(/<\/w>$/, '');
+}
+
+/**
+ * Fills `container` with chips for `tokens` and `scores` (scores may be null: plain chips).
+ * `table` is the colormap's 256 RGB triples; `colormap` 'auto' or a name.
+ */
+export function renderTokenChips(container, { tokens, scores, table, colormap = 'auto' }) {
+  const doc = container.ownerDocument;
+  const ordinary = scores ? scores.filter((_, i) => !SPECIAL.test(tokens[i])) : [];
+  const scale = scores ? fitScale(ordinary.length ? ordinary : scores, colormap) : null;
+  const chips = tokens.map((token, i) => {
+    const chip = doc.createElement('span');
+    const special = SPECIAL.test(token);
+    chip.className = 'sl-chip' + (special ? ' sl-chip-special' : '');
+    chip.textContent = tokenText(token);
+    const wordEnd = special || token.endsWith('</w>');
+    if (!wordEnd) chip.classList.add('sl-chip-joined');
+    if (scale && table && !scale.degenerate) {
+      const [r, g, b] = sample(table, position(scale, scores[i]));
+      chip.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+      chip.style.color = luminance(r, g, b) > 0.45 ? '#111' : '#fff';
+      chip.style.borderColor = 'transparent';
+    }
+    const value = scores ? ` · ${formatValue(scores[i])}` : '';
+    chip.title = `${special ? 'special token' : 'token'} “${tokenText(token)}”${value}`;
+    chip.setAttribute('aria-label', chip.title);
+    chip.setAttribute('role', 'listitem');
+    return chip;
+  });
+  container.setAttribute('role', 'list');
+  container.replaceChildren(...chips);
+  return scale;
+}
+
+function luminance(r, g, b) {
+  const lin = (c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}

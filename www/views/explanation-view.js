@@ -1,0 +1,173 @@
+// The explanation: the image at full resolution with the map over the crop the model saw, a legend,
+// a patch readout on hover (or arrow keys), overlay settings, the token attributions, the backend and
+// the time each phase took, warnings, and exports (PNG from the engine, JSON, link).
+
+import { copyLink, currentResult, exportJson, exportPng, setView, store } from '../app-core.js';
+import { COLORMAPS, explanationGrid, fitScale } from '../heatmap.js';
+import { methodById } from '../methods.js';
+import { renderTokenChips } from '../tokens.js';
+import { h, ms, StoreView, uid } from './dom.js';
+
+const PHASES = [
+  ['preprocess', 'preprocess'],
+  ['text_forward', 'text'],
+  ['image_forward', 'image'],
+  ['backward', 'backward'],
+  ['method', 'method'],
+];
+
+class ExplanationView extends StoreView {
+  static store = store;
+
+  build() {
+    this.classList.add('explanation-view');
+    this.titleEl = h('h2', { id: 'result-heading', class: 'result-title' });
+    this.subtitle = h('p', { class: 'result-subtitle' });
+    this.status = h('div', { class: 'result-status', attrs: { role: 'status', 'aria-live': 'polite' } });
+    this.progress = h('progress', { class: 'meter', max: 1, hidden: true });
+    this.heatmap = h('sl-heatmap', { attrs: { interactive: true, legend: true, label: 'explanation heatmap' } });
+    this.heatmap.placeholderText = 'Loading the example…';
+    this.stage = h('div', { class: 'stage' }, this.heatmap, h('div', { class: 'stage-status' }, this.status, this.progress));
+
+    const opacityId = uid('opacity');
+    const colormapId = uid('colormap');
+    const mapId = uid('map');
+    this.opacity = h('input', { id: opacityId, type: 'range', min: 0, max: 1, step: 0.05, class: 'range', on: { input: () => this.onOpacity(), change: () => setView({ opacity: Number(this.opacity.value) }) } });
+    this.opacityValue = h('output', { class: 'range-value', htmlFor: opacityId });
+    this.colormap = h(
+      'select',
+      { id: colormapId, class: 'select', on: { change: () => setView({ colormap: this.colormap.value }) } },
+      h('option', { value: 'auto', text: 'auto', title: 'inferno, or coolwarm for signed maps (as the CLI)' }),
+      ...COLORMAPS.map((c) => h('option', { value: c, text: c })),
+    );
+    this.mapSelect = h(
+      'select',
+      { id: mapId, class: 'select', on: { change: () => setView({ map: this.mapSelect.value }) } },
+      h('option', { value: 'patches', text: 'patches' }),
+      h('option', { value: 'pixels', text: 'pixels' }),
+    );
+    this.controls = h(
+      'div',
+      { class: 'overlay-controls' },
+      h('div', { class: 'field' }, h('label', { htmlFor: opacityId, text: 'Opacity' }), h('div', { class: 'range-row' }, this.opacity, this.opacityValue)),
+      h('div', { class: 'field' }, h('label', { htmlFor: colormapId, text: 'Colormap' }), this.colormap),
+      h('div', { class: 'field' }, h('label', { htmlFor: mapId, text: 'Map' }), this.mapSelect),
+    );
+
+    this.chips = h('div', { class: 'chips' });
+    this.chipsNote = h('p', { class: 'hint' });
+    this.tokens = h('div', { class: 'tokens' }, h('h3', { class: 'subhead', text: 'Text attribution' }), this.chips, this.chipsNote);
+
+    this.timings = h('dl', { class: 'timings' });
+    this.warnings = h('ul', { class: 'warnings' });
+    this.exports = h(
+      'div',
+      { class: 'row exports' },
+      h('button', { type: 'button', class: 'button', text: 'Export PNG', on: { click: () => exportPng() } }),
+      h('button', { type: 'button', class: 'button', text: 'Export JSON', on: { click: () => exportJson() } }),
+      h('button', { type: 'button', class: 'button subtle', text: 'Copy link', on: { click: () => copyLink() } }),
+    );
+    this.append(
+      h('div', { class: 'result-head' }, h('div', {}, this.titleEl, this.subtitle)),
+      this.stage,
+      this.controls,
+      this.tokens,
+      h('div', { class: 'result-foot' }, this.timings, this.exports),
+      this.warnings,
+    );
+  }
+
+  onOpacity() {
+    const value = Number(this.opacity.value);
+    this.opacityValue.textContent = `${Math.round(value * 100)}%`;
+    this.heatmap.opacity = value;
+  }
+
+  update(s, p) {
+    if (p && s.results === p.results && s.view === p.view && s.image === p.image && s.tables === p.tables && s.method === p.method && s.options === p.options && s.texts === p.texts && s.target === p.target && s.model === p.model) return;
+    const method = methodById(s.method);
+    const result = currentResult(s);
+    const explanation = result?.explanation;
+    if (explanation) this.shown = { explanation, imageKey: s.image.key };
+    // While a new result runs, the last one of the same image stays (dimmed).
+    const shown = explanation ? this.shown : this.shown?.imageKey === s.image?.key ? this.shown : null;
+    const e = shown?.explanation;
+
+    this.titleEl.textContent = method.label;
+    const text = s.texts[s.target];
+    const prob = e?.probs?.[e.target];
+    this.subtitle.textContent = text === undefined ? '' : `for “${text}”` + (explanation ? (prob !== undefined ? ` · p = ${(prob * 100).toFixed(1)}%` : ` · logit ${explanation.score.toFixed(2)}`) : '');
+
+    if (!p || s.image !== p.image) {
+      if (s.image) this.heatmap.image = s.image.bitmap;
+    }
+    if (!s.image) this.heatmap.placeholderText = s.imageStatus === 'loading' ? 'Loading the image…' : 'Choose an image';
+
+    // The map.
+    if (e && s.image) {
+      const grid = explanationGrid(e, s.view.map);
+      const scale = fitScale(grid.values, s.view.colormap);
+      const table = s.tables[scale.colormap];
+      const key = [e, s.view.map, s.view.colormap, Boolean(table)];
+      if (!this.lastMapKey || key.some((v, i) => v !== this.lastMapKey[i])) {
+        this.lastMapKey = key;
+        this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, table, scale };
+        this.heatmap.setAttribute('label', `${method.label} heatmap for “${e.texts[e.target]}”`);
+      }
+    } else if (this.heatmap.map) {
+      this.heatmap.map = null;
+      this.lastMapKey = null;
+    }
+    this.stage.classList.toggle('stale', Boolean(e) && !explanation);
+    this.opacity.value = String(s.view.opacity);
+    this.onOpacity();
+    this.colormap.value = s.view.colormap;
+    this.mapSelect.value = s.view.map;
+    const hasPixels = Boolean(e?.pixel_scores);
+    this.mapSelect.querySelector('option[value="pixels"]').disabled = e ? !hasPixels : false;
+    this.mapSelect.title = e && !hasPixels ? `${method.label} gives one value per patch only` : '';
+
+    // Status.
+    let status = '';
+    this.progress.hidden = true;
+    if (s.model.status === 'loading') status = 'Loading the model…';
+    else if (s.model.status !== 'ready') status = s.engine.status === 'starting' ? 'Starting the engine…' : 'Choose a model to explain this image.';
+    else if (result?.status === 'running') {
+      status = `Running ${method.label.toLowerCase()}…`;
+      if (result.progress?.total) {
+        this.progress.hidden = false;
+        this.progress.value = result.progress.done / result.progress.total;
+        status += ` ${result.progress.done} of ${result.progress.total}`;
+      }
+    } else if (result?.status === 'error') status = `Failed: ${result.error}`;
+    this.status.textContent = status;
+    this.status.classList.toggle('error', result?.status === 'error');
+    this.stage.classList.toggle('busy', Boolean(status) && result?.status !== 'error');
+
+    // Tokens.
+    if (e) {
+      const scores = e.text_scores ?? null;
+      const scale = renderTokenChips(this.chips, { tokens: e.text_tokens, scores, table: scores ? s.tables[fitScale(scores, s.view.colormap).colormap] : null, colormap: s.view.colormap });
+      this.chipsNote.textContent = scores ? (scale?.degenerate ? 'Every token scored 0.' : 'Colour: the score of each token of the explained text (same scale as the colormap, special tokens muted).') : `${method.label} explains the image only; these are the text’s tokens.`;
+    } else {
+      this.chips.replaceChildren();
+      this.chipsNote.textContent = '';
+    }
+
+    // Backend and timings.
+    if (e) {
+      const t = e.timings_ms ?? {};
+      const items = [['backend', e.backend], ...PHASES.filter(([k]) => t[k] !== undefined).map(([k, label]) => [label, ms(t[k])]), ['total', ms(t.total)]];
+      if (result?.wallMs !== undefined && explanation) items.push(['in page', ms(result.wallMs)]);
+      this.timings.replaceChildren(...items.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+      this.timings.setAttribute('aria-label', 'backend and time per phase');
+      this.warnings.replaceChildren(...(e.warnings ?? []).map((w) => h('li', { text: w })));
+    } else {
+      this.timings.replaceChildren();
+      this.warnings.replaceChildren();
+    }
+    for (const button of this.exports.querySelectorAll('button')) button.disabled = !explanation;
+  }
+}
+
+customElements.define('sl-explanation-view', ExplanationView);

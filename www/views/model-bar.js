@@ -1,0 +1,181 @@
+// The model: a chip in the header naming the loaded model, and a dialog to pick the built-in model,
+// a Hugging Face CLIP checkpoint by URL, or files from this computer, with download progress.
+
+import { engine, loadModel, notify, store } from '../app-core.js';
+import { classifyModelFiles, modelLabel, normalizeModelUrl } from '../models.js';
+import { bytes, h, StoreView, uid } from './dom.js';
+
+const EXAMPLE_REPO = 'openai/clip-vit-base-patch32';
+
+class ModelBar extends StoreView {
+  static store = store;
+
+  build() {
+    this.classList.add('model-bar');
+    this.chip = h('button', { type: 'button', class: 'model-chip', on: { click: () => this.open() }, attrs: { 'aria-haspopup': 'dialog' } });
+    this.chipText = h('span', { class: 'model-chip-text' });
+    this.chipMeter = h('progress', { class: 'model-chip-meter', max: 1, hidden: true, attrs: { 'aria-hidden': 'true' } });
+    this.chip.append(h('span', { class: 'model-chip-label', text: 'Model' }), this.chipText, this.chipMeter);
+    this.append(this.chip);
+    this.buildDialog();
+  }
+
+  buildDialog() {
+    const titleId = uid('model-title');
+    const urlId = uid('model-url');
+    const urlHint = uid('model-url-hint');
+    const filesId = uid('model-files');
+    const filesHint = uid('model-files-hint');
+    this.builtinButton = h('button', { type: 'button', class: 'button', text: 'Use the built-in model', on: { click: () => this.run({ kind: 'default' }) } });
+    this.builtinNote = h('p', { class: 'hint' });
+    this.urlInput = h('input', {
+      id: urlId,
+      type: 'text',
+      class: 'text-input',
+      placeholder: `${EXAMPLE_REPO} or https://…/resolve/main/`,
+      autocomplete: 'url',
+      spellcheck: false,
+      attrs: { 'aria-describedby': urlHint, inputmode: 'url' },
+      on: { keydown: (e) => e.key === 'Enter' && this.loadUrl() },
+    });
+    this.urlButton = h('button', { type: 'button', class: 'button primary', text: 'Download and load', on: { click: () => this.loadUrl() } });
+    this.filesInput = h('input', { id: filesId, type: 'file', multiple: true, accept: '.json,.safetensors', class: 'file-input', attrs: { 'aria-describedby': filesHint } });
+    this.filesButton = h('button', { type: 'button', class: 'button', text: 'Load files', on: { click: () => this.loadFiles() } });
+    this.progress = h('progress', { class: 'meter', max: 1, value: 0 });
+    this.progressText = h('p', { class: 'progress-text', attrs: { 'aria-live': 'polite' } });
+    this.progressBox = h('div', { class: 'progress-box', hidden: true }, this.progress, this.progressText);
+    this.error = h('p', { class: 'dialog-error', attrs: { role: 'alert' } });
+    this.dialog = h(
+      'dialog',
+      { class: 'dialog model-dialog', attrs: { 'aria-labelledby': titleId } },
+      h('div', { class: 'dialog-head' }, h('h2', { id: titleId, text: 'Choose a model' }), h('button', { type: 'button', class: 'icon-button', text: '×', attrs: { 'aria-label': 'Close' }, on: { click: () => this.dialog.close() } })),
+      h('p', { class: 'dialog-lead', text: 'Any CLIP checkpoint in the Hugging Face format works. It is downloaded once into this browser’s cache and runs here; nothing is uploaded.' }),
+      h('section', { class: 'choice' }, h('h3', { text: 'Built in' }), h('p', { class: 'hint', text: 'A tiny CLIP trained on synthetic scenes of red, green, blue and yellow circles, squares and triangles. Loads instantly.' }), this.builtinNote, this.builtinButton),
+      h(
+        'section',
+        { class: 'choice' },
+        h('h3', {}, h('label', { htmlFor: urlId, text: 'From an address' })),
+        h('p', { id: urlHint, class: 'hint', text: `A model folder with config.json, model.safetensors and tokenizer.json (preprocessor_config.json is read when present), or a Hugging Face repository such as ${EXAMPLE_REPO} (about 600 MB).` }),
+        h('div', { class: 'row' }, this.urlInput, this.urlButton),
+      ),
+      h(
+        'section',
+        { class: 'choice' },
+        h('h3', {}, h('label', { htmlFor: filesId, text: 'From files on this computer' })),
+        h('p', { id: filesHint, class: 'hint', text: 'Select config.json, model.safetensors and tokenizer.json together (and preprocessor_config.json if the model has one).' }),
+        h('div', { class: 'row' }, this.filesInput, this.filesButton),
+      ),
+      this.progressBox,
+      this.error,
+      h('div', { class: 'dialog-foot' }, h('button', { type: 'button', class: 'button subtle', text: 'Delete downloaded models', on: { click: () => this.clearCache() } }), h('button', { type: 'button', class: 'button', text: 'Close', on: { click: () => this.dialog.close() } })),
+    );
+    this.append(this.dialog);
+  }
+
+  open() {
+    this.error.textContent = '';
+    const source = store.get().modelSource;
+    if (source?.kind === 'url' && !this.urlInput.value) this.urlInput.value = source.url;
+    this.dialog.showModal();
+  }
+
+  async run(source) {
+    this.error.textContent = '';
+    try {
+      await loadModel(source);
+      this.dialog.close();
+    } catch (error) {
+      this.error.textContent = error.message;
+    }
+  }
+
+  loadUrl() {
+    let url;
+    try {
+      url = normalizeModelUrl(this.urlInput.value);
+    } catch (error) {
+      this.error.textContent = error.message;
+      this.urlInput.focus();
+      return;
+    }
+    this.urlInput.value = url;
+    this.run({ kind: 'url', url });
+  }
+
+  loadFiles() {
+    const { files, missing, unknown } = classifyModelFiles(this.filesInput.files);
+    if (missing.length) {
+      this.error.textContent = `Missing ${missing.join(', ')}.` + (unknown.length ? ` Not used: ${unknown.join(', ')}.` : '');
+      return;
+    }
+    this.run({ kind: 'files', files, name: files.weights.name === 'model.safetensors' ? 'local model' : files.weights.name });
+  }
+
+  async clearCache() {
+    try {
+      const deleted = await engine.clearCache();
+      notify(deleted ? 'Downloaded models were deleted from this browser.' : 'There were no downloaded models to delete.', 'info');
+    } catch (error) {
+      this.error.textContent = `The cache could not be cleared: ${error.message}`;
+    }
+  }
+
+  update(s, p) {
+    if (p && s.model === p.model && s.modelSource === p.modelSource && s.engine === p.engine && s.pendingModel === p.pendingModel) return;
+    const { model, engine: eng } = s;
+    const info = model.info;
+    const busy = model.status === 'loading';
+    let text;
+    if (busy) text = `loading ${model.progress?.label ?? ''}…`;
+    else if (info) {
+      const size = `${info.imageSize} px, ${info.patchGrid[0]}×${info.patchGrid[1]} patches`;
+      text = `${modelLabel(s.modelSource)} · ${size} · ${info.model.dtype}`;
+    } else if (eng.status === 'starting') text = 'starting the engine…';
+    else text = 'none loaded — choose one';
+    this.chipText.textContent = text;
+    this.chip.classList.toggle('attention', !info && !busy && eng.status !== 'starting');
+    this.chip.title = info ? `${info.model.name} (${info.visionLayers} vision layers, ${info.visionHeads} heads; backend ${info.backend})` : 'Choose a model';
+
+    const progress = model.progress;
+    const fraction = progress?.phase === 'download' && progress.total ? progress.loaded / progress.total : null;
+    this.chipMeter.hidden = !busy;
+    if (fraction === null) this.chipMeter.removeAttribute('value');
+    else this.chipMeter.value = fraction;
+    this.progressBox.hidden = !busy;
+    if (busy) {
+      if (fraction === null) this.progress.removeAttribute('value');
+      else this.progress.value = fraction;
+      this.progressText.textContent =
+        progress?.phase === 'download'
+          ? `${progress.cached ? 'Reading' : 'Downloading'} ${progress.file}: ${bytes(progress.loaded)}${progress.total ? ` of ${bytes(progress.total)}` : ''}${progress.cached ? ' (cached)' : ''}`
+          : progress?.phase === 'load'
+            ? 'Loading the weights into the engine…'
+            : 'Starting…';
+    }
+    this.urlButton.disabled = this.filesButton.disabled = this.builtinButton.disabled = busy;
+    const def = eng.defaultModel;
+    if (def && !def.available) {
+      this.builtinButton.disabled = true;
+      this.builtinNote.textContent = `Not available in this build: ${def.message}`;
+    } else {
+      this.builtinNote.textContent = s.modelSource?.kind === 'default' ? 'In use now.' : '';
+    }
+    if (model.status === 'error' && model.error && this.dialog.open) this.error.textContent = model.error;
+
+    if (s.pendingModel && (!p || s.pendingModel !== p.pendingModel)) {
+      const source = s.pendingModel;
+      notify(`This link uses the model at ${source.url}. Loading it downloads the model from ${new URL(source.url).host}.`, 'info', {
+        key: 'pending-model',
+        action: { label: 'Download and load', run: () => loadModel(source).catch(() => {}) },
+      });
+    }
+    if (!info && !busy && eng.status === 'ready' && def && !def.available && !s.pendingModel && (!p || p.engine.status !== 'ready')) {
+      notify('No model is built into this copy of Sightline yet. Choose a CLIP checkpoint to start.', 'info', {
+        key: 'model',
+        action: { label: 'Choose a model', run: () => this.open() },
+      });
+    }
+  }
+}
+
+customElements.define('sl-model-bar', ModelBar);

@@ -1,0 +1,260 @@
+// The engine's home: a module Web Worker that owns the wasm module and one Engine, so the page
+// never freezes while a model loads or an explanation runs. See client.js for the protocol.
+//
+//   page → worker   { id, type, ...arguments }
+//   worker → page   { id, type: 'progress', ... }          zero or more, while the request runs
+//                   { id, type: 'result', value }          once, on success
+//                   { id, type: 'error', message, fatal }  once, on failure; fatal: the wasm
+//                                                          instance trapped and must be replaced
+//
+// Requests run one after another in arrival order.
+
+import init, { Engine, generateScene, colormapTable } from './engine.js';
+import { CACHE_NAME, MODEL_FILES } from './models.js';
+
+let ready = null; // the wasm module's instantiation
+let engine = null;
+let engineSource = null;
+let defaultModel = null; // { available, message }
+/** Encoded images by the key the page gave them, so a picture crosses over once, not per call. */
+const images = new Map();
+const MAX_IMAGES = 8;
+let queue = Promise.resolve();
+
+self.addEventListener('message', (event) => {
+  const message = event.data;
+  queue = queue.then(() => handle(message));
+});
+
+async function handle({ id, type, ...args }) {
+  const progress = (info) => self.postMessage({ id, type: 'progress', ...info });
+  try {
+    const { value, transfer = [] } = await run(type, args, progress);
+    self.postMessage({ id, type: 'result', value }, transfer);
+  } catch (error) {
+    const message = errorMessage(error);
+    // A trap (panic, out of memory, stack overflow) leaves the wasm instance unusable.
+    const fatal = error instanceof WebAssembly.RuntimeError || error instanceof RangeError;
+    self.postMessage({ id, type: 'error', message, name: error?.name ?? 'Error', fatal });
+  }
+}
+
+function errorMessage(error) {
+  if (error instanceof WebAssembly.RuntimeError) return `the engine crashed (${error.message})`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+async function run(type, args, progress) {
+  switch (type) {
+    case 'init':
+      return { value: await initialize() };
+    case 'load':
+      return { value: await load(args.source, progress) };
+    case 'explain': {
+      const bytes = image(args.image);
+      const json = requireEngine().explain(bytes, args.options, (done, total) => progress({ phase: 'explain', done, total }));
+      return { value: JSON.parse(json) };
+    }
+    case 'tokenize':
+      return { value: JSON.parse(requireEngine().tokenize(args.text)) };
+    case 'attention': {
+      const data = requireEngine().attentionMaps(image(args.image));
+      return { value: { data }, transfer: [data.buffer] };
+    }
+    case 'overlay': {
+      const png = requireEngine().overlayPng(image(args.image), JSON.stringify(args.explanation), args.colormap ?? undefined, args.opacity, Boolean(args.pixelMap));
+      return { value: png, transfer: [png.buffer] };
+    }
+    case 'faithfulness':
+      return {
+        value: JSON.parse(requireEngine().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target)),
+      };
+    case 'scene': {
+      await initialize();
+      const scene = generateScene(BigInt(args.seed), args.size, args.minObjects, args.maxObjects);
+      try {
+        const png = scene.png();
+        return { value: { png, meta: JSON.parse(scene.json()) }, transfer: [png.buffer] };
+      } finally {
+        scene.free();
+      }
+    }
+    case 'colormap': {
+      await initialize();
+      const table = colormapTable(args.name);
+      return { value: table, transfer: [table.buffer] };
+    }
+    case 'forget':
+      images.delete(args.key);
+      return { value: true };
+    case 'clearCache':
+      return { value: await caches.delete(CACHE_NAME) };
+    case 'crashForTest':
+      // Lets the tests check that a trapped engine is reported and replaced.
+      throw new WebAssembly.RuntimeError('unreachable (simulated by crashForTest)');
+    default:
+      throw new Error(`unknown request type "${type}"`);
+  }
+}
+
+function requireEngine() {
+  if (!engine) throw new Error('No model is loaded yet.');
+  return engine;
+}
+
+/** The bytes of `{key, bytes?}`: bytes are sent the first time a key is used, then remembered. */
+function image({ key, bytes }) {
+  if (bytes) {
+    images.delete(key);
+    images.set(key, new Uint8Array(bytes));
+    while (images.size > MAX_IMAGES) images.delete(images.keys().next().value);
+  }
+  const stored = images.get(key);
+  if (!stored) throw new Error(`the engine has no image "${key}" (send its bytes)`);
+  return stored;
+}
+
+async function initialize() {
+  ready ??= init({ module_or_path: new URL('./engine_bg.wasm', import.meta.url) });
+  await ready;
+  if (!defaultModel) {
+    // The embedded model is loaded at once when there is one: it is small, and it is what the page
+    // shows first.
+    try {
+      const started = performance.now();
+      engine = Engine.withDefaultModel();
+      engineSource = { kind: 'default' };
+      defaultModel = { available: true, loadMs: performance.now() - started };
+    } catch (error) {
+      defaultModel = { available: false, message: errorMessage(error) };
+    }
+  }
+  return { defaultModel, info: engine ? JSON.parse(engine.info()) : null };
+}
+
+async function load(source, progress) {
+  await initialize();
+  if (source.kind === 'default') {
+    if (engineSource?.kind !== 'default') {
+      if (!defaultModel.available) throw new Error(defaultModel.message);
+      replaceEngine(Engine.withDefaultModel(), source);
+    }
+    return JSON.parse(engine.info());
+  }
+  let files;
+  let name;
+  if (source.kind === 'url') {
+    files = await fetchModel(source.url, progress);
+    name = source.url;
+  } else if (source.kind === 'files') {
+    const picked = source.files;
+    files = {
+      config: await picked.config.text(),
+      weights: new Uint8Array(await picked.weights.arrayBuffer()),
+      tokenizer: new Uint8Array(await picked.tokenizer.arrayBuffer()),
+      preprocessor: picked.preprocessor ? await picked.preprocessor.text() : undefined,
+    };
+    name = source.name || picked.weights.name;
+  } else {
+    throw new Error(`unknown model source "${source.kind}"`);
+  }
+  progress({ phase: 'load' });
+  // A large model replaces the old one before it loads (two may not fit in wasm's 4 GiB); a small
+  // one loads beside it, so a broken checkpoint leaves the old model usable.
+  if (files.weights.length > 200e6) replaceEngine(null, null);
+  replaceEngine(Engine.fromFiles(name, files.config, files.weights, files.tokenizer, files.preprocessor), source);
+  return JSON.parse(engine.info());
+}
+
+function replaceEngine(next, source) {
+  engine?.free();
+  engine = next;
+  engineSource = source;
+}
+
+/** config.json, model.safetensors and tokenizer.json (and preprocessor_config.json when there is
+ * one) from a folder URL, through the Cache API, reporting download progress. */
+async function fetchModel(baseUrl, progress) {
+  let cache = null;
+  try {
+    cache = await caches.open(CACHE_NAME);
+  } catch {
+    // No Cache API (e.g. an insecure origin): download every time.
+  }
+  const get = async (key, optional = false) => {
+    const url = new URL(MODEL_FILES[key], baseUrl).href;
+    const bytes = await fetchFile(url, key, cache, optional, progress);
+    return bytes;
+  };
+  const config = await get('config');
+  const tokenizer = await get('tokenizer');
+  const preprocessor = await get('preprocessor', true);
+  const weights = await get('weights');
+  const decoder = new TextDecoder();
+  return {
+    config: decoder.decode(config),
+    tokenizer,
+    weights,
+    preprocessor: preprocessor ? decoder.decode(preprocessor) : undefined,
+  };
+}
+
+async function fetchFile(url, key, cache, optional, progress) {
+  const file = MODEL_FILES[key];
+  let response = cache ? await cache.match(url).catch(() => undefined) : undefined;
+  const cached = Boolean(response);
+  if (!response) {
+    try {
+      response = await fetch(url, { credentials: 'omit', referrerPolicy: 'no-referrer' });
+    } catch (error) {
+      if (optional) return null;
+      throw new Error(
+        `Could not download ${file} from ${url} (${error.message}). Check the address; the server must allow cross-origin downloads (Hugging Face does).`,
+      );
+    }
+    if (!response.ok) {
+      if (optional) return null;
+      const hint = key === 'weights' ? ' Sightline reads model.safetensors (f32, f16 or bf16), not PyTorch .bin files.' : '';
+      throw new Error(`Could not download ${file}: HTTP ${response.status} ${response.statusText} at ${url}.${hint}`);
+    }
+  }
+  const total = Number(response.headers.get('content-length')) || 0;
+  progress({ phase: 'download', file, loaded: 0, total, cached });
+  const bytes = await readWithProgress(response.clone(), (loaded) => progress({ phase: 'download', file, loaded, total, cached }));
+  progress({ phase: 'download', file, loaded: bytes.length, total: bytes.length, cached, done: true });
+  if (cache && !cached) {
+    try {
+      await cache.put(url, new Response(bytes, { headers: { 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' } }));
+    } catch {
+      // A full quota only costs a later download.
+    }
+  }
+  return bytes;
+}
+
+async function readWithProgress(response, onProgress) {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  let lastReport = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    const now = performance.now();
+    if (now - lastReport > 80) {
+      lastReport = now;
+      onProgress(loaded);
+    }
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
