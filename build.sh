@@ -116,7 +116,7 @@ run_tests() {
   ensure_wasm_tools
   ensure_browser_tools
   log "cargo tests"
-  cargo test --all-targets
+  cargo test --release --all-targets
   build_web
   build_cli
   log "browser tests (headless Chromium)"

@@ -25,7 +25,12 @@ pub fn random_clip_safetensors(config: &ClipConfig, seed: u64) -> Result<Vec<u8>
         standard_normals(next_seed, n).into_iter().map(|z| (z * WEIGHT_STD) as f32).collect()
     };
     let mut push = |name: String, shape: Vec<usize>, data: Vec<f32>| tensors.push((name, shape, data));
-    let encoder = |prefix: &str, d: usize, i: usize, layers: usize, push: &mut dyn FnMut(String, Vec<usize>, Vec<f32>), normal: &mut dyn FnMut(&[usize]) -> Vec<f32>| {
+    let encoder = |prefix: &str,
+                   d: usize,
+                   i: usize,
+                   layers: usize,
+                   push: &mut dyn FnMut(String, Vec<usize>, Vec<f32>),
+                   normal: &mut dyn FnMut(&[usize]) -> Vec<f32>| {
         for l in 0..layers {
             let p = format!("{prefix}.encoder.layers.{l}");
             for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
@@ -47,14 +52,20 @@ pub fn random_clip_safetensors(config: &ClipConfig, seed: u64) -> Result<Vec<u8>
     let (dv, dt, patch) = (v.hidden_size, t.hidden_size, v.patch_size);
     encoder("vision_model", dv, v.intermediate_size, v.num_hidden_layers, &mut push, &mut normal);
     encoder("text_model", dt, t.intermediate_size, t.num_hidden_layers, &mut push, &mut normal);
-    push("vision_model.embeddings.patch_embedding.weight".into(), vec![dv, 3, patch, patch], normal(&[dv, 3, patch, patch]));
+    push(
+        "vision_model.embeddings.patch_embedding.weight".into(),
+        vec![dv, 3, patch, patch],
+        normal(&[dv, 3, patch, patch]),
+    );
     push("vision_model.embeddings.class_embedding".into(), vec![dv], normal(&[dv]));
     let positions = v.num_patches() + 1;
     push("vision_model.embeddings.position_embedding.weight".into(), vec![positions, dv], normal(&[positions, dv]));
     push("text_model.embeddings.token_embedding.weight".into(), vec![t.vocab_size, dt], normal(&[t.vocab_size, dt]));
     let max_pos = t.max_position_embeddings;
     push("text_model.embeddings.position_embedding.weight".into(), vec![max_pos, dt], normal(&[max_pos, dt]));
-    for (norm, d) in [("vision_model.pre_layrnorm", dv), ("vision_model.post_layernorm", dv), ("text_model.final_layer_norm", dt)] {
+    for (norm, d) in
+        [("vision_model.pre_layrnorm", dv), ("vision_model.post_layernorm", dv), ("text_model.final_layer_norm", dt)]
+    {
         push(format!("{norm}.weight"), vec![d], vec![1.0; d]);
         push(format!("{norm}.bias"), vec![d], vec![0.0; d]);
     }
@@ -147,9 +158,18 @@ pub fn random_explainer<B: Backend>(backend: B, arch: &str) -> Result<Explainer<
 }
 
 /// Runs `iters` explanations after one warm-up and reports per-phase medians.
-pub fn run<B: Backend>(explainer: &Explainer<B>, arch: &str, method: Method, options: MethodOptions, iters: usize, threads: usize) -> Result<BenchReport> {
+pub fn run<B: Backend>(
+    explainer: &Explainer<B>,
+    arch: &str,
+    method: Method,
+    options: MethodOptions,
+    iters: usize,
+    threads: usize,
+) -> Result<BenchReport> {
     let size = explainer.config().vision_config.image_size as u32;
-    let image = RgbImage::from_fn(size + size / 3, size, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8]));
+    let image = RgbImage::from_fn(size + size / 3, size, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
     let texts = vec![BENCH_TEXT.to_string()];
     let request = Request { image: ImageInput::Decoded(&image), texts: &texts, target: 0, method, options };
     explainer.explain(&request)?;

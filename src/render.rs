@@ -39,7 +39,12 @@ pub fn render_explanation(
     Ok(render_overlay(image, crop_in_pixels(explanation, image), map, options)?)
 }
 
-pub fn explanation_png(image: &RgbImage, explanation: &Explanation, choice: MapChoice, options: &OverlayOptions) -> Result<Vec<u8>> {
+pub fn explanation_png(
+    image: &RgbImage,
+    explanation: &Explanation,
+    choice: MapChoice,
+    options: &OverlayOptions,
+) -> Result<Vec<u8>> {
     Ok(encode_png(&render_explanation(image, explanation, choice, options)?)?)
 }
 

@@ -116,7 +116,12 @@ impl Engine {
 
     /// Explains an encoded image; `progress(done, total)` is called between batches of the
     /// batched methods. Returns the explanation JSON.
-    pub fn explain(&self, image: &[u8], options: JsValue, progress: Option<js_sys::Function>) -> Result<String, JsError> {
+    pub fn explain(
+        &self,
+        image: &[u8],
+        options: JsValue,
+        progress: Option<js_sys::Function>,
+    ) -> Result<String, JsError> {
         let options: ExplainOptions =
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
         let (method, method_options) = options.method_options().map_err(js_error)?;
@@ -161,7 +166,13 @@ impl Engine {
     /// (whose probability is always 1) the cosine similarity of image and text is traced instead.
     /// Returns JSON `{quantity, order, deletion, insertion, deletionAuc, insertionAuc}`.
     #[wasm_bindgen(js_name = faithfulnessCurves)]
-    pub fn faithfulness_curves(&self, image: &[u8], patch_scores: Vec<f32>, texts: JsValue, target: usize) -> Result<String, JsError> {
+    pub fn faithfulness_curves(
+        &self,
+        image: &[u8],
+        patch_scores: Vec<f32>,
+        texts: JsValue,
+        target: usize,
+    ) -> Result<String, JsError> {
         use crate::eval::curves::{deletion_insertion, perturbed_input, DeletionInsertion};
         use crate::eval::metrics::relevance_order;
         let texts: Vec<String> =
@@ -182,7 +193,10 @@ impl Engine {
         let order = relevance_order(&patch_scores);
         let text_embeddings = self.explainer.text_embeddings(&texts).map_err(js_error)?;
         let (quantity, curves) = if texts.len() > 1 {
-            ("probability", deletion_insertion(&self.explainer, &pixels, &order, &text_embeddings, target).map_err(js_error)?)
+            (
+                "probability",
+                deletion_insertion(&self.explainer, &pixels, &order, &text_embeddings, target).map_err(js_error)?,
+            )
         } else {
             let points = order.len() + 1;
             let embeddings = self
@@ -216,7 +230,8 @@ impl Engine {
         opacity: f32,
         pixel_map: bool,
     ) -> Result<Vec<u8>, JsError> {
-        let explanation = serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
+        let explanation =
+            serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
         let image = decode_image(image, self.explainer.image_limits).map_err(js_error)?;
         let options = OverlayOptions {
             colormap: colormap.as_deref().map(Colormap::from_name).transpose().map_err(|e| js_error(e.into()))?,
@@ -254,11 +269,8 @@ pub fn generate_scene(seed: u64, size: u32, min_objects: usize, max_objects: usi
     let scene = Scene::generate(seed, size, &spec).map_err(|e| js_error(e.into()))?;
     let png = encode_png(&scene.image).map_err(|e| js_error(e.into()))?;
     let captions: Vec<&str> = scene.captions.iter().map(|c| c.text.as_str()).collect();
-    let objects: Vec<serde_json::Value> = scene
-        .objects
-        .iter()
-        .map(|o| serde_json::json!({ "phrase": o.phrase(), "bbox": o.bbox }))
-        .collect();
+    let objects: Vec<serde_json::Value> =
+        scene.objects.iter().map(|o| serde_json::json!({ "phrase": o.phrase(), "bbox": o.bbox })).collect();
     let json = to_json(&serde_json::json!({ "seed": seed, "size": size, "captions": captions, "objects": objects }))?;
     Ok(SceneExample { png, json })
 }

@@ -214,7 +214,11 @@ fn bad_texts_and_targets_are_reported() {
 
 fn cli(args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_sightline")).args(args).output().unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
 }
 
 #[test]
@@ -223,11 +227,23 @@ fn cli_reports_errors_with_nonzero_exit() {
     let image = fixture("clip-random-a/image.png");
     let (model, image) = (model.to_str().unwrap(), image.to_str().unwrap());
     let cases: [(&[&str], &str); 5] = [
-        (&["explain", "--model", model, "--image", image, "--text", "x", "--method", "saliency"], "unknown method `saliency` (known: attention, rollout"),
-        (&["explain", "--model", model, "--image", "/nonexistent.png", "--text", "x", "--method", "gradient"], "/nonexistent.png"),
-        (&["explain", "--model", "/nonexistent-model", "--image", image, "--text", "x", "--method", "gradient"], "no such model folder"),
+        (
+            &["explain", "--model", model, "--image", image, "--text", "x", "--method", "saliency"],
+            "unknown method `saliency` (known: attention, rollout",
+        ),
+        (
+            &["explain", "--model", model, "--image", "/nonexistent.png", "--text", "x", "--method", "gradient"],
+            "/nonexistent.png",
+        ),
+        (
+            &["explain", "--model", "/nonexistent-model", "--image", image, "--text", "x", "--method", "gradient"],
+            "no such model folder",
+        ),
         (&["explain", "--model", model, "--image", image, "--text", "", "--method", "gradient"], "the text is empty"),
-        (&["explain", "--model", model, "--image", image, "--text", "x", "--method", "rollout", "--steps", "0"], "steps must be between 1 and"),
+        (
+            &["explain", "--model", model, "--image", image, "--text", "x", "--method", "rollout", "--steps", "0"],
+            "steps must be between 1 and",
+        ),
     ];
     for (args, message) in cases {
         let (ok, _, stderr) = cli(args);
@@ -242,8 +258,17 @@ fn cli_truncates_overlong_text_with_a_warning() {
     let model = fixture("clip-random-a");
     let image = fixture("clip-random-a/image.png");
     let long = "a red circle ".repeat(20);
-    let (ok, stdout, stderr) =
-        cli(&["explain", "--model", model.to_str().unwrap(), "--image", image.to_str().unwrap(), "--text", &long, "--method", "rollout"]);
+    let (ok, stdout, stderr) = cli(&[
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--image",
+        image.to_str().unwrap(),
+        "--text",
+        &long,
+        "--method",
+        "rollout",
+    ]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("warning: text") && stderr.contains("truncated to the model's limit of 16"), "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();

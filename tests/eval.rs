@@ -8,8 +8,8 @@ use sightline::backend::cpu::CpuBackend;
 use sightline::eval::baselines::{centre_patch_scores, random_patch_scores};
 use sightline::eval::curves::{deletion_insertion, perturbed_input};
 use sightline::eval::metrics::{
-    average_ranks, pointing_game, relevance_mass_accuracy, relevance_order,
-    relevance_rank_accuracy, spearman, trapezoid_auc, PatchOverlap,
+    average_ranks, pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy, spearman,
+    trapezoid_auc, PatchOverlap,
 };
 use sightline::eval::scenes::{eval_scenes, mask_at_model_input, prompted_objects};
 use sightline::eval::{evaluate_model, EvalReport, EvalSettings, Prompts, RowKind, MIN_EVAL_SEED};
@@ -22,36 +22,21 @@ use std::process::Command;
 const TOLERANCE: f64 = 1e-12;
 
 fn assert_near(actual: f64, expected: f64, what: &str) {
-    assert!(
-        (actual - expected).abs() < TOLERANCE,
-        "{what}: {actual} vs expected {expected}"
-    );
+    assert!((actual - expected).abs() < TOLERANCE, "{what}: {actual} vs expected {expected}");
 }
 
 /// A 2×2 grid of 4-pixel patches; the object covers all of patch 0 and half of patch 1 (K = 6).
 fn two_by_two_overlap() -> PatchOverlap {
-    PatchOverlap {
-        mask_pixels: vec![4, 2, 0, 0],
-        patch_pixels: vec![4; 4],
-    }
+    PatchOverlap { mask_pixels: vec![4, 2, 0, 0], patch_pixels: vec![4; 4] }
 }
 
 #[test]
 fn pointing_game_hits_misses_and_splits_ties() {
     let overlap = two_by_two_overlap();
-    assert_eq!(
-        pointing_game(&[0.0, 5.0, 1.0, -1.0], &overlap).unwrap(),
-        1.0
-    );
-    assert_eq!(
-        pointing_game(&[0.0, 1.0, 5.0, -1.0], &overlap).unwrap(),
-        0.0
-    );
+    assert_eq!(pointing_game(&[0.0, 5.0, 1.0, -1.0], &overlap).unwrap(), 1.0);
+    assert_eq!(pointing_game(&[0.0, 1.0, 5.0, -1.0], &overlap).unwrap(), 0.0);
     // Patches 1 and 2 tie for the top; only patch 1 touches the object.
-    assert_eq!(
-        pointing_game(&[0.0, 3.0, 3.0, -1.0], &overlap).unwrap(),
-        0.5
-    );
+    assert_eq!(pointing_game(&[0.0, 3.0, 3.0, -1.0], &overlap).unwrap(), 0.5);
     assert!(pointing_game(&[0.0, f32::NAN, 1.0, 2.0], &overlap).is_err());
     assert!(pointing_game(&[1.0, 2.0], &overlap).is_err());
 }
@@ -60,83 +45,34 @@ fn pointing_game_hits_misses_and_splits_ties() {
 fn mass_accuracy_counts_positive_relevance_spread_over_pixels() {
     let overlap = two_by_two_overlap();
     // Positive relevance 1 + 3 = 4; inside: all of patch 0's 1 and half of patch 1's 3.
-    assert_near(
-        relevance_mass_accuracy(&[1.0, 3.0, -2.0, 0.0], &overlap).unwrap(),
-        2.5 / 4.0,
-        "mass",
-    );
-    assert_near(
-        relevance_mass_accuracy(&[0.0, 0.0, 0.0, 7.0], &overlap).unwrap(),
-        0.0,
-        "mass outside",
-    );
-    assert_near(
-        relevance_mass_accuracy(&[-1.0, -2.0, 0.0, 0.0], &overlap).unwrap(),
-        0.0,
-        "no positive mass",
-    );
+    assert_near(relevance_mass_accuracy(&[1.0, 3.0, -2.0, 0.0], &overlap).unwrap(), 2.5 / 4.0, "mass");
+    assert_near(relevance_mass_accuracy(&[0.0, 0.0, 0.0, 7.0], &overlap).unwrap(), 0.0, "mass outside");
+    assert_near(relevance_mass_accuracy(&[-1.0, -2.0, 0.0, 0.0], &overlap).unwrap(), 0.0, "no positive mass");
 }
 
 #[test]
 fn rank_accuracy_takes_the_top_k_pixels_and_expects_over_ties() {
     let overlap = two_by_two_overlap();
     // K = 6: patch 1's 4 pixels first (2 inside), then 2 of patch 0's 4 (all inside).
-    assert_near(
-        relevance_rank_accuracy(&[1.0, 3.0, -2.0, 0.0], &overlap).unwrap(),
-        4.0 / 6.0,
-        "rank",
-    );
+    assert_near(relevance_rank_accuracy(&[1.0, 3.0, -2.0, 0.0], &overlap).unwrap(), 4.0 / 6.0, "rank");
     // Patches 0 and 1 tie: 6 places among 8 tied pixels, 6 of them inside → 6 · 6/8 expected hits.
-    assert_near(
-        relevance_rank_accuracy(&[2.0, 2.0, 0.0, 0.0], &overlap).unwrap(),
-        4.5 / 6.0,
-        "tie",
-    );
+    assert_near(relevance_rank_accuracy(&[2.0, 2.0, 0.0, 0.0], &overlap).unwrap(), 4.5 / 6.0, "tie");
     // Ties are symmetric: the order of the tied patches cannot matter.
-    let swapped = PatchOverlap {
-        mask_pixels: vec![2, 4, 0, 0],
-        patch_pixels: vec![4; 4],
-    };
-    assert_near(
-        relevance_rank_accuracy(&[2.0, 2.0, 0.0, 0.0], &swapped).unwrap(),
-        4.5 / 6.0,
-        "swapped tie",
-    );
+    let swapped = PatchOverlap { mask_pixels: vec![2, 4, 0, 0], patch_pixels: vec![4; 4] };
+    assert_near(relevance_rank_accuracy(&[2.0, 2.0, 0.0, 0.0], &swapped).unwrap(), 4.5 / 6.0, "swapped tie");
     // A map with no positive relevance is one tie: chance, K/N.
-    assert_near(
-        relevance_rank_accuracy(&[-1.0, 0.0, -3.0, 0.0], &overlap).unwrap(),
-        6.0 / 16.0,
-        "chance",
-    );
+    assert_near(relevance_rank_accuracy(&[-1.0, 0.0, -3.0, 0.0], &overlap).unwrap(), 6.0 / 16.0, "chance");
     // The best a patch map can do here: patch 1 is only half object, so 1 of its 2 places misses.
-    assert_near(
-        relevance_rank_accuracy(&[9.0, 8.0, 0.0, 0.0], &overlap).unwrap(),
-        5.0 / 6.0,
-        "best patch order",
-    );
-    let whole = PatchOverlap {
-        mask_pixels: vec![4, 0, 0, 0],
-        patch_pixels: vec![4; 4],
-    };
-    assert_near(
-        relevance_rank_accuracy(&[9.0, 8.0, 0.0, 0.0], &whole).unwrap(),
-        1.0,
-        "perfect",
-    );
-    let empty = PatchOverlap {
-        mask_pixels: vec![0; 4],
-        patch_pixels: vec![4; 4],
-    };
+    assert_near(relevance_rank_accuracy(&[9.0, 8.0, 0.0, 0.0], &overlap).unwrap(), 5.0 / 6.0, "best patch order");
+    let whole = PatchOverlap { mask_pixels: vec![4, 0, 0, 0], patch_pixels: vec![4; 4] };
+    assert_near(relevance_rank_accuracy(&[9.0, 8.0, 0.0, 0.0], &whole).unwrap(), 1.0, "perfect");
+    let empty = PatchOverlap { mask_pixels: vec![0; 4], patch_pixels: vec![4; 4] };
     assert!(relevance_rank_accuracy(&[1.0, 0.0, 0.0, 0.0], &empty).is_err());
 }
 
 #[test]
 fn patch_overlap_counts_mask_pixels_per_patch() {
-    let geometry = Geometry {
-        image_size: 4,
-        patch_size: 2,
-        grid_side: 2,
-    };
+    let geometry = Geometry { image_size: 4, patch_size: 2, grid_side: 2 };
     let mut mask = Mask::new(4, 4);
     for (x, y) in [(0, 0), (1, 1), (2, 0), (3, 3), (2, 3)] {
         mask.set(x, y);
@@ -152,53 +88,27 @@ fn patch_overlap_counts_mask_pixels_per_patch() {
 fn trapezoid_auc_of_known_curves() {
     assert_near(trapezoid_auc(&[1.0, 1.0]).unwrap(), 1.0, "constant");
     assert_near(trapezoid_auc(&[0.0, 1.0]).unwrap(), 0.5, "ramp");
-    assert_near(
-        trapezoid_auc(&[0.0, 0.25, 0.5, 0.75, 1.0]).unwrap(),
-        0.5,
-        "sampled ramp",
-    );
+    assert_near(trapezoid_auc(&[0.0, 0.25, 0.5, 0.75, 1.0]).unwrap(), 0.5, "sampled ramp");
     // Drops to 0 after the first of four intervals: a triangle of width 1/4.
-    assert_near(
-        trapezoid_auc(&[1.0, 0.0, 0.0, 0.0, 0.0]).unwrap(),
-        0.125,
-        "early drop",
-    );
+    assert_near(trapezoid_auc(&[1.0, 0.0, 0.0, 0.0, 0.0]).unwrap(), 0.125, "early drop");
     assert!(trapezoid_auc(&[1.0]).is_err());
 }
 
 #[test]
 fn spearman_uses_average_ranks_for_ties() {
-    assert_eq!(
-        average_ranks(&[3.0, 1.0, 3.0, 2.0]),
-        vec![3.5, 1.0, 3.5, 2.0]
-    );
+    assert_eq!(average_ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
     // Ranks (1, 2.5, 2.5, 4) and (1, 3, 2, 4): covariance 4.5, variances 4.5 and 5.
     let expected = 4.5 / (4.5f64 * 5.0).sqrt();
-    assert_near(
-        spearman(&[1.0, 2.0, 2.0, 3.0], &[10.0, 30.0, 20.0, 40.0]).unwrap(),
-        expected,
-        "tied ρ",
-    );
-    assert_near(
-        spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap(),
-        -1.0,
-        "reversed",
-    );
-    assert_near(
-        spearman(&[1.0, 2.0, 3.0], &[1.0, 8.0, 27.0]).unwrap(),
-        1.0,
-        "monotone",
-    );
+    assert_near(spearman(&[1.0, 2.0, 2.0, 3.0], &[10.0, 30.0, 20.0, 40.0]).unwrap(), expected, "tied ρ");
+    assert_near(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap(), -1.0, "reversed");
+    assert_near(spearman(&[1.0, 2.0, 3.0], &[1.0, 8.0, 27.0]).unwrap(), 1.0, "monotone");
     assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
     assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0, 3.0]), None);
 }
 
 #[test]
 fn relevance_order_is_decreasing_with_ties_by_index() {
-    assert_eq!(
-        relevance_order(&[1.0, 3.0, 1.0, 2.0, 3.0]),
-        vec![1, 4, 3, 0, 2]
-    );
+    assert_eq!(relevance_order(&[1.0, 3.0, 1.0, 2.0, 3.0]), vec![1, 4, 3, 0, 2]);
 }
 
 #[test]
@@ -221,11 +131,7 @@ fn baselines_are_deterministic() {
 
 #[test]
 fn perturbed_inputs_delete_and_insert_whole_patches_in_order() {
-    let geometry = Geometry {
-        image_size: 4,
-        patch_size: 2,
-        grid_side: 2,
-    };
+    let geometry = Geometry { image_size: 4, patch_size: 2, grid_side: 2 };
     let pixels: Vec<f32> = (1..=48).map(|v| v as f32).collect();
     let order = [3, 0, 2, 1];
     let patch_of = |i: usize| ((i % 16) / 4 / 2) * 2 + (i % 4) / 2;
@@ -233,50 +139,26 @@ fn perturbed_inputs_delete_and_insert_whole_patches_in_order() {
     let inserted = perturbed_input(&pixels, geometry, &order, 2, false);
     for i in 0..48 {
         let removed = [3, 0].contains(&patch_of(i));
-        assert_eq!(
-            deleted[i],
-            if removed { 0.0 } else { pixels[i] },
-            "deletion at {i}"
-        );
-        assert_eq!(
-            inserted[i],
-            if removed { pixels[i] } else { 0.0 },
-            "insertion at {i}"
-        );
+        assert_eq!(deleted[i], if removed { 0.0 } else { pixels[i] }, "deletion at {i}");
+        assert_eq!(inserted[i], if removed { pixels[i] } else { 0.0 }, "insertion at {i}");
     }
-    assert!(perturbed_input(&pixels, geometry, &order, 4, true)
-        .iter()
-        .all(|&v| v == 0.0));
+    assert!(perturbed_input(&pixels, geometry, &order, 4, true).iter().all(|&v| v == 0.0));
     assert_eq!(perturbed_input(&pixels, geometry, &order, 4, false), pixels);
 }
 
 #[test]
 fn masks_map_to_the_model_input_through_the_crop() {
-    let geometry = Geometry {
-        image_size: 4,
-        patch_size: 2,
-        grid_side: 2,
-    };
+    let geometry = Geometry { image_size: 4, patch_size: 2, grid_side: 2 };
     let mut mask = Mask::new(4, 4);
     mask.set(1, 2);
-    let identity = ImageCropRect {
-        x: 0.0,
-        y: 0.0,
-        width: 4.0,
-        height: 4.0,
-    };
+    let identity = ImageCropRect { x: 0.0, y: 0.0, width: 4.0, height: 4.0 };
     assert_eq!(mask_at_model_input(&mask, identity, geometry), mask);
 
     // An 8×8 scene shrunk to the 4-pixel input: input pixel (x, y) samples scene pixel (2x+1, 2y+1).
     let mut large = Mask::new(8, 8);
     large.set(3, 5);
     large.set(2, 2);
-    let shrink = ImageCropRect {
-        x: 0.0,
-        y: 0.0,
-        width: 8.0,
-        height: 8.0,
-    };
+    let shrink = ImageCropRect { x: 0.0, y: 0.0, width: 8.0, height: 8.0 };
     let small = mask_at_model_input(&large, shrink, geometry);
     assert_eq!(small.pixels().collect::<Vec<_>>(), vec![(1, 2)]);
 }
@@ -285,58 +167,29 @@ fn masks_map_to_the_model_input_through_the_crop() {
 fn eval_scenes_are_held_out_and_shaped_as_specified() {
     assert!(eval_scenes(MIN_EVAL_SEED - 1, 2, 48).is_err());
     let scenes = eval_scenes(MIN_EVAL_SEED, 8, 48).unwrap();
-    assert!(scenes
-        .multi_object
-        .iter()
-        .all(|s| (2..=4).contains(&s.objects.len())));
+    assert!(scenes.multi_object.iter().all(|s| (2..=4).contains(&s.objects.len())));
     assert!(scenes.two_object.iter().all(|s| s.objects.len() == 2));
     let again = eval_scenes(MIN_EVAL_SEED, 3, 48).unwrap();
     for (a, b) in again.multi_object.iter().zip(&scenes.multi_object) {
-        assert_eq!(
-            a.image, b.image,
-            "the first scenes do not depend on the count"
-        );
+        assert_eq!(a.image, b.image, "the first scenes do not depend on the count");
     }
     for scene in &scenes.multi_object {
         let one = prompted_objects(scene, Prompts::OnePerScene);
         assert_eq!(one.len(), 1);
         assert!(one[0] < scene.objects.len());
         assert_eq!(one, prompted_objects(scene, Prompts::OnePerScene));
-        assert_eq!(
-            prompted_objects(scene, Prompts::EveryObject),
-            (0..scene.objects.len()).collect::<Vec<_>>()
-        );
+        assert_eq!(prompted_objects(scene, Prompts::EveryObject), (0..scene.objects.len()).collect::<Vec<_>>());
     }
 }
 
 #[test]
 fn settings_are_validated() {
     assert!(EvalSettings::default().validate().is_ok());
-    assert!(EvalSettings {
-        scenes: 0,
-        ..EvalSettings::default()
-    }
-    .validate()
-    .is_err());
-    assert!(EvalSettings {
-        methods: vec![],
-        ..EvalSettings::default()
-    }
-    .validate()
-    .is_err());
+    assert!(EvalSettings { scenes: 0, ..EvalSettings::default() }.validate().is_err());
+    assert!(EvalSettings { methods: vec![], ..EvalSettings::default() }.validate().is_err());
     let twice = vec![Method::Gradient, Method::Rollout, Method::Gradient];
-    assert!(EvalSettings {
-        methods: twice,
-        ..EvalSettings::default()
-    }
-    .validate()
-    .is_err());
-    assert!(EvalSettings {
-        steps: 0,
-        ..EvalSettings::default()
-    }
-    .validate()
-    .is_err());
+    assert!(EvalSettings { methods: twice, ..EvalSettings::default() }.validate().is_err());
+    assert!(EvalSettings { steps: 0, ..EvalSettings::default() }.validate().is_err());
 }
 
 fn fixture_model() -> ModelFiles {
@@ -350,10 +203,7 @@ fn curves_start_at_the_explained_probability() {
     let scenes = eval_scenes(MIN_EVAL_SEED, 1, 48).unwrap();
     let scene = &scenes.multi_object[0];
     let captions = all_single_captions();
-    let target = captions
-        .iter()
-        .position(|c| *c == scene.objects[0].phrase())
-        .unwrap();
+    let target = captions.iter().position(|c| *c == scene.objects[0].phrase()).unwrap();
     let request = Request {
         image: ImageInput::Decoded(&scene.image),
         texts: &captions,
@@ -368,15 +218,8 @@ fn curves_start_at_the_explained_probability() {
     let embeddings = explainer.text_embeddings(&captions).unwrap();
     let curves = deletion_insertion(&explainer, &pixels, &order, &embeddings, target).unwrap();
     let points = explainer.geometry().patches() + 1;
-    assert_eq!(
-        (curves.deletion.len(), curves.insertion.len()),
-        (points, points)
-    );
-    assert!(
-        (curves.deletion[0] - expected).abs() < 1e-5,
-        "{} vs {expected}",
-        curves.deletion[0]
-    );
+    assert_eq!((curves.deletion.len(), curves.insertion.len()), (points, points));
+    assert!((curves.deletion[0] - expected).abs() < 1e-5, "{} vs {expected}", curves.deletion[0]);
     assert!((curves.insertion[points - 1] - expected).abs() < 1e-5);
     // Deleting everything and inserting nothing are the same all-zero input.
     assert!((curves.deletion[points - 1] - curves.insertion[0]).abs() < 1e-6);
@@ -416,26 +259,12 @@ fn assert_report_in_range(report: &EvalReport, methods: &[Method]) {
             row.insertion_auc,
             row.text_dependence,
         ];
-        assert!(
-            unit.iter()
-                .all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
-            "{}: {unit:?}",
-            row.name
-        );
-        let rho = row
-            .randomization_rho
-            .expect("random weights give non-constant maps");
-        assert!(
-            rho.is_finite() && (-1.0..=1.0 + 1e-9).contains(&rho),
-            "{}: ρ {rho}",
-            row.name
-        );
+        assert!(unit.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{}: {unit:?}", row.name);
+        let rho = row.randomization_rho.expect("random weights give non-constant maps");
+        assert!(rho.is_finite() && (-1.0..=1.0 + 1e-9).contains(&rho), "{}: ρ {rho}", row.name);
         assert!(row.timings_ms["total"].is_finite());
         if row.kind == RowKind::Baseline {
-            assert!(
-                (rho - 1.0).abs() < 1e-9,
-                "a baseline does not depend on weights"
-            );
+            assert!((rho - 1.0).abs() < 1e-9, "a baseline does not depend on weights");
         }
     }
     assert!(report.explained_objects >= 1 && report.explained_objects <= report.scenes);
@@ -445,34 +274,17 @@ fn assert_report_in_range(report: &EvalReport, methods: &[Method]) {
 #[test]
 fn a_small_run_on_random_weights_reports_every_number_in_range() {
     let methods = vec![Method::Gradient, Method::Occlusion];
-    let settings = EvalSettings {
-        scenes: 6,
-        methods: methods.clone(),
-        ..EvalSettings::default()
-    };
+    let settings = EvalSettings { scenes: 6, methods: methods.clone(), ..EvalSettings::default() };
     let report = evaluate_model(CpuBackend, &fixture_model(), &settings).unwrap();
-    assert_eq!(
-        (report.scenes, report.input_size, report.patch_grid),
-        (6, 48, [6, 6])
-    );
+    assert_eq!((report.scenes, report.input_size, report.patch_grid), (6, 48, [6, 6]));
     assert_report_in_range(&report, &methods);
-    assert!(report
-        .best_pointing_game()
-        .is_some_and(|best| best.kind == RowKind::Method));
+    assert!(report.best_pointing_game().is_some_and(|best| best.kind == RowKind::Method));
 
     let markdown = report.to_markdown();
     let lines: Vec<&str> = markdown.lines().collect();
-    assert!(
-        lines[0].contains("clip-random-a") && lines[0].contains("seed 1000000"),
-        "{}",
-        lines[0]
-    );
+    assert!(lines[0].contains("clip-random-a") && lines[0].contains("seed 1000000"), "{}", lines[0]);
     let table: Vec<&&str> = lines.iter().filter(|l| l.starts_with('|')).collect();
-    assert_eq!(
-        table.len(),
-        2 + 4,
-        "header, rule, two methods and two baselines"
-    );
+    assert_eq!(table.len(), 2 + 4, "header, rule, two methods and two baselines");
     assert!(table[0].contains("randomization ρ"));
 
     let json = serde_json::to_value(&report).unwrap();
@@ -487,41 +299,15 @@ fn the_cli_writes_the_table_and_json_and_rejects_training_seeds() {
     let (json, markdown) = (dir.join("eval.json"), dir.join("eval.md"));
     let model = fixture("clip-random-a");
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--scenes",
-            "2",
-            "--methods",
-            "rollout,chefer",
-        ];
+        let mut args = vec!["eval", "--model", model.to_str().unwrap(), "--scenes", "2", "--methods", "rollout,chefer"];
         args.extend(extra);
-        Command::new(env!("CARGO_BIN_EXE_sightline"))
-            .args(&args)
-            .output()
-            .unwrap()
+        Command::new(env!("CARGO_BIN_EXE_sightline")).args(&args).output().unwrap()
     };
-    let output = run(&[
-        "--json",
-        json.to_str().unwrap(),
-        "--markdown",
-        markdown.to_str().unwrap(),
-        "--steps",
-        "4",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = run(&["--json", json.to_str().unwrap(), "--markdown", markdown.to_str().unwrap(), "--steps", "4"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(stdout, std::fs::read_to_string(&markdown).unwrap());
-    assert!(
-        stdout.contains("| rollout |")
-            && stdout.contains("| chefer |")
-            && stdout.contains("text-independent")
-    );
+    assert!(stdout.contains("| rollout |") && stdout.contains("| chefer |") && stdout.contains("text-independent"));
     let report = common::read_json(&json);
     assert_eq!(report["rows"].as_array().unwrap().len(), 4);
     assert_eq!(report["steps"], 4);

@@ -44,10 +44,21 @@ fn case(name: &str) -> Case {
 fn check_method(case: &Case, name: &str, method: Method, options: MethodOptions) {
     let explanation = case
         .explainer
-        .explain(&Request { image: ImageInput::Encoded(&case.image), texts: &case.texts, target: case.target, method, options })
+        .explain(&Request {
+            image: ImageInput::Encoded(&case.image),
+            texts: &case.texts,
+            target: case.target,
+            method,
+            options,
+        })
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let expected = &case.expected["methods"][name];
-    assert_close(&format!("{name} patch_scores"), &explanation.patch_scores, &floats(&expected["patch_scores"]), TOLERANCE);
+    assert_close(
+        &format!("{name} patch_scores"),
+        &explanation.patch_scores,
+        &floats(&expected["patch_scores"]),
+        TOLERANCE,
+    );
     match (&explanation.pixel_scores, expected.get("pixel_scores")) {
         (Some(actual), Some(want)) => assert_close(&format!("{name} pixel_scores"), actual, &floats(want), TOLERANCE),
         (None, None) => {}

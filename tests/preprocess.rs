@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_close, fixture, floats, read_json};
 use sightline::config::ClipTextConfig;
-use sightline::preprocess::{decode_image, ImageLimits, PreprocessorConfig, Preprocessor, TextEncoder};
+use sightline::preprocess::{decode_image, ImageLimits, Preprocessor, PreprocessorConfig, TextEncoder};
 
 #[test]
 fn pixels_match_clip_image_processor() {

@@ -33,8 +33,15 @@ pub trait Backend {
     fn linear_backward(&self, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
 
     /// Normalizes the last dimension; gamma, beta (D).
-    fn layer_norm(&self, x: &Self::Tensor, gamma: &Self::Tensor, beta: &Self::Tensor, eps: f64) -> Result<Self::Tensor>;
-    fn layer_norm_backward(&self, x: &Self::Tensor, gamma: &Self::Tensor, dy: &Self::Tensor, eps: f64) -> Result<Self::Tensor>;
+    fn layer_norm(&self, x: &Self::Tensor, gamma: &Self::Tensor, beta: &Self::Tensor, eps: f64)
+        -> Result<Self::Tensor>;
+    fn layer_norm_backward(
+        &self,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        dy: &Self::Tensor,
+        eps: f64,
+    ) -> Result<Self::Tensor>;
 
     fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
     fn activation_backward(&self, x: &Self::Tensor, dy: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;

@@ -47,15 +47,10 @@ pub fn random_patch_scores(patches: usize, seed: u64) -> Vec<f32> {
 pub fn centre_patch_scores(grid_side: usize) -> Vec<f32> {
     let centre = grid_side as f64 / 2.0;
     let distance = |index: usize| {
-        let (row, col) = (
-            (index / grid_side) as f64 + 0.5,
-            (index % grid_side) as f64 + 0.5,
-        );
+        let (row, col) = ((index / grid_side) as f64 + 0.5, (index % grid_side) as f64 + 0.5);
         ((row - centre).powi(2) + (col - centre).powi(2)).sqrt()
     };
     let patches = grid_side * grid_side;
     let farthest = (0..patches).map(distance).fold(0.0, f64::max);
-    (0..patches)
-        .map(|index| (farthest - distance(index)) as f32)
-        .collect()
+    (0..patches).map(|index| (farthest - distance(index)) as f32).collect()
 }

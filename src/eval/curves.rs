@@ -30,18 +30,8 @@ impl DeletionInsertion {
 }
 
 /// The input after `steps` steps of deletion (`deleting`) or insertion along `order`.
-pub fn perturbed_input(
-    pixels: &[f32],
-    geometry: Geometry,
-    order: &[usize],
-    steps: usize,
-    deleting: bool,
-) -> Vec<f32> {
-    let mut out = if deleting {
-        pixels.to_vec()
-    } else {
-        vec![0.0; pixels.len()]
-    };
+pub fn perturbed_input(pixels: &[f32], geometry: Geometry, order: &[usize], steps: usize, deleting: bool) -> Vec<f32> {
+    let mut out = if deleting { pixels.to_vec() } else { vec![0.0; pixels.len()] };
     for &patch in &order[..steps] {
         for span in geometry.patch_spans(patch) {
             if deleting {
@@ -67,20 +57,12 @@ pub fn deletion_insertion<B: Backend>(
     let geometry = explainer.geometry();
     let points = order.len() + 1;
     let embeddings = explainer.image_embeddings(2 * points, |k| {
-        let (deleting, steps) = if k < points {
-            (true, k)
-        } else {
-            (false, k - points)
-        };
+        let (deleting, steps) = if k < points { (true, k) } else { (false, k - points) };
         perturbed_input(pixels, geometry, order, steps, deleting)
     })?;
-    let mut probabilities = embeddings
-        .iter()
-        .map(|e| f64::from(explainer.zero_shot_probabilities(e, caption_embeddings)[target]));
+    let mut probabilities =
+        embeddings.iter().map(|e| f64::from(explainer.zero_shot_probabilities(e, caption_embeddings)[target]));
     let deletion = probabilities.by_ref().take(points).collect();
     let insertion = probabilities.collect();
-    Ok(DeletionInsertion {
-        deletion,
-        insertion,
-    })
+    Ok(DeletionInsertion { deletion, insertion })
 }

@@ -38,10 +38,7 @@ impl PatchOverlap {
             .iter()
             .map(|fraction| (fraction * patch_area as f32).round() as u32)
             .collect();
-        Ok(PatchOverlap {
-            mask_pixels,
-            patch_pixels: vec![patch_area; geometry.patches()],
-        })
+        Ok(PatchOverlap { mask_pixels, patch_pixels: vec![patch_area; geometry.patches()] })
     }
 
     pub fn mask_size(&self) -> u32 {
@@ -57,9 +54,7 @@ impl PatchOverlap {
             )));
         }
         if let Some(bad) = map.iter().find(|v| !v.is_finite()) {
-            return Err(Error::InvalidOption(format!(
-                "the map holds a non-finite score ({bad})"
-            )));
+            return Err(Error::InvalidOption(format!("the map holds a non-finite score ({bad})")));
         }
         Ok(())
     }
@@ -84,9 +79,7 @@ fn tie_groups(count: usize, value: impl Fn(usize) -> f64) -> Vec<Vec<usize>> {
 /// the expectation over a uniformly random pick among them.
 pub fn pointing_game(map: &[f32], overlap: &PatchOverlap) -> Result<f64> {
     overlap.check_map(map)?;
-    let top = tie_groups(map.len(), |p| f64::from(map[p]))
-        .into_iter()
-        .next();
+    let top = tie_groups(map.len(), |p| f64::from(map[p])).into_iter().next();
     let top = top.ok_or_else(|| Error::InvalidOption("an empty map has no top patch".into()))?;
     let hits = top.iter().filter(|&&p| overlap.mask_pixels[p] > 0).count();
     Ok(hits as f64 / top.len() as f64)
@@ -95,10 +88,7 @@ pub fn pointing_game(map: &[f32], overlap: &PatchOverlap) -> Result<f64> {
 /// Positive relevance per pixel of each patch: negative scores clipped to 0, then spread evenly
 /// over the patch's pixels.
 fn positive_density(map: &[f32], overlap: &PatchOverlap) -> Vec<f64> {
-    map.iter()
-        .zip(&overlap.patch_pixels)
-        .map(|(&v, &n)| f64::from(v.max(0.0)) / f64::from(n))
-        .collect()
+    map.iter().zip(&overlap.patch_pixels).map(|(&v, &n)| f64::from(v.max(0.0)) / f64::from(n)).collect()
 }
 
 /// Relevance mass accuracy (Arras, Osman, Samek 2022, CLEVR-XAI,
@@ -107,19 +97,11 @@ fn positive_density(map: &[f32], overlap: &PatchOverlap) -> Vec<f64> {
 pub fn relevance_mass_accuracy(map: &[f32], overlap: &PatchOverlap) -> Result<f64> {
     overlap.check_map(map)?;
     let density = positive_density(map, overlap);
-    let total: f64 = density
-        .iter()
-        .zip(&overlap.patch_pixels)
-        .map(|(d, &n)| d * f64::from(n))
-        .sum();
+    let total: f64 = density.iter().zip(&overlap.patch_pixels).map(|(d, &n)| d * f64::from(n)).sum();
     if total == 0.0 {
         return Ok(0.0);
     }
-    let inside: f64 = density
-        .iter()
-        .zip(&overlap.mask_pixels)
-        .map(|(d, &m)| d * f64::from(m))
-        .sum();
+    let inside: f64 = density.iter().zip(&overlap.mask_pixels).map(|(d, &m)| d * f64::from(m)).sum();
     Ok(inside / total)
 }
 
@@ -132,21 +114,13 @@ pub fn relevance_rank_accuracy(map: &[f32], overlap: &PatchOverlap) -> Result<f6
     overlap.check_map(map)?;
     let k = f64::from(overlap.mask_size());
     if k == 0.0 {
-        return Err(Error::InvalidOption(
-            "rank accuracy is undefined for an empty mask".into(),
-        ));
+        return Err(Error::InvalidOption("rank accuracy is undefined for an empty mask".into()));
     }
     let density = positive_density(map, overlap);
     let (mut taken, mut hits) = (0.0, 0.0);
     for group in tie_groups(map.len(), |p| density[p]) {
-        let pixels: f64 = group
-            .iter()
-            .map(|&p| f64::from(overlap.patch_pixels[p]))
-            .sum();
-        let inside: f64 = group
-            .iter()
-            .map(|&p| f64::from(overlap.mask_pixels[p]))
-            .sum();
+        let pixels: f64 = group.iter().map(|&p| f64::from(overlap.patch_pixels[p])).sum();
+        let inside: f64 = group.iter().map(|&p| f64::from(overlap.mask_pixels[p])).sum();
         let places = (k - taken).min(pixels);
         hits += inside * places / pixels;
         taken += places;
@@ -169,17 +143,10 @@ pub fn relevance_order(map: &[f32]) -> Vec<usize> {
 /// trapezoid rule: the curve's mean height. Errors on fewer than two samples.
 pub fn trapezoid_auc(curve: &[f64]) -> Result<f64> {
     if curve.len() < 2 {
-        return Err(Error::InvalidOption(format!(
-            "an AUC needs at least two samples, got {}",
-            curve.len()
-        )));
+        return Err(Error::InvalidOption(format!("an AUC needs at least two samples, got {}", curve.len())));
     }
     let intervals = (curve.len() - 1) as f64;
-    Ok(curve
-        .windows(2)
-        .map(|pair| (pair[0] + pair[1]) / 2.0)
-        .sum::<f64>()
-        / intervals)
+    Ok(curve.windows(2).map(|pair| (pair[0] + pair[1]) / 2.0).sum::<f64>() / intervals)
 }
 
 /// 1-based ranks in increasing order of value, tied values sharing their average rank.

@@ -111,9 +111,7 @@ impl EvalReport {
                 RowKind::Method => row.name.clone(),
                 RowKind::Baseline => format!("*{} (baseline)*", row.name),
             };
-            let rho = row
-                .randomization_rho
-                .map_or_else(|| "n/a".to_string(), |rho| format!("{rho:.3}"));
+            let rho = row.randomization_rho.map_or_else(|| "n/a".to_string(), |rho| format!("{rho:.3}"));
             let _ = writeln!(
                 out,
                 "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {rho} |",

@@ -3,8 +3,7 @@
 use super::baselines::Baseline;
 use super::curves::deletion_insertion;
 use super::metrics::{
-    pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy, spearman,
-    PatchOverlap,
+    pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy, spearman, PatchOverlap,
 };
 use super::report::{EvalReport, RowKind};
 use super::scenes::{eval_scenes, mask_at_model_input, prompted_objects};
@@ -83,9 +82,7 @@ struct Prompt<'a> {
 const RANDOM_BASELINE_SALT: u64 = 0x5EED_BA5E_11E5_0000;
 
 fn baseline_seed(scene: &Scene, object: usize) -> u64 {
-    SplitMix64::new(scene.seed ^ RANDOM_BASELINE_SALT)
-        .next_u64()
-        .wrapping_add(object as u64)
+    SplitMix64::new(scene.seed ^ RANDOM_BASELINE_SALT).next_u64().wrapping_add(object as u64)
 }
 
 /// The benchmark's fixed context: both models, the map sources, the captions and their
@@ -100,12 +97,7 @@ struct Bench<'a, B: Backend> {
 }
 
 impl<B: Backend> Bench<'_, B> {
-    fn patch_map(
-        &self,
-        source: MapSource,
-        explainer: &Explainer<B>,
-        prompt: &Prompt,
-    ) -> Result<Vec<f32>> {
+    fn patch_map(&self, source: MapSource, explainer: &Explainer<B>, prompt: &Prompt) -> Result<Vec<f32>> {
         match source {
             MapSource::Method(method) => {
                 let request = Request {
@@ -130,14 +122,8 @@ impl<B: Backend> Bench<'_, B> {
             .captions
             .iter()
             .position(|caption| *caption == phrase)
-            .ok_or_else(|| {
-                Error::InvalidOption(format!("`{phrase}` is not one of the benchmark's captions"))
-            })?;
-        Ok(Prompt {
-            image: &scene.image,
-            target,
-            baseline_seed: baseline_seed(scene, object),
-        })
+            .ok_or_else(|| Error::InvalidOption(format!("`{phrase}` is not one of the benchmark's captions")))?;
+        Ok(Prompt { image: &scene.image, target, baseline_seed: baseline_seed(scene, object) })
     }
 
     /// Each object's overlap with the patch grid, `None` where none of it survives at the model's
@@ -149,10 +135,7 @@ impl<B: Backend> Bench<'_, B> {
             .objects
             .iter()
             .map(|object| {
-                let overlap = PatchOverlap::from_mask(
-                    &mask_at_model_input(&object.mask, crop, geometry),
-                    geometry,
-                )?;
+                let overlap = PatchOverlap::from_mask(&mask_at_model_input(&object.mask, crop, geometry), geometry)?;
                 Ok((overlap.mask_size() > 0).then_some(overlap))
             })
             .collect()
@@ -169,27 +152,15 @@ impl<B: Backend> Bench<'_, B> {
         for (&source, tally) in self.sources.iter().zip(tallies) {
             let map = tally.time("explain", || self.patch_map(source, self.trained, prompt))?;
             tally.pointing_game.add(pointing_game(&map, overlap)?);
-            tally
-                .mass_accuracy
-                .add(relevance_mass_accuracy(&map, overlap)?);
-            tally
-                .rank_accuracy
-                .add(relevance_rank_accuracy(&map, overlap)?);
+            tally.mass_accuracy.add(relevance_mass_accuracy(&map, overlap)?);
+            tally.rank_accuracy.add(relevance_rank_accuracy(&map, overlap)?);
             let curves = tally.time("curves", || {
                 let order = relevance_order(&map);
-                deletion_insertion(
-                    self.trained,
-                    pixels,
-                    &order,
-                    &self.caption_embeddings,
-                    prompt.target,
-                )
+                deletion_insertion(self.trained, pixels, &order, &self.caption_embeddings, prompt.target)
             })?;
             tally.deletion_auc.add(curves.deletion_auc()?);
             tally.insertion_auc.add(curves.insertion_auc()?);
-            let random_map = tally.time("randomization", || {
-                self.patch_map(source, self.randomized, prompt)
-            })?;
+            let random_map = tally.time("randomization", || self.patch_map(source, self.randomized, prompt))?;
             match spearman(&map, &random_map) {
                 Some(rho) => tally.randomization_rho.add(rho),
                 None => tally.randomization_undefined += 1,
@@ -241,9 +212,7 @@ pub fn evaluate<B: Backend>(
     let same_input = randomized.geometry().image_size == geometry.image_size
         && randomized.geometry().patches() == geometry.patches();
     if !same_input {
-        return Err(Error::InvalidOption(
-            "the randomized model must have the trained model's input geometry".into(),
-        ));
+        return Err(Error::InvalidOption("the randomized model must have the trained model's input geometry".into()));
     }
     let scene_size = settings.scene_size.unwrap_or(geometry.image_size as u32);
     let scenes = eval_scenes(settings.seed, settings.scenes, scene_size)?;
@@ -271,12 +240,7 @@ pub fn evaluate<B: Backend>(
         for object in prompted_objects(scene, settings.prompts) {
             match &overlaps[object] {
                 Some(overlap) => {
-                    bench.score_object(
-                        &mut tallies,
-                        &pixels,
-                        overlap,
-                        &bench.prompt(scene, object)?,
-                    )?;
+                    bench.score_object(&mut tallies, &pixels, overlap, &bench.prompt(scene, object)?)?;
                     explained_objects += 1;
                 }
                 None => skipped_objects += 1,
@@ -306,11 +270,7 @@ pub fn evaluate<B: Backend>(
         .map(|(&source, tally)| tally.into_row(source.name(), source.kind()))
         .collect::<Result<Vec<_>>>()?;
     let mut notes = Vec::new();
-    if settings
-        .methods
-        .iter()
-        .any(|m| matches!(m, Method::Attention | Method::Rollout))
-    {
+    if settings.methods.iter().any(|m| matches!(m, Method::Attention | Method::Rollout)) {
         notes.push(TEXT_INDEPENDENT_NOTE.to_string());
     }
     notes.push(BASELINE_RHO_NOTE.to_string());

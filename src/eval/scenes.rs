@@ -13,20 +13,12 @@ pub const MIN_EVAL_SEED: u64 = 1_000_000;
 
 /// Scenes of 2–4 objects: every explained prompt has distractors to point at instead.
 pub fn multi_object_spec() -> SceneSpec {
-    SceneSpec {
-        min_objects: 2,
-        max_objects: 4,
-        ..SceneSpec::default()
-    }
+    SceneSpec { min_objects: 2, max_objects: 4, ..SceneSpec::default() }
 }
 
 /// Scenes of exactly two objects, for text dependence.
 pub fn two_object_spec() -> SceneSpec {
-    SceneSpec {
-        min_objects: 2,
-        max_objects: 2,
-        ..SceneSpec::default()
-    }
+    SceneSpec { min_objects: 2, max_objects: 2, ..SceneSpec::default() }
 }
 
 /// Which objects of each multi-object scene are prompted and explained.
@@ -72,21 +64,11 @@ pub fn eval_scenes(seed: u64, count: usize, size: u32) -> Result<EvalScenes> {
     }
     let (multi_spec, pair_spec) = (multi_object_spec(), two_object_spec());
     let seeds: Vec<u64> = scene_seeds(seed, 2 * count).collect();
-    let multi_object = seeds
-        .iter()
-        .step_by(2)
-        .map(|&s| Scene::generate(s, size, &multi_spec))
-        .collect::<Result<_, _>>()?;
-    let two_object = seeds
-        .iter()
-        .skip(1)
-        .step_by(2)
-        .map(|&s| Scene::generate(s, size, &pair_spec))
-        .collect::<Result<_, _>>()?;
-    Ok(EvalScenes {
-        multi_object,
-        two_object,
-    })
+    let multi_object =
+        seeds.iter().step_by(2).map(|&s| Scene::generate(s, size, &multi_spec)).collect::<Result<_, _>>()?;
+    let two_object =
+        seeds.iter().skip(1).step_by(2).map(|&s| Scene::generate(s, size, &pair_spec)).collect::<Result<_, _>>()?;
+    Ok(EvalScenes { multi_object, two_object })
 }
 
 /// The mask as the model sees it: over the pixels its patches cover (`grid_side · patch_size`
@@ -97,8 +79,7 @@ pub fn mask_at_model_input(mask: &Mask, crop: ImageCropRect, geometry: Geometry)
     let side = geometry.grid_side * geometry.patch_size;
     let scale_x = f64::from(crop.width) / geometry.image_size as f64;
     let scale_y = f64::from(crop.height) / geometry.image_size as f64;
-    let source =
-        |offset: f32, scale: f64, i: usize| (f64::from(offset) + (i as f64 + 0.5) * scale).floor();
+    let source = |offset: f32, scale: f64, i: usize| (f64::from(offset) + (i as f64 + 0.5) * scale).floor();
     let mut resampled = Mask::new(side as u32, side as u32);
     for y in 0..side {
         let sy = source(crop.y, scale_y, y);

@@ -39,29 +39,17 @@ impl Default for EvalSettings {
 
 impl EvalSettings {
     pub fn method_options(&self) -> MethodOptions {
-        MethodOptions {
-            steps: self.steps,
-            ..MethodOptions::default()
-        }
+        MethodOptions { steps: self.steps, ..MethodOptions::default() }
     }
 
     pub fn validate(&self) -> Result<()> {
         if self.scenes == 0 {
-            return Err(Error::InvalidOption(
-                "the benchmark needs at least one scene".into(),
-            ));
+            return Err(Error::InvalidOption("the benchmark needs at least one scene".into()));
         }
         if self.methods.is_empty() {
-            return Err(Error::InvalidOption(
-                "no method to evaluate: name at least one".into(),
-            ));
+            return Err(Error::InvalidOption("no method to evaluate: name at least one".into()));
         }
-        if let Some((i, method)) = self
-            .methods
-            .iter()
-            .enumerate()
-            .find(|(i, m)| self.methods[..*i].contains(m))
-        {
+        if let Some((i, method)) = self.methods.iter().enumerate().find(|(i, m)| self.methods[..*i].contains(m)) {
             return Err(Error::InvalidOption(format!(
                 "method `{method}` is listed twice (first at {})",
                 self.methods.iter().position(|m| m == method).unwrap_or(i)

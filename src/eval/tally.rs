@@ -40,16 +40,14 @@ impl Tally {
     pub fn time<T>(&mut self, phase: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
         let result = work();
-        *self.timings_ms.entry(phase.to_string()).or_default() +=
-            start.elapsed().as_secs_f64() * 1e3;
+        *self.timings_ms.entry(phase.to_string()).or_default() += start.elapsed().as_secs_f64() * 1e3;
         result
     }
 
     /// The means as a report row; errors if a metric never got a sample.
     pub fn into_row(mut self, name: &str, kind: RowKind) -> Result<MethodRow> {
         let required = |mean: &Mean, what: &str| {
-            mean.value()
-                .ok_or_else(|| Error::InvalidOption(format!("no {what} was measured for `{name}`")))
+            mean.value().ok_or_else(|| Error::InvalidOption(format!("no {what} was measured for `{name}`")))
         };
         let total = self.timings_ms.values().sum();
         self.timings_ms.insert("total".into(), total);

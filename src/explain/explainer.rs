@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::loader::{HostTensor, ModelFiles, Weights};
 use crate::model::clip::{clip_logit, clip_logit_with_gradients};
 use crate::model::{ClipModel, Recording};
-use crate::preprocess::{decode_image, ImageLimits, PreparedImage, PreprocessorConfig, Preprocessor, TextEncoder, TokenizedText};
+use crate::preprocess::{
+    decode_image, ImageLimits, PreparedImage, Preprocessor, PreprocessorConfig, TextEncoder, TokenizedText,
+};
 use image::RgbImage;
 use std::collections::BTreeMap;
 use web_time::Instant;
@@ -100,7 +102,13 @@ impl<B: Backend> Explainer<B> {
     }
 
     /// An explainer for a config with the given weights, e.g. random ones for benchmarks.
-    pub fn from_parts(backend: B, config: ClipConfig, weights: &Weights, tokenizer_json: &[u8], info: ModelInfo) -> Result<Self> {
+    pub fn from_parts(
+        backend: B,
+        config: ClipConfig,
+        weights: &Weights,
+        tokenizer_json: &[u8],
+        info: ModelInfo,
+    ) -> Result<Self> {
         let image_size = config.vision_config.image_size;
         let text_encoder = TextEncoder::new(tokenizer_json, &config.text_config)?;
         let model = ClipModel::new(&backend, config, weights)?;
@@ -234,7 +242,8 @@ impl<B: Backend> Explainer<B> {
                         let pixel = sum_over_channels(&product, geometry);
                         let d_e = backend.download(&text_grads.d_token_embeddings)?;
                         let e = backend.download(&target_pass.token_embeddings)?;
-                        let text = rows(&d_e).zip(rows(&e)).map(|(g, e)| g.iter().zip(e).map(|(g, e)| g * e).sum()).collect();
+                        let text =
+                            rows(&d_e).zip(rows(&e)).map(|(g, e)| g.iter().zip(e).map(|(g, e)| g * e).sum()).collect();
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), Some(text))
                     }
                     Method::Chefer => {
@@ -274,13 +283,16 @@ impl<B: Backend> Explainer<B> {
             Method::Smoothgrad => {
                 let steps = request.options.steps;
                 let n = pixels.data.len();
-                let (lo, hi) = pixels.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+                let (lo, hi) =
+                    pixels.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
                 let sigma = 0.15 * (hi - lo);
                 let noise = standard_normals(request.options.seed, steps * n);
                 let mut total = vec![0f32; n];
                 self.for_each_gradient(
                     steps,
-                    |k| pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect(),
+                    |k| {
+                        pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect()
+                    },
                     target_embed,
                     |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g.abs()),
                     progress,
@@ -329,14 +341,16 @@ impl<B: Backend> Explainer<B> {
     pub fn vision_attention(&self, image: &RgbImage) -> Result<Vec<HostTensor>> {
         let prepared = self.preprocessor.prepare(image);
         let backend = &self.backend;
-        let pass = self.model.encode_image(backend, &backend.upload(&batch_of(&prepared.pixels, 1))?, Recording::Attention)?;
+        let pass =
+            self.model.encode_image(backend, &backend.upload(&batch_of(&prepared.pixels, 1))?, Recording::Attention)?;
         download_probs(backend, &pass.encoder.layers)
     }
 
     /// Images per batched pass that fit the memory budget when `recording` is kept.
     fn batch_size(&self, recording: Recording) -> usize {
         let vision = &self.model.config.vision_config;
-        let (t, d, i, h) = (vision.num_patches() + 1, vision.hidden_size, vision.intermediate_size, vision.num_attention_heads);
+        let (t, d, i, h) =
+            (vision.num_patches() + 1, vision.hidden_size, vision.intermediate_size, vision.num_attention_heads);
         let per_layer_floats = match recording {
             Recording::Backward => 5 * t * d + i * t + 2 * h * t * t,
             _ => 0,
@@ -403,7 +417,12 @@ impl<B: Backend> Explainer<B> {
             .iter()
             .map(|text| {
                 let tokenized = self.text_encoder.encode(text)?;
-                let pass = self.model.encode_text(&self.backend, &tokenized.ids, tokenized.pooled_position, Recording::Nothing)?;
+                let pass = self.model.encode_text(
+                    &self.backend,
+                    &tokenized.ids,
+                    tokenized.pooled_position,
+                    Recording::Nothing,
+                )?;
                 Ok(self.backend.download(&pass.embeds)?.data)
             })
             .collect()

@@ -102,10 +102,7 @@ impl MethodOptions {
             return Err(Error::InvalidOption(format!("steps must be between 1 and {MAX_STEPS}, got {}", self.steps)));
         }
         if !(0.0..1.0).contains(&self.discard_ratio) {
-            return Err(Error::InvalidOption(format!(
-                "discard ratio must be in [0, 1), got {}",
-                self.discard_ratio
-            )));
+            return Err(Error::InvalidOption(format!("discard ratio must be in [0, 1), got {}", self.discard_ratio)));
         }
         Ok(())
     }

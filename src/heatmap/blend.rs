@@ -27,9 +27,7 @@ pub(super) fn paint(
         } else if !scale.is_degenerate() {
             let index = (y - crop.y) as usize * crop_width + (x - crop.x) as usize;
             let colour = scale.colour(crop_scores[index]);
-            *pixel = Rgb(std::array::from_fn(|i| {
-                mix(pixel.0[i], colour.0[i], opacity)
-            }));
+            *pixel = Rgb(std::array::from_fn(|i| mix(pixel.0[i], colour.0[i], opacity)));
         }
     }
     painted
@@ -51,11 +49,7 @@ mod tests {
     }
 
     fn scale(max: f32) -> ColorScale {
-        ColorScale {
-            min: 0.0,
-            max,
-            colormap: Colormap::Viridis,
-        }
+        ColorScale { min: 0.0, max, colormap: Colormap::Viridis }
     }
 
     #[test]

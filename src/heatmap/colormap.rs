@@ -28,12 +28,7 @@ pub enum Colormap {
 
 impl Colormap {
     /// Every colormap, in the order their names are listed in messages.
-    pub const ALL: [Colormap; 4] = [
-        Colormap::Viridis,
-        Colormap::Inferno,
-        Colormap::Magma,
-        Colormap::Coolwarm,
-    ];
+    pub const ALL: [Colormap; 4] = [Colormap::Viridis, Colormap::Inferno, Colormap::Magma, Colormap::Coolwarm];
 
     /// The lower-case name accepted by [`Colormap::from_name`].
     pub fn name(self) -> &'static str {
@@ -53,9 +48,7 @@ impl Colormap {
         Self::ALL
             .into_iter()
             .find(|map| map.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| HeatmapError::UnknownColormap {
-                name: name.to_owned(),
-            })
+            .ok_or_else(|| HeatmapError::UnknownColormap { name: name.to_owned() })
     }
 
     /// The valid names joined for display, e.g. in CLI help.
@@ -202,10 +195,7 @@ mod tests {
             let mut previous = luminance(map.sample(0.0));
             for step in 1..=256 {
                 let current = luminance(map.sample(step as f32 / 256.0));
-                assert!(
-                    current >= previous - 5e-4,
-                    "{map} darkens at step {step}: {previous} -> {current}"
-                );
+                assert!(current >= previous - 5e-4, "{map} darkens at step {step}: {previous} -> {current}");
                 previous = current;
             }
             assert!(luminance(map.sample(1.0)) > 10.0 * luminance(map.sample(0.0)));
@@ -220,10 +210,7 @@ mod tests {
         let [r, _, b] = map.sample(1.0).0;
         assert!(r > b, "positive end should be red");
         let [r, g, b] = map.sample(0.5).0;
-        assert!(
-            r.abs_diff(g) <= 2 && g.abs_diff(b) <= 2,
-            "centre should be grey"
-        );
+        assert!(r.abs_diff(g) <= 2 && g.abs_diff(b) <= 2, "centre should be grey");
         let centre = luminance(map.sample(0.5));
         assert!(centre > luminance(map.sample(0.0)));
         assert!(centre > luminance(map.sample(1.0)));

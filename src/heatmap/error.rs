@@ -76,19 +76,14 @@ impl fmt::Display for HeatmapError {
             Self::ScoreMapTooLarge { rows, cols } => {
                 write!(f, "the score map is too large ({rows} x {cols})")
             }
-            Self::ScoreLengthMismatch { expected, actual } => write!(
-                f,
-                "the score map should hold {expected} values but holds {actual}"
-            ),
+            Self::ScoreLengthMismatch { expected, actual } => {
+                write!(f, "the score map should hold {expected} values but holds {actual}")
+            }
             Self::NonFiniteScore { index, value } => {
                 write!(f, "score {index} is {value}; scores must be finite")
             }
             Self::EmptyCrop => write!(f, "the crop rectangle is empty"),
-            Self::CropOutOfBounds {
-                crop,
-                image_width,
-                image_height,
-            } => write!(
+            Self::CropOutOfBounds { crop, image_width, image_height } => write!(
                 f,
                 "the crop rectangle {}x{} at ({}, {}) reaches outside the {image_width}x{image_height} image",
                 crop.width, crop.height, crop.x, crop.y
@@ -96,15 +91,12 @@ impl fmt::Display for HeatmapError {
             Self::InvalidOpacity(opacity) => {
                 write!(f, "opacity must be between 0 and 1, got {opacity}")
             }
-            Self::InvalidPercentile(percentile) => write!(
-                f,
-                "the clip percentile must be above 0 and at most 100, got {percentile}"
-            ),
-            Self::UnknownColormap { name } => write!(
-                f,
-                "unknown colormap '{name}' (valid names: {})",
-                super::Colormap::valid_names()
-            ),
+            Self::InvalidPercentile(percentile) => {
+                write!(f, "the clip percentile must be above 0 and at most 100, got {percentile}")
+            }
+            Self::UnknownColormap { name } => {
+                write!(f, "unknown colormap '{name}' (valid names: {})", super::Colormap::valid_names())
+            }
             Self::OutputTooLarge => write!(f, "the rendered image would be too large"),
             Self::Encode(err) => write!(f, "PNG encoding failed: {err}"),
         }

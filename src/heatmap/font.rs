@@ -24,14 +24,7 @@ type Glyph = [u8; GLYPH_HEIGHT as usize];
 
 /// Renders `text` with its top-left at (`x`, `y`), each font pixel drawn as a
 /// `scale` × `scale` square.
-pub(super) fn draw_text(
-    canvas: &mut RgbImage,
-    x: i64,
-    y: i64,
-    text: &str,
-    scale: u32,
-    colour: Rgb<u8>,
-) {
+pub(super) fn draw_text(canvas: &mut RgbImage, x: i64, y: i64, text: &str, scale: u32, colour: Rgb<u8>) {
     let step = i64::from(scale);
     for (index, character) in text.chars().enumerate() {
         let origin_x = x + index as i64 * i64::from(ADVANCE) * step;
@@ -100,10 +93,7 @@ const fn parse_glyph(source: &str) -> Glyph {
         index += 1;
     }
     assert!(column == GLYPH_WIDTH as usize, "glyph row of wrong width");
-    assert!(
-        row + 1 >= CAP_HEIGHT as usize,
-        "glyph needs at least 7 rows"
-    );
+    assert!(row + 1 >= CAP_HEIGHT as usize, "glyph needs at least 7 rows");
     glyph
 }
 
@@ -236,25 +226,14 @@ mod tests {
         let mut canvas = RgbImage::new(3 * cell_w, 3 * cell_h);
         let text = character.to_string();
         draw_text(&mut canvas, cell_w.into(), cell_h.into(), &text, scale, INK);
-        let lit: Vec<(u32, u32)> = canvas
-            .enumerate_pixels()
-            .filter(|(_, _, p)| **p == INK)
-            .map(|(x, y, _)| (x, y))
-            .collect();
+        let lit: Vec<(u32, u32)> =
+            canvas.enumerate_pixels().filter(|(_, _, p)| **p == INK).map(|(x, y, _)| (x, y)).collect();
         let min_x = lit.iter().map(|p| p.0).min()?;
         let max_x = lit.iter().map(|p| p.0).max()?;
         let min_y = lit.iter().map(|p| p.1).min()?;
         let max_y = lit.iter().map(|p| p.1).max()?;
-        assert!(
-            min_x >= cell_w && min_y >= cell_h,
-            "{character:?} leaks up/left"
-        );
-        Some((
-            min_x - cell_w,
-            min_y - cell_h,
-            max_x - cell_w,
-            max_y - cell_h,
-        ))
+        assert!(min_x >= cell_w && min_y >= cell_h, "{character:?} leaks up/left");
+        Some((min_x - cell_w, min_y - cell_h, max_x - cell_w, max_y - cell_h))
     }
 
     #[test]

@@ -38,10 +38,7 @@ impl Metrics {
     }
 
     pub fn with_text_scale(text_scale: u32) -> Self {
-        Self {
-            text_scale,
-            padding: 4 * text_scale,
-        }
+        Self { text_scale, padding: 4 * text_scale }
     }
 }
 
@@ -62,9 +59,7 @@ pub(super) fn compose(
     let legend = show_legend.then(|| Legend::new(scale, metrics));
 
     let legend_width = legend.as_ref().map_or(0, |legend| pad + legend.width());
-    let content_height = painted
-        .height()
-        .max(legend.as_ref().map_or(0, Legend::min_height));
+    let content_height = painted.height().max(legend.as_ref().map_or(0, Legend::min_height));
     let width = checked_sum(&[pad, painted.width(), legend_width, pad])?;
 
     let title_lines = title.map_or_else(Vec::new, |title| {
@@ -97,10 +92,7 @@ pub(super) fn compose(
 }
 
 fn checked_sum(parts: &[u32]) -> Result<u32, HeatmapError> {
-    parts
-        .iter()
-        .try_fold(0_u32, |total, &part| total.checked_add(part))
-        .ok_or(HeatmapError::OutputTooLarge)
+    parts.iter().try_fold(0_u32, |total, &part| total.checked_add(part)).ok_or(HeatmapError::OutputTooLarge)
 }
 
 /// Greedy word wrap to `columns` characters per line. Words longer than a
@@ -143,11 +135,7 @@ mod tests {
     use crate::heatmap::Colormap;
 
     fn scale() -> ColorScale {
-        ColorScale {
-            min: 0.0,
-            max: 1.0,
-            colormap: Colormap::Inferno,
-        }
+        ColorScale { min: 0.0, max: 1.0, colormap: Colormap::Inferno }
     }
 
     #[test]
@@ -163,10 +151,7 @@ mod tests {
         assert_eq!(wrap_words("a red circle", 20, 3), ["a red circle"]);
         assert_eq!(wrap_words("a red  circle", 6, 3), ["a red", "circle"]);
         assert_eq!(wrap_words("abcdefgh", 3, 5), ["abc", "def", "gh"]);
-        assert_eq!(
-            wrap_words("one two three four", 5, 2),
-            ["one", "two\u{2026}"]
-        );
+        assert_eq!(wrap_words("one two three four", 5, 2), ["one", "two\u{2026}"]);
         assert_eq!(wrap_words("xy", 1, 1), ["\u{2026}"]);
         assert!(wrap_words("   ", 4, 2).is_empty());
     }

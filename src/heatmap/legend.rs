@@ -51,12 +51,7 @@ impl Legend {
     }
 
     pub fn width(&self) -> u32 {
-        let widest = self
-            .labels
-            .iter()
-            .map(|(_, text)| font::text_width(text, self.text_scale))
-            .max()
-            .unwrap_or(0);
+        let widest = self.labels.iter().map(|(_, text)| font::text_width(text, self.text_scale)).max().unwrap_or(0);
         self.bar_width + self.tick_length + self.label_gap + widest
     }
 
@@ -81,14 +76,7 @@ impl Legend {
             let tick_y = bar_top + self.offset_of(index, *value, bar_height);
             fill_rect(canvas, tick_x, tick_y, self.tick_length, self.line, FRAME);
             let centre = tick_y + i64::from(self.line / 2);
-            font::draw_text(
-                canvas,
-                text_x,
-                centre - half_cap,
-                text,
-                self.text_scale,
-                INK,
-            );
+            font::draw_text(canvas, text_x, centre - half_cap, text, self.text_scale, INK);
         }
     }
 
@@ -105,14 +93,7 @@ impl Legend {
         let inner_width = self.bar_width.saturating_sub(2 * frame);
         if self.scale.is_degenerate() {
             let inner_y = top + i64::from(frame);
-            fill_rect(
-                canvas,
-                x + i64::from(frame),
-                inner_y,
-                inner_width,
-                inner_height,
-                BACKGROUND,
-            );
+            fill_rect(canvas, x + i64::from(frame), inner_y, inner_width, inner_height, BACKGROUND);
             return;
         }
         let last_row = inner_height.saturating_sub(1).max(1) as f32;
@@ -121,14 +102,7 @@ impl Legend {
             let value = self.scale.min + (self.scale.max - self.scale.min) * fraction;
             let colour = self.scale.colour(value);
             let inner_y = top + i64::from(frame + row);
-            fill_rect(
-                canvas,
-                x + i64::from(frame),
-                inner_y,
-                inner_width,
-                1,
-                colour,
-            );
+            fill_rect(canvas, x + i64::from(frame), inner_y, inner_width, 1, colour);
         }
     }
 
@@ -199,28 +173,16 @@ mod tests {
     }
 
     fn legend_for(min: f32, max: f32, text_scale: u32) -> Legend {
-        let colormap = if min < 0.0 {
-            Colormap::Coolwarm
-        } else {
-            Colormap::Viridis
-        };
+        let colormap = if min < 0.0 { Colormap::Coolwarm } else { Colormap::Viridis };
         let scale = ColorScale { min, max, colormap };
         Legend::new(scale, Metrics::with_text_scale(text_scale))
     }
 
     #[test]
     fn signed_legends_label_zero() {
-        let texts: Vec<String> = legend_for(-2.0, 2.0, 1)
-            .labels
-            .into_iter()
-            .map(|l| l.1)
-            .collect();
+        let texts: Vec<String> = legend_for(-2.0, 2.0, 1).labels.into_iter().map(|l| l.1).collect();
         assert_eq!(texts, ["2", "0", "-2"]);
-        let texts: Vec<String> = legend_for(0.0, 0.0, 1)
-            .labels
-            .into_iter()
-            .map(|l| l.1)
-            .collect();
+        let texts: Vec<String> = legend_for(0.0, 0.0, 1).labels.into_iter().map(|l| l.1).collect();
         assert_eq!(texts, ["0", "0"]);
     }
 
@@ -244,20 +206,12 @@ mod tests {
         let height = legend.min_height();
         let mut canvas = RgbImage::new(legend.width(), height);
         legend.draw(&mut canvas, 0, 0, height);
-        assert_eq!(
-            canvas.get_pixel(legend.bar_width / 2, height / 2),
-            &BACKGROUND
-        );
+        assert_eq!(canvas.get_pixel(legend.bar_width / 2, height / 2), &BACKGROUND);
     }
 
     #[test]
     fn labels_never_overlap_at_minimum_height() {
-        for (min, max, text_scale) in [
-            (-1.0, 1.0, 1),
-            (-1.0, 1.0, 2),
-            (-1.0, 1.0, 7),
-            (0.0, 0.0, 1),
-        ] {
+        for (min, max, text_scale) in [(-1.0, 1.0, 1), (-1.0, 1.0, 2), (-1.0, 1.0, 7), (0.0, 0.0, 1)] {
             let legend = legend_for(min, max, text_scale);
             let bar_height = legend.min_height() - 2 * legend.end_inset();
             let offsets: Vec<i64> = legend

@@ -61,12 +61,7 @@ pub struct CropRect {
 impl CropRect {
     /// A rectangle at (`x`, `y`) of `width` × `height`.
     pub fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
-        Self {
-            x,
-            y,
-            width,
-            height,
-        }
+        Self { x, y, width, height }
     }
 
     /// The whole of a `width` × `height` image.
@@ -78,12 +73,7 @@ impl CropRect {
     /// (CLIP's preprocessing), accurate to a pixel.
     pub fn centre_square(image_width: u32, image_height: u32) -> Self {
         let side = image_width.min(image_height);
-        Self::new(
-            (image_width - side) / 2,
-            (image_height - side) / 2,
-            side,
-            side,
-        )
+        Self::new((image_width - side) / 2, (image_height - side) / 2, side, side)
     }
 
     /// Whether pixel (`x`, `y`) lies inside the rectangle.
@@ -141,29 +131,17 @@ impl<'a> ScoreMap<'a> {
     fn validated_grid(self) -> Result<Grid<'a>, HeatmapError> {
         let (rows, cols, values) = match self {
             ScoreMap::Patches { rows, cols, scores } => (rows, cols, scores),
-            ScoreMap::Pixels {
-                height,
-                width,
-                scores,
-            } => (height, width, scores),
+            ScoreMap::Pixels { height, width, scores } => (height, width, scores),
         };
         if rows == 0 || cols == 0 {
             return Err(HeatmapError::EmptyScoreMap { rows, cols });
         }
-        let expected = rows
-            .checked_mul(cols)
-            .ok_or(HeatmapError::ScoreMapTooLarge { rows, cols })?;
+        let expected = rows.checked_mul(cols).ok_or(HeatmapError::ScoreMapTooLarge { rows, cols })?;
         if values.len() != expected {
-            return Err(HeatmapError::ScoreLengthMismatch {
-                expected,
-                actual: values.len(),
-            });
+            return Err(HeatmapError::ScoreLengthMismatch { expected, actual: values.len() });
         }
         if let Some(index) = values.iter().position(|value| !value.is_finite()) {
-            return Err(HeatmapError::NonFiniteScore {
-                index,
-                value: values[index],
-            });
+            return Err(HeatmapError::NonFiniteScore { index, value: values[index] });
         }
         Ok(Grid { rows, cols, values })
     }
@@ -190,13 +168,7 @@ pub struct OverlayOptions {
 
 impl Default for OverlayOptions {
     fn default() -> Self {
-        Self {
-            colormap: None,
-            opacity: 0.55,
-            clip_percentile: None,
-            title: None,
-            legend: true,
-        }
+        Self { colormap: None, opacity: 0.55, clip_percentile: None, title: None, legend: true }
     }
 }
 
@@ -244,12 +216,7 @@ pub fn render_overlay(
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, HeatmapError> {
     let mut bytes = Vec::new();
     PngEncoder::new(&mut bytes)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            ExtendedColorType::Rgb8,
-        )
+        .write_image(image.as_raw(), image.width(), image.height(), ExtendedColorType::Rgb8)
         .map_err(HeatmapError::Encode)?;
     Ok(bytes)
 }
@@ -267,10 +234,7 @@ mod tests {
     }
 
     fn bare() -> OverlayOptions {
-        OverlayOptions {
-            legend: false,
-            ..OverlayOptions::default()
-        }
+        OverlayOptions { legend: false, ..OverlayOptions::default() }
     }
 
     fn render(map: ScoreMap<'_>, options: &OverlayOptions) -> Result<RgbImage, HeatmapError> {
@@ -280,25 +244,15 @@ mod tests {
 
     #[test]
     fn centre_square_matches_resize_then_centre_crop() {
-        assert_eq!(
-            CropRect::centre_square(300, 200),
-            CropRect::new(50, 0, 200, 200)
-        );
-        assert_eq!(
-            CropRect::centre_square(200, 301),
-            CropRect::new(0, 50, 200, 200)
-        );
+        assert_eq!(CropRect::centre_square(300, 200), CropRect::new(50, 0, 200, 200));
+        assert_eq!(CropRect::centre_square(200, 301), CropRect::new(0, 50, 200, 200));
         assert_eq!(CropRect::centre_square(64, 64), CropRect::full(64, 64));
     }
 
     #[test]
     fn bare_overlay_keeps_the_image_size() {
         let scores = [0.5; 49];
-        let map = ScoreMap::Patches {
-            rows: 7,
-            cols: 7,
-            scores: &scores,
-        };
+        let map = ScoreMap::Patches { rows: 7, cols: 7, scores: &scores };
         let out = render(map, &bare()).unwrap();
         assert_eq!(out.dimensions(), (300, 200));
     }
@@ -306,17 +260,11 @@ mod tests {
     #[test]
     fn legend_and_title_add_margins() {
         let scores = [0.5; 49];
-        let map = ScoreMap::Patches {
-            rows: 7,
-            cols: 7,
-            scores: &scores,
-        };
+        let map = ScoreMap::Patches { rows: 7, cols: 7, scores: &scores };
         let plain = render(map, &OverlayOptions::default()).unwrap();
         assert!(plain.width() > 300 && plain.height() > 200);
-        let titled = OverlayOptions {
-            title: Some("chefer · 'a red circle' · p=0.93".into()),
-            ..OverlayOptions::default()
-        };
+        let titled =
+            OverlayOptions { title: Some("chefer · 'a red circle' · p=0.93".into()), ..OverlayOptions::default() };
         let with_title = render(map, &titled).unwrap();
         assert_eq!(with_title.width(), plain.width());
         assert!(with_title.height() > plain.height());
@@ -326,15 +274,8 @@ mod tests {
     fn one_hot_patch_is_hottest_where_it_belongs() {
         let mut scores = [0.0; 49];
         scores[7 + 5] = 1.0;
-        let map = ScoreMap::Patches {
-            rows: 7,
-            cols: 7,
-            scores: &scores,
-        };
-        let options = OverlayOptions {
-            colormap: Some(Colormap::Inferno),
-            ..bare()
-        };
+        let map = ScoreMap::Patches { rows: 7, cols: 7, scores: &scores };
+        let options = OverlayOptions { colormap: Some(Colormap::Inferno), ..bare() };
         let out = render(map, &options).unwrap();
         let brightest = out
             .enumerate_pixels()
@@ -348,11 +289,7 @@ mod tests {
     #[test]
     fn outside_the_crop_is_dimmed_not_coloured() {
         let scores = [1.0; 4];
-        let map = ScoreMap::Patches {
-            rows: 2,
-            cols: 2,
-            scores: &scores,
-        };
+        let map = ScoreMap::Patches { rows: 2, cols: 2, scores: &scores };
         let out = render(map, &bare()).unwrap();
         let [r, g, b] = out.get_pixel(10, 100).0;
         assert!(r == g && g == b && r < 128, "{:?}", (r, g, b));
@@ -362,11 +299,7 @@ mod tests {
     #[test]
     fn all_zero_map_leaves_the_crop_untouched() {
         let scores = [0.0; 196];
-        let map = ScoreMap::Patches {
-            rows: 14,
-            cols: 14,
-            scores: &scores,
-        };
+        let map = ScoreMap::Patches { rows: 14, cols: 14, scores: &scores };
         let out = render(map, &bare()).unwrap();
         assert_eq!(out.get_pixel(150, 100), &GREY);
         assert!(render(map, &OverlayOptions::default()).is_ok());
@@ -375,27 +308,15 @@ mod tests {
     #[test]
     fn pixel_maps_cover_the_crop() {
         let scores: Vec<f32> = (0..224 * 224).map(|i| (i % 224) as f32 - 112.0).collect();
-        let map = ScoreMap::Pixels {
-            height: 224,
-            width: 224,
-            scores: &scores,
-        };
+        let map = ScoreMap::Pixels { height: 224, width: 224, scores: &scores };
         let out = render(map, &bare()).unwrap();
         let left = out.get_pixel(52, 100).0;
         let right = out.get_pixel(247, 100).0;
         assert!(left[2] > left[0], "negative side should be blue: {left:?}");
-        assert!(
-            right[0] > right[2],
-            "positive side should be red: {right:?}"
-        );
+        assert!(right[0] > right[2], "positive side should be red: {right:?}");
     }
 
-    fn error_for(
-        image: &RgbImage,
-        crop: CropRect,
-        map: ScoreMap<'_>,
-        options: &OverlayOptions,
-    ) -> HeatmapError {
+    fn error_for(image: &RgbImage, crop: CropRect, map: ScoreMap<'_>, options: &OverlayOptions) -> HeatmapError {
         render_overlay(image, crop, map, options).unwrap_err()
     }
 
@@ -404,115 +325,48 @@ mod tests {
         let image = photo();
         let crop = CropRect::centre_square(300, 200);
         let good = [0.5; 4];
-        let map = ScoreMap::Patches {
-            rows: 2,
-            cols: 2,
-            scores: &good,
-        };
+        let map = ScoreMap::Patches { rows: 2, cols: 2, scores: &good };
         let options = OverlayOptions::default();
 
         let empty = RgbImage::new(0, 10);
-        assert!(matches!(
-            error_for(&empty, CropRect::full(0, 10), map, &options),
-            HeatmapError::EmptyImage
-        ));
-        assert!(matches!(
-            error_for(&image, CropRect::new(0, 0, 0, 5), map, &options),
-            HeatmapError::EmptyCrop
-        ));
-        for outside in [
-            CropRect::new(250, 0, 100, 100),
-            CropRect::new(u32::MAX, 0, 2, 2),
-            CropRect::full(300, 201),
-        ] {
+        assert!(matches!(error_for(&empty, CropRect::full(0, 10), map, &options), HeatmapError::EmptyImage));
+        assert!(matches!(error_for(&image, CropRect::new(0, 0, 0, 5), map, &options), HeatmapError::EmptyCrop));
+        for outside in [CropRect::new(250, 0, 100, 100), CropRect::new(u32::MAX, 0, 2, 2), CropRect::full(300, 201)] {
             let err = error_for(&image, outside, map, &options);
             assert!(matches!(err, HeatmapError::CropOutOfBounds { .. }), "{err}");
         }
 
-        let no_rows = ScoreMap::Patches {
-            rows: 0,
-            cols: 2,
-            scores: &[],
-        };
-        assert!(matches!(
-            error_for(&image, crop, no_rows, &options),
-            HeatmapError::EmptyScoreMap { .. }
-        ));
-        let no_width = ScoreMap::Pixels {
-            height: 3,
-            width: 0,
-            scores: &[],
-        };
-        assert!(matches!(
-            error_for(&image, crop, no_width, &options),
-            HeatmapError::EmptyScoreMap { .. }
-        ));
-        let huge = ScoreMap::Patches {
-            rows: usize::MAX,
-            cols: 2,
-            scores: &good,
-        };
-        assert!(matches!(
-            error_for(&image, crop, huge, &options),
-            HeatmapError::ScoreMapTooLarge { .. }
-        ));
-        let short = ScoreMap::Pixels {
-            height: 2,
-            width: 3,
-            scores: &good,
-        };
+        let no_rows = ScoreMap::Patches { rows: 0, cols: 2, scores: &[] };
+        assert!(matches!(error_for(&image, crop, no_rows, &options), HeatmapError::EmptyScoreMap { .. }));
+        let no_width = ScoreMap::Pixels { height: 3, width: 0, scores: &[] };
+        assert!(matches!(error_for(&image, crop, no_width, &options), HeatmapError::EmptyScoreMap { .. }));
+        let huge = ScoreMap::Patches { rows: usize::MAX, cols: 2, scores: &good };
+        assert!(matches!(error_for(&image, crop, huge, &options), HeatmapError::ScoreMapTooLarge { .. }));
+        let short = ScoreMap::Pixels { height: 2, width: 3, scores: &good };
         assert!(matches!(
             error_for(&image, crop, short, &options),
-            HeatmapError::ScoreLengthMismatch {
-                expected: 6,
-                actual: 4
-            }
+            HeatmapError::ScoreLengthMismatch { expected: 6, actual: 4 }
         ));
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let scores = [0.0, 1.0, bad, 0.0];
-            let map = ScoreMap::Patches {
-                rows: 2,
-                cols: 2,
-                scores: &scores,
-            };
-            assert!(matches!(
-                error_for(&image, crop, map, &options),
-                HeatmapError::NonFiniteScore { index: 2, .. }
-            ));
+            let map = ScoreMap::Patches { rows: 2, cols: 2, scores: &scores };
+            assert!(matches!(error_for(&image, crop, map, &options), HeatmapError::NonFiniteScore { index: 2, .. }));
         }
 
         for opacity in [-0.1, 1.5, f32::NAN] {
-            let options = OverlayOptions {
-                opacity,
-                ..OverlayOptions::default()
-            };
-            assert!(matches!(
-                error_for(&image, crop, map, &options),
-                HeatmapError::InvalidOpacity(_)
-            ));
+            let options = OverlayOptions { opacity, ..OverlayOptions::default() };
+            assert!(matches!(error_for(&image, crop, map, &options), HeatmapError::InvalidOpacity(_)));
         }
         for percentile in [0.0, -5.0, 100.5, f32::NAN] {
-            let options = OverlayOptions {
-                clip_percentile: Some(percentile),
-                ..OverlayOptions::default()
-            };
-            assert!(matches!(
-                error_for(&image, crop, map, &options),
-                HeatmapError::InvalidPercentile(_)
-            ));
+            let options = OverlayOptions { clip_percentile: Some(percentile), ..OverlayOptions::default() };
+            assert!(matches!(error_for(&image, crop, map, &options), HeatmapError::InvalidPercentile(_)));
         }
     }
 
     #[test]
     fn errors_explain_themselves() {
-        let err = HeatmapError::ScoreLengthMismatch {
-            expected: 196,
-            actual: 197,
-        };
-        assert_eq!(
-            err.to_string(),
-            "the score map should hold 196 values but holds 197"
-        );
+        let err = HeatmapError::ScoreLengthMismatch { expected: 196, actual: 197 };
+        assert_eq!(err.to_string(), "the score map should hold 196 values but holds 197");
         let err: Box<dyn std::error::Error> = Box::new(HeatmapError::EmptyCrop);
         assert!(err.source().is_none());
     }
@@ -520,11 +374,7 @@ mod tests {
     #[test]
     fn png_bytes_decode_to_the_same_image() {
         let scores = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
-        let map = ScoreMap::Patches {
-            rows: 2,
-            cols: 3,
-            scores: &scores,
-        };
+        let map = ScoreMap::Patches { rows: 2, cols: 3, scores: &scores };
         let out = render(map, &OverlayOptions::default()).unwrap();
         let bytes = encode_png(&out).unwrap();
         let decoded = image::load_from_memory(&bytes).unwrap().to_rgb8();

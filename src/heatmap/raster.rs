@@ -4,14 +4,7 @@
 use image::{Rgb, RgbImage};
 
 /// Fills the rectangle at (`x`, `y`) of `width` × `height` with `colour`.
-pub(super) fn fill_rect(
-    canvas: &mut RgbImage,
-    x: i64,
-    y: i64,
-    width: u32,
-    height: u32,
-    colour: Rgb<u8>,
-) {
+pub(super) fn fill_rect(canvas: &mut RgbImage, x: i64, y: i64, width: u32, height: u32, colour: Rgb<u8>) {
     let (x_range, y_range) = clip(canvas, x, y, width, height);
     for py in y_range {
         for px in x_range.clone() {
@@ -31,22 +24,13 @@ pub(super) fn blit(canvas: &mut RgbImage, source: &RgbImage, x: i64, y: i64) {
     }
 }
 
-fn clip(
-    canvas: &RgbImage,
-    x: i64,
-    y: i64,
-    width: u32,
-    height: u32,
-) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
+fn clip(canvas: &RgbImage, x: i64, y: i64, width: u32, height: u32) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
     let span = |start: i64, len: u32, limit: u32| {
         let begin = start.clamp(0, i64::from(limit)) as u32;
         let end = (start + i64::from(len)).clamp(0, i64::from(limit)) as u32;
         begin..end
     };
-    (
-        span(x, width, canvas.width()),
-        span(y, height, canvas.height()),
-    )
+    (span(x, width, canvas.width()), span(y, height, canvas.height()))
 }
 
 #[cfg(test)]
@@ -60,11 +44,8 @@ mod tests {
         fill_rect(&mut canvas, -2, -2, 4, 4, white);
         fill_rect(&mut canvas, 3, 2, 10, 10, white);
         fill_rect(&mut canvas, 100, 100, 1, 1, white);
-        let lit: Vec<(u32, u32)> = canvas
-            .enumerate_pixels()
-            .filter(|(_, _, p)| **p == white)
-            .map(|(x, y, _)| (x, y))
-            .collect();
+        let lit: Vec<(u32, u32)> =
+            canvas.enumerate_pixels().filter(|(_, _, p)| **p == white).map(|(x, y, _)| (x, y)).collect();
         assert_eq!(lit, vec![(0, 0), (1, 0), (0, 1), (1, 1), (3, 2)]);
     }
 

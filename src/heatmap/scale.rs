@@ -29,28 +29,18 @@ impl ColorScale {
     /// beyond it saturate at the colormap's end.
     pub fn fit(scores: &[f32], clip_percentile: Option<f32>, colormap: Option<Colormap>) -> Self {
         let signed = scores.iter().any(|&score| score < 0.0);
-        let largest = scores
-            .iter()
-            .fold(0.0_f32, |acc, score| acc.max(score.abs()));
+        let largest = scores.iter().fold(0.0_f32, |acc, score| acc.max(score.abs()));
         let magnitude = match clip_percentile {
             // A sparse map (say one hot patch out of 196) has a zero 99th
             // percentile; falling back to the maximum keeps it visible.
-            Some(percentile) => Some(magnitude_percentile(scores, percentile))
-                .filter(|&clipped| clipped > 0.0)
-                .unwrap_or(largest),
+            Some(percentile) => {
+                Some(magnitude_percentile(scores, percentile)).filter(|&clipped| clipped > 0.0).unwrap_or(largest)
+            }
             None => largest,
         };
-        let colormap = colormap.unwrap_or(if signed {
-            DEFAULT_DIVERGING
-        } else {
-            DEFAULT_SEQUENTIAL
-        });
+        let colormap = colormap.unwrap_or(if signed { DEFAULT_DIVERGING } else { DEFAULT_SEQUENTIAL });
         let min = if signed { -magnitude } else { 0.0 };
-        Self {
-            min,
-            max: magnitude,
-            colormap,
-        }
+        Self { min, max: magnitude, colormap }
     }
 
     pub fn is_signed(&self) -> bool {
@@ -146,11 +136,7 @@ mod tests {
             assert!(scale.is_degenerate());
             let position = scale.position(0.0);
             assert!(position.is_finite());
-            let expected = if scale.colormap.is_diverging() {
-                0.5
-            } else {
-                0.0
-            };
+            let expected = if scale.colormap.is_diverging() { 0.5 } else { 0.0 };
             assert_eq!(position, expected);
         }
     }

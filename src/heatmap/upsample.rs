@@ -28,11 +28,7 @@ pub(super) fn resample(grid: Grid<'_>, width: usize, height: usize) -> Vec<f32> 
     let widened: Vec<f32> = grid
         .values
         .chunks_exact(grid.cols)
-        .flat_map(|row| {
-            column_taps
-                .iter()
-                .map(move |taps| weighted_sum(taps, |col| row[col]))
-        })
+        .flat_map(|row| column_taps.iter().map(move |taps| weighted_sum(taps, |col| row[col])))
         .collect();
     let mut output = Vec::with_capacity(width * height);
     for taps in &row_taps {
@@ -42,22 +38,14 @@ pub(super) fn resample(grid: Grid<'_>, width: usize, height: usize) -> Vec<f32> 
 }
 
 fn weighted_sum(taps: &[(usize, f32)], value_at: impl Fn(usize) -> f32) -> f32 {
-    taps.iter()
-        .map(|&(index, weight)| value_at(index) * weight)
-        .sum()
+    taps.iter().map(|&(index, weight)| value_at(index) * weight).sum()
 }
 
 /// Taps for every output index along one axis of `source_len` cells.
 fn axis_taps(source_len: usize, output_len: usize) -> Vec<Taps> {
     let step = source_len as f64 / output_len as f64;
     (0..output_len)
-        .map(|index| {
-            if step > 1.0 {
-                box_taps(index, step, source_len)
-            } else {
-                linear_taps(index, step, source_len)
-            }
-        })
+        .map(|index| if step > 1.0 { box_taps(index, step, source_len) } else { linear_taps(index, step, source_len) })
         .collect()
 }
 
@@ -108,12 +96,7 @@ mod tests {
         values[2 * cols + 3] = 1.0;
         let (width, height) = (cols * patch, rows * patch);
         let output = resample(grid(rows, cols, &values), width, height);
-        let peak = output
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(index, _)| index)
-            .unwrap();
+        let peak = output.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(index, _)| index).unwrap();
         let (y, x) = (peak / width, peak % width);
         assert_eq!((y / patch, x / patch), (2, 3));
         assert!(output[peak] > 0.9);
@@ -142,9 +125,7 @@ mod tests {
 
     #[test]
     fn shrinking_averages_instead_of_aliasing() {
-        let checkerboard: Vec<f32> = (0..224 * 224)
-            .map(|i| ((i / 224 + i % 224) % 2) as f32)
-            .collect();
+        let checkerboard: Vec<f32> = (0..224 * 224).map(|i| ((i / 224 + i % 224) % 2) as f32).collect();
         let output = resample(grid(224, 224, &checkerboard), 100, 100);
         assert!(output.iter().all(|&v| (v - 0.5).abs() < 0.05), "aliased");
         let constant = vec![1.0; 224 * 224];

@@ -34,7 +34,12 @@ impl<T: Clone> ClipModel<T> {
         })
     }
 
-    pub fn encode_image<B: Backend<Tensor = T>>(&self, backend: &B, pixels: &T, recording: Recording) -> Result<VisionPass<T>> {
+    pub fn encode_image<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pixels: &T,
+        recording: Recording,
+    ) -> Result<VisionPass<T>> {
         self.vision.forward(backend, pixels, recording)
     }
 
@@ -48,11 +53,21 @@ impl<T: Clone> ClipModel<T> {
         self.text.forward(backend, ids, pooled_position, recording)
     }
 
-    pub fn image_backward<B: Backend<Tensor = T>>(&self, backend: &B, pass: &VisionPass<T>, d_embeds: &T) -> Result<VisionGrads<T>> {
+    pub fn image_backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pass: &VisionPass<T>,
+        d_embeds: &T,
+    ) -> Result<VisionGrads<T>> {
         self.vision.backward(backend, pass, d_embeds)
     }
 
-    pub fn text_backward<B: Backend<Tensor = T>>(&self, backend: &B, pass: &TextPass<T>, d_embeds: &T) -> Result<TextGrads<T>> {
+    pub fn text_backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pass: &TextPass<T>,
+        d_embeds: &T,
+    ) -> Result<TextGrads<T>> {
         self.text.backward(backend, pass, d_embeds)
     }
 }

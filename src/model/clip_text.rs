@@ -40,7 +40,11 @@ pub struct TextGrads<T> {
 }
 
 impl<T: Clone> TextTower<T> {
-    pub fn new<B: Backend<Tensor = T>>(model: &WeightLoader<B>, config: &ClipTextConfig, projection_dim: usize) -> Result<Self> {
+    pub fn new<B: Backend<Tensor = T>>(
+        model: &WeightLoader<B>,
+        config: &ClipTextConfig,
+        projection_dim: usize,
+    ) -> Result<Self> {
         let text = model.pp("text_model");
         let embeddings = text.pp("embeddings");
         let d = config.hidden_size;
@@ -71,7 +75,12 @@ impl<T: Clone> TextTower<T> {
         Ok(TextPass { token_embeddings, encoder, pooled_position, token_count: ids.len(), pooled, embeds })
     }
 
-    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, pass: &TextPass<T>, d_embeds: &T) -> Result<TextGrads<T>> {
+    pub fn backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pass: &TextPass<T>,
+        d_embeds: &T,
+    ) -> Result<TextGrads<T>> {
         let d_normed = self.projection.backward(backend, d_embeds)?;
         let d_pooled = self.final_layer_norm.backward(backend, &pass.pooled, &d_normed)?;
         let d_output = backend.select_token_backward(&d_pooled, pass.pooled_position, pass.token_count)?;

@@ -62,7 +62,12 @@ impl<T: Clone> VisionTower<T> {
     }
 
     /// pixels (B, 3, S, S) → projected embeddings and whatever `recording` asks to keep.
-    pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, pixels: &T, recording: Recording) -> Result<VisionPass<T>> {
+    pub fn forward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pixels: &T,
+        recording: Recording,
+    ) -> Result<VisionPass<T>> {
         let patches = backend.patch_embed(pixels, &self.patch_embedding, self.config.patch_size)?;
         let tokens = backend.prepend_class(&patches, &self.class_embedding)?;
         let embeddings = backend.add_positions(&tokens, &self.position_embedding)?;
@@ -74,7 +79,12 @@ impl<T: Clone> VisionTower<T> {
     }
 
     /// Backpropagates ∂s/∂embeds (B, projection) through a pass recorded with `Recording::Backward`.
-    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, pass: &VisionPass<T>, d_embeds: &T) -> Result<VisionGrads<T>> {
+    pub fn backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pass: &VisionPass<T>,
+        d_embeds: &T,
+    ) -> Result<VisionGrads<T>> {
         let tokens = self.config.num_patches() + 1;
         let d_normed = self.projection.backward(backend, d_embeds)?;
         let d_pooled = self.post_layernorm.backward(backend, &pass.pooled, &d_normed)?;

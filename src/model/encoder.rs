@@ -92,7 +92,12 @@ impl<T: Clone> Encoder<T> {
         &self.config
     }
 
-    pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, input: &T, recording: Recording) -> Result<EncoderTrace<T>> {
+    pub fn forward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        input: &T,
+        recording: Recording,
+    ) -> Result<EncoderTrace<T>> {
         let c = &self.config;
         let mut x = input.clone();
         let mut records = Vec::with_capacity(self.layers.len());
@@ -107,8 +112,8 @@ impl<T: Clone> Encoder<T> {
             let mlp_out = layer.fc2.forward(backend, &backend.activation(&hidden, c.activation)?)?;
             let output = backend.add(&mid, &mlp_out)?;
             if recording >= Recording::Attention {
-                let saved = (recording == Recording::Backward)
-                    .then(|| SavedForBackward { query, key, value, mid, hidden });
+                let saved =
+                    (recording == Recording::Backward).then(|| SavedForBackward { query, key, value, mid, hidden });
                 records.push(LayerRecord { input: x, probs: Some(probs), saved });
             }
             x = output;
@@ -117,7 +122,12 @@ impl<T: Clone> Encoder<T> {
     }
 
     /// Backpropagates `d_output` (B, T, D) through a trace recorded with `Recording::Backward`.
-    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, trace: &EncoderTrace<T>, d_output: &T) -> Result<EncoderGrads<T>> {
+    pub fn backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        trace: &EncoderTrace<T>,
+        d_output: &T,
+    ) -> Result<EncoderGrads<T>> {
         let c = &self.config;
         let mut d_x = d_output.clone();
         let mut d_probs = Vec::with_capacity(self.layers.len());
@@ -137,7 +147,10 @@ impl<T: Clone> Encoder<T> {
             let grads =
                 backend.attention_backward(&saved.query, &saved.key, &saved.value, probs, &d_attended, c.num_heads)?;
             let d_normed1 = backend.add(
-                &backend.add(&layer.q_proj.backward(backend, &grads.d_query)?, &layer.k_proj.backward(backend, &grads.d_key)?)?,
+                &backend.add(
+                    &layer.q_proj.backward(backend, &grads.d_query)?,
+                    &layer.k_proj.backward(backend, &grads.d_key)?,
+                )?,
                 &layer.v_proj.backward(backend, &grads.d_value)?,
             )?;
             d_x = backend.add(&d_mid, &layer.layer_norm1.backward(backend, &record.input, &d_normed1)?)?;

@@ -49,7 +49,12 @@ pub struct Linear<T> {
 }
 
 impl<T> Linear<T> {
-    pub fn new<B: Backend<Tensor = T>>(loader: WeightLoader<B>, inputs: usize, outputs: usize, bias: bool) -> Result<Self> {
+    pub fn new<B: Backend<Tensor = T>>(
+        loader: WeightLoader<B>,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+    ) -> Result<Self> {
         let weight = loader.get("weight", &[outputs, inputs])?;
         let bias = if bias { Some(loader.get("bias", &[outputs])?) } else { None };
         Ok(Linear { weight, bias })

@@ -147,12 +147,7 @@ impl Preprocessor {
         let (sx, sy) = (orig_w as f32 / rw as f32, orig_h as f32 / rh as f32);
         PreparedImage {
             pixels: HostTensor::new(data, vec![3, ch, cw]),
-            crop: CropRect {
-                x: left as f32 * sx,
-                y: top as f32 * sy,
-                width: cw as f32 * sx,
-                height: ch as f32 * sy,
-            },
+            crop: CropRect { x: left as f32 * sx, y: top as f32 * sy, width: cw as f32 * sx, height: ch as f32 * sy },
         }
     }
 }

@@ -10,6 +10,8 @@ pub use self::image::{decode_image, CropRect as ImageCropRect, ImageLimits, Prep
 pub use processor_config::PreprocessorConfig;
 pub use text::{TextEncoder, TokenizedText};
 
-/// CLIP's normalization constants, used when a checkpoint ships no preprocessor_config.json.
+/// CLIP's normalization constants, used when a checkpoint ships no preprocessor_config.json. Written
+/// digit for digit as OpenAI published them.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];

@@ -114,7 +114,7 @@ impl PreprocessorConfig {
         }
         if let Some(std) = raw.image_std {
             config.std = three_channels("image_std", &std).map_err(bad)?;
-            if config.std.iter().any(|s| !(*s > 0.0)) {
+            if config.std.iter().any(|s| s.is_nan() || *s <= 0.0) {
                 return Err(bad("image_std must be positive".into()));
             }
         }

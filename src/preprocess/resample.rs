@@ -53,8 +53,7 @@ fn coefficients(in_size: usize, out_size: usize, filter: Resample) -> Coefficien
         // Pillow rounds with a C cast after adding 0.5; `as i64` truncates toward zero the same way.
         let first = ((center - support + 0.5) as i64).max(0) as usize;
         let end = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-        let raw: Vec<f64> =
-            (first..end).map(|x| filter.weight((x as f64 - center + 0.5) / filter_scale)).collect();
+        let raw: Vec<f64> = (first..end).map(|x| filter.weight((x as f64 - center + 0.5) / filter_scale)).collect();
         let total: f64 = raw.iter().sum();
         let fixed = raw
             .iter()
@@ -118,8 +117,7 @@ fn resize_vertical(src: &RgbImage, height: usize, filter: Resample) -> RgbImage 
 
 /// Pillow's `resize((width, height), filter)` on an RGB image.
 pub fn resize(src: &RgbImage, width: usize, height: usize, filter: Resample) -> RgbImage {
-    let horizontal =
-        if width != src.width() as usize { resize_horizontal(src, width, filter) } else { src.clone() };
+    let horizontal = if width != src.width() as usize { resize_horizontal(src, width, filter) } else { src.clone() };
     if height != horizontal.height() as usize {
         resize_vertical(&horizontal, height, filter)
     } else {

@@ -21,27 +21,19 @@ impl Background {
         for channel in &mut rgb {
             *channel = clamp_to_byte(level + rng.symmetric(spec.max_tint));
         }
-        let noise_amplitude = if spec.max_noise_amplitude > 0 && rng.chance(spec.noisy_probability)
-        {
+        let noise_amplitude = if spec.max_noise_amplitude > 0 && rng.chance(spec.noisy_probability) {
             rng.in_range(1, spec.max_noise_amplitude.into()) as u8
         } else {
             0
         };
-        Self {
-            rgb,
-            noise_amplitude,
-        }
+        Self { rgb, noise_amplitude }
     }
 
     /// Fills interleaved RGB `pixels`. Noise shifts all three channels of a
     /// pixel equally: chroma noise could push a pixel towards an object colour.
     pub(super) fn paint(&self, rng: &mut SplitMix64, pixels: &mut [u8]) {
         for pixel in pixels.chunks_exact_mut(3) {
-            let shift = if self.noise_amplitude == 0 {
-                0
-            } else {
-                rng.symmetric(self.noise_amplitude)
-            };
+            let shift = if self.noise_amplitude == 0 { 0 } else { rng.symmetric(self.noise_amplitude) };
             for (channel, &base) in pixel.iter_mut().zip(&self.rgb) {
                 *channel = clamp_to_byte(i32::from(base) + shift);
             }

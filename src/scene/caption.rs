@@ -30,9 +30,8 @@ pub struct Caption {
 /// each pair in object order, then "left of" for each horizontally separated pair.
 pub(super) fn describe(objects: &[SceneObject]) -> Vec<Caption> {
     let phrase = |index: usize| object_phrase(objects[index].colour, objects[index].shape);
-    let pairs: Vec<(usize, usize)> = (0..objects.len())
-        .flat_map(|first| (first + 1..objects.len()).map(move |second| (first, second)))
-        .collect();
+    let pairs: Vec<(usize, usize)> =
+        (0..objects.len()).flat_map(|first| (first + 1..objects.len()).map(move |second| (first, second))).collect();
     let singles = (0..objects.len()).map(|index| Caption {
         text: phrase(index),
         kind: CaptionKind::Single,
@@ -48,11 +47,7 @@ pub(super) fn describe(objects: &[SceneObject]) -> Vec<Caption> {
         if !a.is_horizontally_disjoint(b) {
             return None;
         }
-        let (left, right) = if a.x1 <= b.x0 {
-            (first, second)
-        } else {
-            (second, first)
-        };
+        let (left, right) = if a.x1 <= b.x0 { (first, second) } else { (second, first) };
         Some(Caption {
             text: format!("{} left of {}", phrase(left), phrase(right)),
             kind: CaptionKind::LeftOf,

@@ -92,13 +92,7 @@ impl SceneRecord {
                 mask_rle: object.mask.to_rle(),
             })
             .collect();
-        Self {
-            index,
-            seed: scene.seed,
-            background: scene.background,
-            objects,
-            captions: scene.captions.clone(),
-        }
+        Self { index, seed: scene.seed, background: scene.background, objects, captions: scene.captions.clone() }
     }
 }
 
@@ -159,9 +153,7 @@ pub fn write_dataset_with_previews(
         }
         serde_json::to_writer(&mut scenes, &SceneRecord::new(index, &scene))?;
         if index < previews {
-            scene
-                .image
-                .save(dir.join(format!("preview_{index:05}.png")))?;
+            scene.image.save(dir.join(format!("preview_{index:05}.png")))?;
         }
     }
     scenes.write_all(b"\n]\n")?;

@@ -40,10 +40,7 @@ impl BoundingBox {
     /// True unless at least `gap` empty columns or rows separate the boxes;
     /// with `gap` 0, true exactly when they share a pixel.
     pub(super) fn comes_within(&self, other: &BoundingBox, gap: u32) -> bool {
-        self.x0 < other.x1 + gap
-            && other.x0 < self.x1 + gap
-            && self.y0 < other.y1 + gap
-            && other.y0 < self.y1 + gap
+        self.x0 < other.x1 + gap && other.x0 < self.x1 + gap && self.y0 < other.y1 + gap && other.y0 < self.y1 + gap
     }
 }
 
@@ -81,12 +78,7 @@ impl PlacedShape {
     /// The box the shape is drawn in; its pixels may not reach every edge.
     pub fn footprint(&self) -> BoundingBox {
         let (width, height) = Self::footprint_size(self.shape, self.extent);
-        BoundingBox {
-            x0: self.left,
-            y0: self.top,
-            x1: self.left + width,
-            y1: self.top + height,
-        }
+        BoundingBox { x0: self.left, y0: self.top, x1: self.left + width, y1: self.top + height }
     }
 
     /// Whether the shape covers the centre of pixel (`x`, `y`).
@@ -138,12 +130,7 @@ mod tests {
     use super::*;
 
     fn pixel_count(shape: Shape, extent: u32) -> usize {
-        let placed = PlacedShape {
-            shape,
-            left: 3,
-            top: 5,
-            extent,
-        };
+        let placed = PlacedShape { shape, left: 3, top: 5, extent };
         let mut count = 0;
         placed.for_each_pixel(|_, _| count += 1);
         count
@@ -163,22 +150,14 @@ mod tests {
         assert!((circle / circle_area - 1.0).abs() < 0.01, "circle {circle}");
         let triangle = pixel_count(Shape::Triangle, extent) as f64;
         let triangle_area = side * f64::from(triangle_height(extent)) / 2.0;
-        assert!(
-            (triangle / triangle_area - 1.0).abs() < 0.02,
-            "triangle {triangle}"
-        );
+        assert!((triangle / triangle_area - 1.0).abs() < 0.02, "triangle {triangle}");
     }
 
     #[test]
     fn shapes_are_left_right_symmetric() {
         for shape in Shape::ALL {
             for extent in [4, 5, 12, 13] {
-                let placed = PlacedShape {
-                    shape,
-                    left: 0,
-                    top: 0,
-                    extent,
-                };
+                let placed = PlacedShape { shape, left: 0, top: 0, extent };
                 let footprint = placed.footprint();
                 for y in footprint.y0..footprint.y1 {
                     for x in footprint.x0..footprint.x1 {
@@ -191,12 +170,7 @@ mod tests {
 
     #[test]
     fn triangle_widens_downwards() {
-        let placed = PlacedShape {
-            shape: Shape::Triangle,
-            left: 0,
-            top: 0,
-            extent: 30,
-        };
+        let placed = PlacedShape { shape: Shape::Triangle, left: 0, top: 0, extent: 30 };
         let row_width = |y| (0..30).filter(|&x| placed.covers(x, y)).count();
         let height = placed.footprint().height();
         for y in 1..height {

@@ -47,22 +47,14 @@ pub(super) fn lay_out(rng: &mut SplitMix64, size: u32, spec: &SceneSpec) -> Layo
 
 /// `count` distinct (colour, shape) pairs, so each caption names one object.
 fn choose_identities(rng: &mut SplitMix64, spec: &SceneSpec, count: usize) -> Vec<(Colour, Shape)> {
-    let mut pairs: Vec<(Colour, Shape)> = spec
-        .colours
-        .iter()
-        .flat_map(|&colour| spec.shapes.iter().map(move |&shape| (colour, shape)))
-        .collect();
+    let mut pairs: Vec<(Colour, Shape)> =
+        spec.colours.iter().flat_map(|&colour| spec.shapes.iter().map(move |&shape| (colour, shape))).collect();
     rng.shuffle(&mut pairs);
     pairs.truncate(count);
     pairs
 }
 
-fn random_layout(
-    rng: &mut SplitMix64,
-    size: u32,
-    spec: &SceneSpec,
-    identities: &[(Colour, Shape)],
-) -> Option<Layout> {
+fn random_layout(rng: &mut SplitMix64, size: u32, spec: &SceneSpec, identities: &[(Colour, Shape)]) -> Option<Layout> {
     let mut canvas = Canvas::new(size, spec.min_visible_fraction);
     for &(colour, shape) in identities {
         let has_other_colour = canvas.objects.iter().any(|object| object.colour != colour);
@@ -88,14 +80,12 @@ fn place_object(
     overlapping: bool,
 ) -> Option<PlacedShape> {
     let (min_extent, max_extent) = spec.extent_range(canvas.size);
-    let other_colours: Vec<usize> = (0..canvas.objects.len())
-        .filter(|&index| canvas.objects[index].colour != colour)
-        .collect();
+    let other_colours: Vec<usize> =
+        (0..canvas.objects.len()).filter(|&index| canvas.objects[index].colour != colour).collect();
     for _ in 0..PLACEMENT_TRIES {
         let extent = rng.in_range(min_extent, max_extent);
         let (width, height) = PlacedShape::footprint_size(shape, extent);
-        let target =
-            overlapping.then(|| other_colours[rng.below(other_colours.len() as u64) as usize]);
+        let target = overlapping.then(|| other_colours[rng.below(other_colours.len() as u64) as usize]);
         let (left, top) = match target {
             Some(index) => {
                 let around = canvas.objects[index].placed.footprint();
@@ -104,17 +94,9 @@ fn place_object(
                     position_touching(rng, around.y0, around.y1, height, canvas.size),
                 )
             }
-            None => (
-                rng.in_range(0, canvas.size - width),
-                rng.in_range(0, canvas.size - height),
-            ),
+            None => (rng.in_range(0, canvas.size - width), rng.in_range(0, canvas.size - height)),
         };
-        let placed = PlacedShape {
-            shape,
-            left,
-            top,
-            extent,
-        };
+        let placed = PlacedShape { shape, left, top, extent };
         if canvas.accepts(&placed, colour, target) {
             return Some(placed);
         }
@@ -132,12 +114,7 @@ fn position_touching(rng: &mut SplitMix64, start: u32, end: u32, length: u32, fr
 
 /// Fallback: shuffled cells of a square grid, one smallest-extent-or-more
 /// object per cell, separated by at least the gap.
-fn grid_layout(
-    rng: &mut SplitMix64,
-    size: u32,
-    spec: &SceneSpec,
-    identities: &[(Colour, Shape)],
-) -> Layout {
+fn grid_layout(rng: &mut SplitMix64, size: u32, spec: &SceneSpec, identities: &[(Colour, Shape)]) -> Layout {
     let cells_per_side = grid_cells_per_side(identities.len());
     let cell = size / cells_per_side;
     let (min_extent, max_extent) = spec.extent_range(size);
@@ -150,15 +127,7 @@ fn grid_layout(
         let (width, height) = PlacedShape::footprint_size(shape, extent);
         let left = (cell_index % cells_per_side) * cell + rng.in_range(0, room - width);
         let top = (cell_index / cells_per_side) * cell + rng.in_range(0, room - height);
-        canvas.commit(
-            colour,
-            PlacedShape {
-                shape,
-                left,
-                top,
-                extent,
-            },
-        );
+        canvas.commit(colour, PlacedShape { shape, left, top, extent });
     }
     canvas.into_layout()
 }
@@ -206,10 +175,8 @@ impl Canvas {
                 hidden[usize::from(label - 1)] += 1;
             }
         });
-        let hides_enough = |index: usize| {
-            f64::from(hidden[index])
-                >= MIN_OCCLUDED_FRACTION * f64::from(self.objects[index].full_area)
-        };
+        let hides_enough =
+            |index: usize| f64::from(hidden[index]) >= MIN_OCCLUDED_FRACTION * f64::from(self.objects[index].full_area);
         if target.is_some_and(|index| !hides_enough(index)) {
             return false;
         }
@@ -232,18 +199,11 @@ impl Canvas {
             full_area += 1;
         });
         self.visible_pixels.push(full_area);
-        self.objects.push(LaidOutObject {
-            colour,
-            placed,
-            full_area,
-        });
+        self.objects.push(LaidOutObject { colour, placed, full_area });
     }
 
     fn into_layout(self) -> Layout {
-        Layout {
-            objects: self.objects,
-            labels: self.labels,
-        }
+        Layout { objects: self.objects, labels: self.labels }
     }
 }
 
@@ -268,22 +228,13 @@ mod tests {
     #[test]
     fn grid_fallback_respects_gap_and_frame() {
         let spec = SceneSpec::default();
-        let identities: Vec<_> = Colour::ALL
-            .iter()
-            .map(|&colour| (colour, Shape::Square))
-            .collect();
+        let identities: Vec<_> = Colour::ALL.iter().map(|&colour| (colour, Shape::Square)).collect();
         for seed in 0..50 {
             let layout = grid_layout(&mut SplitMix64::new(seed), 32, &spec, &identities);
-            let boxes: Vec<BoundingBox> = layout
-                .objects
-                .iter()
-                .map(|o| o.placed.footprint())
-                .collect();
+            let boxes: Vec<BoundingBox> = layout.objects.iter().map(|o| o.placed.footprint()).collect();
             for (index, a) in boxes.iter().enumerate() {
                 assert!(a.x1 <= 32 && a.y1 <= 32);
-                assert!(boxes[index + 1..]
-                    .iter()
-                    .all(|b| !a.comes_within(b, SEPARATION_GAP)));
+                assert!(boxes[index + 1..].iter().all(|b| !a.comes_within(b, SEPARATION_GAP)));
             }
         }
     }

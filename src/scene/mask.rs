@@ -14,11 +14,7 @@ impl Mask {
     /// An empty mask.
     pub fn new(width: u32, height: u32) -> Self {
         let pixels = width as usize * height as usize;
-        Self {
-            width,
-            height,
-            words: vec![0; pixels.div_ceil(64)],
-        }
+        Self { width, height, words: vec![0; pixels.div_ceil(64)] }
     }
 
     pub fn width(&self) -> u32 {
@@ -41,10 +37,7 @@ impl Mask {
 
     /// Number of set pixels.
     pub fn count(&self) -> usize {
-        self.words
-            .iter()
-            .map(|word| word.count_ones() as usize)
-            .sum()
+        self.words.iter().map(|word| word.count_ones() as usize).sum()
     }
 
     /// Tightest box holding every set pixel, `None` for an empty mask.
@@ -53,9 +46,7 @@ impl Mask {
         for (x, y) in self.pixels() {
             let grown = match bbox {
                 None => BoundingBox::from([x, y, x + 1, y + 1]),
-                Some(b) => {
-                    BoundingBox::from([b.x0.min(x), b.y0.min(y), b.x1.max(x + 1), b.y1.max(y + 1)])
-                }
+                Some(b) => BoundingBox::from([b.x0.min(x), b.y0.min(y), b.x1.max(x + 1), b.y1.max(y + 1)]),
             };
             bbox = Some(grown);
         }
@@ -65,21 +56,18 @@ impl Mask {
     /// Coordinates of the set pixels, row by row.
     pub fn pixels(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         let width = self.width as usize;
-        self.words
-            .iter()
-            .enumerate()
-            .flat_map(move |(word_index, &word)| {
-                let mut remaining = word;
-                std::iter::from_fn(move || {
-                    if remaining == 0 {
-                        return None;
-                    }
-                    let bit = remaining.trailing_zeros() as usize;
-                    remaining &= remaining - 1;
-                    let index = word_index * 64 + bit;
-                    Some(((index % width) as u32, (index / width) as u32))
-                })
+        self.words.iter().enumerate().flat_map(move |(word_index, &word)| {
+            let mut remaining = word;
+            std::iter::from_fn(move || {
+                if remaining == 0 {
+                    return None;
+                }
+                let bit = remaining.trailing_zeros() as usize;
+                remaining &= remaining - 1;
+                let index = word_index * 64 + bit;
+                Some(((index % width) as u32, (index / width) as u32))
             })
+        })
     }
 
     /// Fraction of each patch covered by the mask, for a `rows`×`cols` grid
@@ -90,14 +78,8 @@ impl Mask {
     /// Panics unless `1 <= rows <= height` and `1 <= cols <= width`, since
     /// otherwise some patch would hold no pixel.
     pub fn patch_coverage(&self, rows: u32, cols: u32) -> Vec<f32> {
-        assert!(
-            (1..=self.height).contains(&rows),
-            "patch rows {rows} out of range"
-        );
-        assert!(
-            (1..=self.width).contains(&cols),
-            "patch cols {cols} out of range"
-        );
+        assert!((1..=self.height).contains(&rows), "patch rows {rows} out of range");
+        assert!((1..=self.width).contains(&cols), "patch cols {cols} out of range");
         let row_patch = patch_index_of_each_pixel(self.height, rows);
         let col_patch = patch_index_of_each_pixel(self.width, cols);
         let mut covered = vec![0u32; rows as usize * cols as usize];
@@ -159,10 +141,7 @@ impl Mask {
     }
 
     fn index(&self, x: u32, y: u32) -> usize {
-        assert!(
-            x < self.width && y < self.height,
-            "pixel ({x}, {y}) outside mask"
-        );
+        assert!(x < self.width && y < self.height, "pixel ({x}, {y}) outside mask");
         y as usize * self.width as usize + x as usize
     }
 }
@@ -171,16 +150,12 @@ fn patch_index_of_each_pixel(length: u32, patches: u32) -> Vec<usize> {
     let (length, patches) = (u64::from(length), u64::from(patches));
     // Inverse of the floor-division boundaries: pixel p lies in patch
     // floor(((p + 1) * patches - 1) / length).
-    (0..length)
-        .map(|pixel| (((pixel + 1) * patches - 1) / length) as usize)
-        .collect()
+    (0..length).map(|pixel| (((pixel + 1) * patches - 1) / length) as usize).collect()
 }
 
 fn patch_sizes(length: u32, patches: u32) -> Vec<u32> {
     let boundary = |patch: u32| (u64::from(patch) * u64::from(length) / u64::from(patches)) as u32;
-    (0..patches)
-        .map(|patch| boundary(patch + 1) - boundary(patch))
-        .collect()
+    (0..patches).map(|patch| boundary(patch + 1) - boundary(patch)).collect()
 }
 
 #[cfg(test)]

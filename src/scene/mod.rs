@@ -39,8 +39,7 @@ use image::RgbImage;
 pub use background::Background;
 pub use caption::{Caption, CaptionKind};
 pub use dataset::{
-    scene_seeds, write_dataset, write_dataset_with_previews, DatasetMeta, ObjectRecord,
-    SceneRecord, FORMAT_VERSION,
+    scene_seeds, write_dataset, write_dataset_with_previews, DatasetMeta, ObjectRecord, SceneRecord, FORMAT_VERSION,
 };
 pub use error::SceneError;
 pub use geometry::BoundingBox;
@@ -122,31 +121,19 @@ impl Scene {
                 colour: laid_out.colour,
                 shape: laid_out.placed.shape,
                 extent: laid_out.placed.extent,
-                bbox: mask
-                    .bounding_box()
-                    .expect("layout keeps every object visible"),
+                bbox: mask.bounding_box().expect("layout keeps every object visible"),
                 mask,
                 full_area: laid_out.full_area,
             })
             .collect();
         let captions = caption::describe(&objects);
-        let image =
-            RgbImage::from_raw(size, size, pixels).expect("buffer holds size*size RGB pixels");
-        Ok(Scene {
-            seed,
-            size,
-            image,
-            background,
-            objects,
-            captions,
-        })
+        let image = RgbImage::from_raw(size, size, pixels).expect("buffer holds size*size RGB pixels");
+        Ok(Scene { seed, size, image, background, objects, captions })
     }
 
     /// Index of the object a single caption such as "a red circle" names.
     pub fn find_object(&self, phrase: &str) -> Option<usize> {
-        self.objects
-            .iter()
-            .position(|object| object.phrase() == phrase)
+        self.objects.iter().position(|object| object.phrase() == phrase)
     }
 
     /// Fraction of each patch of a `rows`×`cols` grid covered by the visible

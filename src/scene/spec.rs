@@ -81,13 +81,7 @@ impl Default for SceneSpec {
 
 impl Default for BackgroundSpec {
     fn default() -> Self {
-        Self {
-            noisy_probability: 0.5,
-            min_level: 16,
-            max_level: 240,
-            max_tint: 12,
-            max_noise_amplitude: 16,
-        }
+        Self { noisy_probability: 0.5, min_level: 16, max_level: 240, max_tint: 12, max_noise_amplitude: 16 }
     }
 }
 
@@ -141,9 +135,7 @@ impl SceneSpec {
         }
         let (min_extent, max_extent) = self.extent_range(size);
         if min_extent > max_extent {
-            return fail(format!(
-                "at size {size} no extent fits between {min_extent} and {max_extent} pixels"
-            ));
+            return fail(format!("at size {size} no extent fits between {min_extent} and {max_extent} pixels"));
         }
         // Generation falls back to one object per grid cell, so that layout
         // must fit for it to always succeed.
@@ -174,14 +166,10 @@ impl BackgroundSpec {
             return fail("background min_level exceeds max_level".into());
         }
         if self.max_tint > MAX_BACKGROUND_TINT {
-            return fail(format!(
-                "background tint is limited to {MAX_BACKGROUND_TINT}"
-            ));
+            return fail(format!("background tint is limited to {MAX_BACKGROUND_TINT}"));
         }
         if self.max_noise_amplitude > MAX_NOISE_AMPLITUDE {
-            return fail(format!(
-                "background noise is limited to {MAX_NOISE_AMPLITUDE}"
-            ));
+            return fail(format!("background noise is limited to {MAX_NOISE_AMPLITUDE}"));
         }
         Ok(())
     }
@@ -197,10 +185,7 @@ pub(super) fn grid_cells_per_side(objects: usize) -> u32 {
 }
 
 fn has_duplicates<T: PartialEq>(items: &[T]) -> bool {
-    items
-        .iter()
-        .enumerate()
-        .any(|(index, item)| items[index + 1..].contains(item))
+    items.iter().enumerate().any(|(index, item)| items[index + 1..].contains(item))
 }
 
 #[cfg(test)]
@@ -222,16 +207,9 @@ mod tests {
 
     #[test]
     fn impossible_specs_are_rejected() {
-        let too_many = SceneSpec {
-            max_objects: 13,
-            ..SceneSpec::default()
-        };
+        let too_many = SceneSpec { max_objects: 13, ..SceneSpec::default() };
         assert!(too_many.validate(64).is_err());
-        let crowded = SceneSpec {
-            min_extent_fraction: 0.5,
-            max_extent_fraction: 0.5,
-            ..SceneSpec::default()
-        };
+        let crowded = SceneSpec { min_extent_fraction: 0.5, max_extent_fraction: 0.5, ..SceneSpec::default() };
         assert!(crowded.validate(64).is_err());
         assert!(SceneSpec::default().validate(MIN_IMAGE_SIZE - 1).is_err());
     }

@@ -66,24 +66,13 @@ impl Shape {
 /// "a red circle": the phrase naming one object, also its single caption.
 pub fn object_phrase(colour: Colour, shape: Shape) -> String {
     let colour_name = colour.name();
-    format!(
-        "{} {colour_name} {}",
-        indefinite_article(colour_name),
-        shape.name()
-    )
+    format!("{} {colour_name} {}", indefinite_article(colour_name), shape.name())
 }
 
 /// Every single-object caption for the given colours and shapes, colour-major
 /// (all shapes of the first colour, then the next colour, ...).
 pub fn single_captions(colours: &[Colour], shapes: &[Shape]) -> Vec<String> {
-    colours
-        .iter()
-        .flat_map(|&colour| {
-            shapes
-                .iter()
-                .map(move |&shape| object_phrase(colour, shape))
-        })
-        .collect()
+    colours.iter().flat_map(|&colour| shapes.iter().map(move |&shape| object_phrase(colour, shape))).collect()
 }
 
 /// The 12 single-object captions of the full vocabulary, in fixed order:
@@ -118,9 +107,7 @@ mod tests {
         for (index, colour) in Colour::ALL.iter().enumerate() {
             let [r, g, b] = colour.rgb();
             assert!(r.max(g).max(b) - r.min(g).min(b) >= 125, "{colour:?}");
-            assert!(Colour::ALL[index + 1..]
-                .iter()
-                .all(|other| other.rgb() != colour.rgb()));
+            assert!(Colour::ALL[index + 1..].iter().all(|other| other.rgb() != colour.rgb()));
         }
     }
 }

@@ -23,7 +23,10 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> Result<()> {
     let method: Method = args.method.parse()?;
     if args.backend != "cpu" {
-        return Err(Error::InvalidOption(format!("backend `{}` is not available in this build (available: cpu)", args.backend)));
+        return Err(Error::InvalidOption(format!(
+            "backend `{}` is not available in this build (available: cpu)",
+            args.backend
+        )));
     }
     if args.iters == 0 {
         return Err(Error::InvalidOption("iters must be at least 1".into()));

@@ -2,8 +2,7 @@ use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::default_model::default_model_files;
 use sightline::eval::{
-    evaluate_model_with_progress, EvalSettings, Prompts, DEFAULT_SCENES, DEFAULT_STEPS,
-    MIN_EVAL_SEED,
+    evaluate_model_with_progress, EvalSettings, Prompts, DEFAULT_SCENES, DEFAULT_STEPS, MIN_EVAL_SEED,
 };
 use sightline::explain::Method;
 use sightline::loader::ModelFiles;
@@ -44,10 +43,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let methods = match &args.methods {
-        Some(names) => names
-            .iter()
-            .map(|name| name.trim().parse())
-            .collect::<Result<Vec<Method>>>()?,
+        Some(names) => names.iter().map(|name| name.trim().parse()).collect::<Result<Vec<Method>>>()?,
         None => Method::ALL.to_vec(),
     };
     let settings = EvalSettings {
@@ -56,11 +52,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         methods,
         steps: args.steps,
         scene_size: args.size,
-        prompts: if args.every_object {
-            Prompts::EveryObject
-        } else {
-            Prompts::OnePerScene
-        },
+        prompts: if args.every_object { Prompts::EveryObject } else { Prompts::OnePerScene },
     };
     settings.validate()?;
     let files = match &args.model {
@@ -78,8 +70,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         std::fs::write(path, &markdown).map_err(|e| Error::io(path.display(), e))?;
     }
     if let Some(path) = &args.json {
-        let json =
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?;
         std::fs::write(path, json).map_err(|e| Error::io(path.display(), e))?;
     }
     Ok(())

@@ -75,7 +75,9 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     };
     options.validate()?;
     if let BackendChoice::Webgpu = args.backend {
-        return Err(Error::InvalidOption("the webgpu backend is not available in this build; use --backend cpu".into()));
+        return Err(Error::InvalidOption(
+            "the webgpu backend is not available in this build; use --backend cpu".into(),
+        ));
     }
     let files = match &args.model {
         Some(path) => ModelFiles::from_path(path)?,

@@ -25,7 +25,8 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let root = std::fs::canonicalize(&args.dir).map_err(|e| Error::io(args.dir.display(), e))?;
-    let listener = TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| Error::io(format!("127.0.0.1:{}", args.port), e))?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| Error::io(format!("127.0.0.1:{}", args.port), e))?;
     eprintln!("serving {} on http://127.0.0.1:{}/", root.display(), args.port);
     for stream in listener.incoming().flatten() {
         let root = root.clone();
