@@ -63,22 +63,22 @@ fn activate(x: f32, act: Activation) -> f32 {
     }
 }
 
-fn activate_derivative(x: f32, act: Activation) -> f32 {
+/// (act(x), act'(x)) sharing the one transcendental each needs.
+fn activate_with_derivative(x: f32, act: Activation) -> (f32, f32) {
     match act {
         Activation::QuickGelu => {
             let s = sigmoid(QUICK_GELU_ALPHA * x);
-            s * (1.0 + QUICK_GELU_ALPHA * x * (1.0 - s))
+            (x * s, s * (1.0 + QUICK_GELU_ALPHA * x * (1.0 - s)))
         }
         Activation::Gelu => {
             let cdf = 0.5 * (1.0 + erf(x * INV_SQRT_2));
             let pdf = (-0.5 * x * x).exp() * INV_SQRT_2 / std::f32::consts::PI.sqrt();
-            cdf + x * pdf
+            (x * cdf, cdf + x * pdf)
         }
         Activation::GeluTanh => {
-            let inner = SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x);
-            let t = inner.tanh();
+            let t = (SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x)).tanh();
             let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_CUBIC * x * x);
-            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner
+            (0.5 * x * (1.0 + t), 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner)
         }
     }
 }
@@ -198,10 +198,14 @@ impl Backend for CpuBackend {
         tensor(out, x.dims())
     }
 
-    fn activation_backward(&self, x: &Tensor, dy: &Tensor, act: Activation) -> Result<Tensor> {
-        let dy = with_values(dy, |v| v.to_vec())?;
-        let out = with_values(x, |x| x.iter().zip(&dy).map(|(v, g)| g * activate_derivative(*v, act)).collect())?;
-        tensor(out, x.dims())
+    fn activation_with_derivative(&self, x: &Tensor, act: Activation) -> Result<(Tensor, Tensor)> {
+        let (values, derivatives): (Vec<f32>, Vec<f32>) =
+            with_values(x, |x| x.iter().map(|v| activate_with_derivative(*v, act)).unzip())?;
+        Ok((tensor(values, x.dims())?, tensor(derivatives, x.dims())?))
+    }
+
+    fn multiply(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok((a * b)?)
     }
 
     fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {

@@ -44,7 +44,12 @@ pub trait Backend {
     ) -> Result<Self::Tensor>;
 
     fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
-    fn activation_backward(&self, x: &Self::Tensor, dy: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
+    /// The activation and its derivative at x, computed together: the derivative reuses the
+    /// forward's transcendental (σ or erf), so the backward pass is a plain product.
+    fn activation_with_derivative(&self, x: &Self::Tensor, act: Activation) -> Result<(Self::Tensor, Self::Tensor)>;
+
+    /// Elementwise product of two tensors of the same shape.
+    fn multiply(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
 
     /// Elementwise sum of two tensors of the same shape.
     fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;

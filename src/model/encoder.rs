@@ -43,8 +43,8 @@ struct SavedForBackward<T> {
     value: T,
     /// The residual stream after the attention block.
     mid: T,
-    /// fc1's output before the activation, (B, T, intermediate).
-    hidden: T,
+    /// The activation's derivative at fc1's output, (B, T, intermediate).
+    activation_derivative: T,
 }
 
 pub struct EncoderTrace<T> {
@@ -109,11 +109,17 @@ impl<T: Clone> Encoder<T> {
             let (attended, probs) = backend.attention(&query, &key, &value, c.num_heads, c.causal)?;
             let mid = backend.add(&x, &layer.out_proj.forward(backend, &attended)?)?;
             let hidden = layer.fc1.forward(backend, &layer.layer_norm2.forward(backend, &mid)?)?;
-            let mlp_out = layer.fc2.forward(backend, &backend.activation(&hidden, c.activation)?)?;
+            let (activated, activation_derivative) = if recording == Recording::Backward {
+                let (activated, derivative) = backend.activation_with_derivative(&hidden, c.activation)?;
+                (activated, Some(derivative))
+            } else {
+                (backend.activation(&hidden, c.activation)?, None)
+            };
+            let mlp_out = layer.fc2.forward(backend, &activated)?;
             let output = backend.add(&mid, &mlp_out)?;
             if recording >= Recording::Attention {
-                let saved =
-                    (recording == Recording::Backward).then(|| SavedForBackward { query, key, value, mid, hidden });
+                let saved = activation_derivative
+                    .map(|activation_derivative| SavedForBackward { query, key, value, mid, activation_derivative });
                 records.push(LayerRecord { input: x, probs: Some(probs), saved });
             }
             x = output;
@@ -139,7 +145,7 @@ impl<T: Clone> Encoder<T> {
             let probs = record.probs.as_ref().expect("a Backward recording keeps probabilities");
             // MLP block: out = mid + fc2(act(fc1(ln2(mid)))).
             let d_activated = layer.fc2.backward(backend, &d_x)?;
-            let d_hidden = backend.activation_backward(&saved.hidden, &d_activated, c.activation)?;
+            let d_hidden = backend.multiply(&d_activated, &saved.activation_derivative)?;
             let d_normed2 = layer.fc1.backward(backend, &d_hidden)?;
             let d_mid = backend.add(&d_x, &layer.layer_norm2.backward(backend, &saved.mid, &d_normed2)?)?;
             // Attention block: mid = x + out_proj(attention(q, k, v)).
