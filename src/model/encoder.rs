@@ -118,8 +118,13 @@ impl<T: Clone> Encoder<T> {
             let mlp_out = layer.fc2.forward(backend, &activated)?;
             let output = backend.add(&mid, &mlp_out)?;
             if recording >= Recording::Attention {
-                let saved = activation_derivative
-                    .map(|activation_derivative| SavedForBackward { query, key, value, mid, activation_derivative });
+                let saved = activation_derivative.map(|activation_derivative| SavedForBackward {
+                    query,
+                    key,
+                    value,
+                    mid,
+                    activation_derivative,
+                });
                 records.push(LayerRecord { input: x, probs: Some(probs), saved });
             }
             x = output;
