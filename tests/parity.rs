@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_close, fixture, floats, read_json};
 use sightline::backend::cpu::CpuBackend;
-use sightline::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use sightline::explain::{Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use sightline::loader::ModelFiles;
 
 /// The contract: within 2e-3 of the largest magnitude.
@@ -41,17 +41,14 @@ fn case(name: &str) -> Case {
     }
 }
 
+fn explain(case: &Case, name: &str, method: Method, options: MethodOptions) -> Explanation {
+    let request =
+        Request { image: ImageInput::Encoded(&case.image), texts: &case.texts, target: case.target, method, options };
+    case.explainer.explain(&request).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 fn check_method(case: &Case, name: &str, method: Method, options: MethodOptions) {
-    let explanation = case
-        .explainer
-        .explain(&Request {
-            image: ImageInput::Encoded(&case.image),
-            texts: &case.texts,
-            target: case.target,
-            method,
-            options,
-        })
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let explanation = explain(case, name, method, options);
     let expected = &case.expected["methods"][name];
     assert_close(
         &format!("{name} patch_scores"),
@@ -84,16 +81,7 @@ fn check_all(name: &str) {
 
 fn check_scores(name: &str) {
     let case = case(name);
-    let explanation = case
-        .explainer
-        .explain(&Request {
-            image: ImageInput::Encoded(&case.image),
-            texts: &case.texts,
-            target: case.target,
-            method: Method::Attention,
-            options: case.options,
-        })
-        .unwrap();
+    let explanation = explain(&case, "scores", Method::Attention, case.options);
     let expected = &case.expected;
     assert_close("logits", &explanation.logits, &floats(&expected["logits_per_image"]), 1e-4);
     assert_close("probs", explanation.probs.as_ref().unwrap(), &floats(&expected["probs"]), 1e-4);
