@@ -1,9 +1,10 @@
 //! The scores of one patch map against one object's mask, and the curve and rank statistics.
 //!
-//! Every map here is one value per patch. Pixel-level metrics spread each patch's value uniformly
-//! over its pixels, so a map is compared at pixel level whatever its native resolution; since the
-//! spread map is constant inside a patch, each metric is computed exactly from per-patch counts
-//! of mask pixels instead of per-pixel loops.
+//! A map is one value per region of pixels: per patch for patch maps, per pixel for the pixel maps
+//! that gradient methods define (a pixel is a 1×1 patch). Pixel-level metrics spread each region's
+//! value uniformly over its pixels, so every map is compared at pixel level whatever its native
+//! resolution; since the spread map is constant inside a region, each metric is computed exactly
+//! from per-region counts of mask pixels instead of per-pixel loops.
 
 use crate::error::{Error, Result};
 use crate::explain::Geometry;
@@ -39,6 +40,14 @@ impl PatchOverlap {
             .map(|fraction| (fraction * patch_area as f32).round() as u32)
             .collect();
         Ok(PatchOverlap { mask_pixels, patch_pixels: vec![patch_area; geometry.patches()] })
+    }
+
+    /// The overlap at pixel resolution, for pixel maps over the same `side`² pixels as the mask:
+    /// every pixel is a region of its own.
+    pub fn per_pixel(mask: &Mask) -> Self {
+        let (width, height) = (mask.width(), mask.height());
+        let mask_pixels = (0..height).flat_map(|y| (0..width).map(move |x| u32::from(mask.get(x, y)))).collect();
+        PatchOverlap { mask_pixels, patch_pixels: vec![1; (width * height) as usize] }
     }
 
     pub fn mask_size(&self) -> u32 {

@@ -7,7 +7,9 @@
 //! zero-shot labels, and each map is scored by:
 //! - the pointing game (Zhang et al. 2016, <https://arxiv.org/abs/1608.00507>);
 //! - relevance mass and rank accuracy (Arras, Osman, Samek 2022, CLEVR-XAI,
-//!   <https://doi.org/10.1016/j.inffus.2021.11.008>), on positive relevance at pixel level;
+//!   <https://doi.org/10.1016/j.inffus.2021.11.008>), on positive relevance at pixel level: the
+//!   pixel map where the method defines one (gradient, grad×input, integrated gradients,
+//!   SmoothGrad), else the patch map spread evenly over each patch;
 //! - deletion and insertion AUC (Petsiuk, Das, Saenko 2018, RISE,
 //!   <https://arxiv.org/abs/1806.07421>), on the prompted caption's zero-shot probability;
 //! - the model-randomization check (Adebayo et al. 2018, Sanity Checks for Saliency Maps,

@@ -96,8 +96,27 @@ struct Bench<'a, B: Backend> {
     options: MethodOptions,
 }
 
+/// What a source gives for one prompt: its patch map and, for the methods that define one, its
+/// pixel map over the pixels the patch grid covers.
+struct SourceMap {
+    patches: Vec<f32>,
+    pixels: Option<Vec<f32>>,
+}
+
+/// An object's mask at the model's input, counted per patch and per pixel.
+struct ObjectOverlap {
+    patches: PatchOverlap,
+    pixels: PatchOverlap,
+}
+
+/// The rows and columns of an `input_side`² pixel map that the patch grid covers (the pixels past
+/// the last whole patch are never seen by the model).
+fn covered_pixels(pixel_map: &[f32], input_side: usize, covered_side: usize) -> Vec<f32> {
+    pixel_map.chunks(input_side).take(covered_side).flat_map(|row| &row[..covered_side]).copied().collect()
+}
+
 impl<B: Backend> Bench<'_, B> {
-    fn patch_map(&self, source: MapSource, explainer: &Explainer<B>, prompt: &Prompt) -> Result<Vec<f32>> {
+    fn map(&self, source: MapSource, explainer: &Explainer<B>, prompt: &Prompt) -> Result<SourceMap> {
         match source {
             MapSource::Method(method) => {
                 let request = Request {
@@ -107,12 +126,22 @@ impl<B: Backend> Bench<'_, B> {
                     method,
                     options: self.options,
                 };
-                Ok(explainer.explain(&request)?.patch_scores)
+                let explanation = explainer.explain(&request)?;
+                let geometry = explainer.geometry();
+                let pixels = explanation
+                    .pixel_scores
+                    .map(|map| covered_pixels(&map, geometry.image_size, geometry.grid_side * geometry.patch_size));
+                Ok(SourceMap { patches: explanation.patch_scores, pixels })
             }
-            MapSource::Baseline(baseline) => {
-                Ok(baseline.patch_scores(explainer.geometry().grid_side, prompt.baseline_seed))
-            }
+            MapSource::Baseline(baseline) => Ok(SourceMap {
+                patches: baseline.patch_scores(explainer.geometry().grid_side, prompt.baseline_seed),
+                pixels: None,
+            }),
         }
+    }
+
+    fn patch_map(&self, source: MapSource, explainer: &Explainer<B>, prompt: &Prompt) -> Result<Vec<f32>> {
+        Ok(self.map(source, explainer, prompt)?.patches)
     }
 
     /// Prompting `object` of `scene` by its single caption.
@@ -126,34 +155,42 @@ impl<B: Backend> Bench<'_, B> {
         Ok(Prompt { image: &scene.image, target, baseline_seed: baseline_seed(scene, object) })
     }
 
-    /// Each object's overlap with the patch grid, `None` where none of it survives at the model's
-    /// input resolution.
-    fn overlaps(&self, scene: &Scene) -> Result<Vec<Option<PatchOverlap>>> {
+    /// Each object's overlap with the patch grid and its pixels, `None` where none of it survives
+    /// at the model's input resolution.
+    fn overlaps(&self, scene: &Scene) -> Result<Vec<Option<ObjectOverlap>>> {
         let geometry = self.trained.geometry();
         let crop = self.trained.prepare_image(&scene.image).crop;
         scene
             .objects
             .iter()
             .map(|object| {
-                let overlap = PatchOverlap::from_mask(&mask_at_model_input(&object.mask, crop, geometry), geometry)?;
-                Ok((overlap.mask_size() > 0).then_some(overlap))
+                let mask = mask_at_model_input(&object.mask, crop, geometry);
+                let patches = PatchOverlap::from_mask(&mask, geometry)?;
+                Ok((patches.mask_size() > 0).then(|| ObjectOverlap { patches, pixels: PatchOverlap::per_pixel(&mask) }))
             })
             .collect()
     }
 
     /// Every source's localization, curves and randomization metrics for one prompted object.
+    /// Mass and rank accuracy read the pixel map where the method defines one, as Arras et al.
+    /// score pixel heatmaps; patch maps are spread evenly over their patches' pixels.
     fn score_object(
         &self,
         tallies: &mut [Tally],
         pixels: &[f32],
-        overlap: &PatchOverlap,
+        overlap: &ObjectOverlap,
         prompt: &Prompt,
     ) -> Result<()> {
         for (&source, tally) in self.sources.iter().zip(tallies) {
-            let map = tally.time("explain", || self.patch_map(source, self.trained, prompt))?;
-            tally.pointing_game.add(pointing_game(&map, overlap)?);
-            tally.mass_accuracy.add(relevance_mass_accuracy(&map, overlap)?);
-            tally.rank_accuracy.add(relevance_rank_accuracy(&map, overlap)?);
+            let SourceMap { patches: map, pixels: pixel_map } =
+                tally.time("explain", || self.map(source, self.trained, prompt))?;
+            tally.pointing_game.add(pointing_game(&map, &overlap.patches)?);
+            let (finest_map, finest_overlap) = match &pixel_map {
+                Some(pixel_map) => (pixel_map.as_slice(), &overlap.pixels),
+                None => (map.as_slice(), &overlap.patches),
+            };
+            tally.mass_accuracy.add(relevance_mass_accuracy(finest_map, finest_overlap)?);
+            tally.rank_accuracy.add(relevance_rank_accuracy(finest_map, finest_overlap)?);
             let curves = tally.time("curves", || {
                 let order = relevance_order(&map);
                 deletion_insertion(self.trained, pixels, &order, &self.caption_embeddings, prompt.target)
@@ -181,7 +218,7 @@ impl<B: Backend> Bench<'_, B> {
             let both = tally.time("text_dependence", || {
                 let first_map = self.patch_map(source, self.trained, &first_prompt)?;
                 let second_map = self.patch_map(source, self.trained, &second_prompt)?;
-                Ok(pointing_game(&first_map, first)? * pointing_game(&second_map, second)?)
+                Ok(pointing_game(&first_map, &first.patches)? * pointing_game(&second_map, &second.patches)?)
             })?;
             tally.text_dependence.add(both);
         }
