@@ -4,26 +4,23 @@
 //
 // Time from navigation start to the first explanation of the app's first example on screen, with a
 // cold cache (a fresh browser context per run, so nothing is cached: HTML, modules, wasm, model).
-// Uses the embedded default model when the build has one, else the random test checkpoint (loaded
-// from the URL fragment, which adds its download to the time). Prints JSON.
+// The app's own first paint: the embedded default model explains the first bundled scene. Prints JSON.
 
 import { cpus } from 'node:os';
-import { launchBrowser, prepareDist, startServer, testModel } from './helpers.mjs';
+import { launchBrowser, prepareDist, startServer } from './helpers.mjs';
 
 const TARGET_MS = 1500;
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 7;
 
 prepareDist();
-const model = await testModel();
 const [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-const hash = model.kind === 'fixture' ? `#model=${encodeURIComponent(model.urlPath)}` : '';
 const samples = [];
 try {
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`${server.origin}/${hash}`, { waitUntil: 'commit' });
+    await page.goto(`${server.origin}/`, { waitUntil: 'commit' });
     await page.waitForFunction(() => document.documentElement.dataset.firstExplanation, null, { timeout: 60_000, polling: 10 });
     // On screen: the heatmap is drawn synchronously with the result; wait for the next frame too.
     const sample = await page.evaluate(
@@ -53,7 +50,7 @@ console.log(
   JSON.stringify(
     {
       benchmark: 'page load → first explanation on screen, cold cache',
-      model: model.kind === 'default' ? 'embedded default' : 'tests/fixtures/clip-random-a (no default model embedded in this build)',
+      model: 'embedded default',
       runs,
       median_ms: Math.round(median),
       min_ms: Math.round(painted[0]),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifact, cliExplain, DIST, launchBrowser, newPage, prepareDist, relativeError, startServer, testModel } from './helpers.mjs';
+import { artifact, cliExplain, DIST, launchBrowser, newPage, prepareDist, relativeError, startServer } from './helpers.mjs';
 
 const CONTRACT = ['method', 'backend', 'model', 'options', 'texts', 'target', 'score', 'logits', 'probs', 'input_size', 'patch_grid', 'crop', 'patch_scores', 'text_tokens', 'text_scores', 'warnings', 'timings_ms'];
 const TEXTS = ['a red square', 'a green circle', 'a blue triangle'];
@@ -14,7 +14,6 @@ const TEXTS = ['a red square', 'a green circle', 'a blue triangle'];
 let server;
 let browser;
 let session;
-let model;
 
 /** Records the elements' events from the start (before the module defines the element). */
 function recordEvents() {
@@ -26,17 +25,15 @@ function recordEvents() {
 
 before(async () => {
   const fixtures = prepareDist();
-  model = await testModel();
-  const modelAttr = model.kind === 'fixture' ? ` model="${model.urlPath}"` : '';
   writeFileSync(
     join(fixtures, 'component.html'),
     `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sightline-explainer</title>
 <script type="module" src="../sightline.js"></script></head>
 <body>
-<sightline-explainer id="ok" image="../examples/scene-32.png" text="${TEXTS.join('|')}" target="a blue triangle" method="chefer"${modelAttr}></sightline-explainer>
-<sightline-explainer id="gpu" image="../examples/scene-9.png" text="a red circle" backend="webgpu" method="gradcam"${modelAttr}></sightline-explainer>
-<sightline-explainer id="missing" image="../examples/no-such-image.png" text="a red circle"${modelAttr}></sightline-explainer>
+<sightline-explainer id="ok" image="../examples/scene-32.png" text="${TEXTS.join('|')}" target="a blue triangle" method="chefer"></sightline-explainer>
+<sightline-explainer id="gpu" image="../examples/scene-9.png" text="a red circle" backend="webgpu" method="gradcam"></sightline-explainer>
+<sightline-explainer id="missing" image="../examples/no-such-image.png" text="a red circle"></sightline-explainer>
 </body></html>
 `,
   );
@@ -128,13 +125,8 @@ test('the documentation page renders its explainers', async () => {
   assert.ok(count >= 8);
   await page.waitForFunction((n) => globalThis.__events.length >= n, count, { timeout: 90_000 });
   const all = await page.evaluate(() => globalThis.__events);
-  if (model.kind === 'default') {
-    assert.ok(all.every((e) => e.type === 'sightline-explained'), JSON.stringify(all.filter((e) => e.type !== 'sightline-explained')));
-    assert.deepEqual(problems, []);
-  } else {
-    // No model is embedded in this build yet: every element says so.
-    assert.ok(all.every((e) => e.type === 'sightline-error' && /default model/.test(e.detail.message)));
-  }
+  assert.ok(all.every((e) => e.type === 'sightline-explained'), JSON.stringify(all.filter((e) => e.type !== 'sightline-explained')));
+  assert.deepEqual(problems, []);
   assert.deepEqual(requests.filter((url) => new URL(url).origin !== server.origin), []);
   await page.screenshot({ path: artifact('docs-embed.png'), fullPage: true });
   await context.close();

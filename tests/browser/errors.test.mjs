@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifact, DIST, FIXTURE_MODEL, launchBrowser, newPage, openAppWithModel, prepareDist, startServer, waitForExplanation } from './helpers.mjs';
+import { artifact, DIST, FIXTURE_MODEL, FIXTURE_URL_PATH, launchBrowser, newPage, openAppWithModel, prepareDist, startServer, waitForExplanation } from './helpers.mjs';
 
 let server;
 let browser;
@@ -118,6 +118,24 @@ test('a model from local files loads through the picker', async () => {
     await dialog.locator('button:has-text("Use the built-in model")').click();
   }
   await page.waitForFunction((kind) => globalThis.sightline.store.get().modelSource?.kind === kind && globalThis.sightline.store.get().model.status === 'ready', previous.kind);
+  await waitForExplanation(page);
+});
+
+test('a model from a URL is downloaded, cached with the Cache API, and explains', async () => {
+  const { page } = session;
+  const url = `${server.origin}${FIXTURE_URL_PATH}clip-random-a/`;
+  await page.click('.model-chip');
+  const dialog = page.locator('.model-dialog');
+  await dialog.locator('input[type=text]').fill(url);
+  await dialog.locator('.button.primary').click();
+  await page.waitForFunction((url) => globalThis.sightline.store.get().modelSource?.url === url && globalThis.sightline.store.get().model.status === 'ready', url);
+  const explanation = await waitForExplanation(page);
+  assert.equal(explanation.model.dtype, 'float32');
+  const cached = await page.evaluate(async () => (await (await caches.open('sightline-models-v1')).keys()).map((r) => new URL(r.url).pathname));
+  assert.deepEqual(cached.sort(), ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => `${FIXTURE_URL_PATH}clip-random-a/${f}`));
+  await page.click('.model-chip');
+  await dialog.locator('button:has-text("Use the built-in model")').click();
+  await page.waitForFunction(() => globalThis.sightline.store.get().modelSource?.kind === 'default' && globalThis.sightline.store.get().model.status === 'ready');
   await waitForExplanation(page);
 });
 

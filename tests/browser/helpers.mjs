@@ -117,31 +117,9 @@ export async function newPage(browser, { viewport = { width: 1400, height: 1000 
   return { context, page, requests, problems };
 }
 
-let modelChoice = null;
-
-/**
- * The model the tests use, the same for the page and the CLI: the default model when this build
- * embeds one (the CLI without --model works), else the random fixture checkpoint.
- */
-export async function testModel() {
-  if (!modelChoice) {
-    modelChoice = (async () => {
-      try {
-        await run(CLI, ['explain', '--image', join(DIST, 'examples', 'scene-32.png'), '--text', 'a red circle', '--method', 'attention', '--json', '-']);
-        return { kind: 'default', cliArgs: [] };
-      } catch (error) {
-        if (!/default model/i.test(String(error.stderr ?? error.message))) throw error;
-        return { kind: 'fixture', cliArgs: ['--model', FIXTURE_MODEL], urlPath: `${FIXTURE_URL_PATH}clip-random-a/` };
-      }
-    })();
-  }
-  return modelChoice;
-}
-
 /** The explanation JSON of the CLI. */
 export async function cliExplain({ image, texts, target = 0, method, steps, seed, headFusion, discardRatio }) {
-  const model = await testModel();
-  const args = ['explain', ...model.cliArgs, '--image', image, ...texts.flatMap((t) => ['--text', t]), '--target', String(target), '--method', method, '--json', '-'];
+  const args = ['explain', '--image', image, ...texts.flatMap((t) => ['--text', t]), '--target', String(target), '--method', method, '--json', '-'];
   if (steps !== undefined) args.push('--steps', String(steps));
   if (seed !== undefined) args.push('--seed', String(seed));
   if (headFusion !== undefined) args.push('--head-fusion', headFusion);
@@ -177,21 +155,11 @@ export async function waitForExplanation(page, { method, timeout = 60_000, previ
   return result.explanation;
 }
 
-/** Opens the app and makes sure the test model is loaded (through the model picker for a URL). */
+/** Opens the app and waits until its model (the embedded default unless `hash` names another) is loaded. */
 export async function openAppWithModel(page, origin, hash = '') {
-  const model = await testModel();
   await page.goto(`${origin}/${hash}`);
   await page.waitForFunction(() => globalThis.sightline?.store.get().engine.status !== 'starting', null, { timeout: 30_000 });
-  if (model.kind === 'fixture') {
-    const source = await page.evaluate(() => globalThis.sightline.store.get().modelSource);
-    if (source?.url !== `${origin}${model.urlPath}`) {
-      await page.click('.model-chip');
-      await page.fill('.model-dialog input[type=text]', `${origin}${model.urlPath}`);
-      await page.click('.model-dialog .button.primary');
-    }
-  }
   await page.waitForFunction(() => globalThis.sightline.store.get().model.status === 'ready', null, { timeout: 30_000 });
-  return model;
 }
 
 /** The state the tests look at, in plain JSON. */
