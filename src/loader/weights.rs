@@ -2,7 +2,7 @@
 //! or quantized). Every read is checked by name and shape with the same errors for both.
 
 use super::floats::{bf16_values, f16_values, f32_values};
-use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo};
+use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
 use super::quantized::QuantizedMatrix;
 use super::safetensors::SafetensorsWeights;
 use super::HostTensor;
@@ -30,12 +30,16 @@ impl<'a> Weights<'a> {
         }
     }
 
-    /// The storage type as users know it: "float32", "float16", "bfloat16", or for GGUF the
-    /// quantized format holding the most values ("q4_0"), else its dense type.
-    pub fn dtype_name(&self) -> &'static str {
+    /// The storage type as users know it: "float32", "float16", "bfloat16"; for GGUF the format
+    /// `sightline quantize` was asked for ("q4_k", even where some rows fell back to q4_0), else
+    /// the quantized format holding the most values, else the dense type.
+    pub fn dtype_name(&self) -> String {
         match self {
-            Weights::Safetensors(file) => file.dtype_name(),
+            Weights::Safetensors(file) => file.dtype_name().to_string(),
             Weights::Gguf(file) => {
+                if let Ok(Some(requested)) = file.metadata_string(QUANTIZATION_KEY) {
+                    return requested.to_string();
+                }
                 let mut totals: Vec<(GgmlDType, usize)> = Vec::new();
                 for tensor in file.tensors() {
                     let values: usize = tensor.shape().iter().product();
@@ -58,6 +62,7 @@ impl<'a> Weights<'a> {
                     Some(dtype) => type_name(dtype),
                     None => "unknown",
                 }
+                .to_string()
             }
         }
     }
