@@ -149,13 +149,13 @@ impl Backend for CpuBackend {
         Ok(dx.reshape(in_dims)?)
     }
 
-    /// candle's quantized product: x is quantized row by row to the weight's dot-product format
-    /// (q8_0 or q8_k) and multiplied block by block, never expanding W.
+    /// candle's quantized product, never expanding W.
     fn quantized_linear(&self, x: &Tensor, w: &QuantizedMatrix, b: Option<&Tensor>) -> Result<Tensor> {
         let (out, inp) = w.shape();
         let mut out_dims = x.dims().to_vec();
         let rows = x.elem_count() / inp;
-        let y = x.reshape((rows, inp))?.contiguous()?.apply_op1_no_bwd(w.qtensor())?;
+        let y = with_values(x, |x| w.matmul_transposed(x, rows))??;
+        let y = tensor(y, &[rows, out])?;
         let y = match b {
             Some(b) => y.broadcast_add(b)?,
             None => y,

@@ -5,8 +5,7 @@
 use super::gguf::type_name;
 use super::HostTensor;
 use crate::error::{Error, Result};
-use candle_core::quantized::{GgmlDType, QStorage, QTensor};
-use candle_core::{Device, Tensor};
+use candle_core::quantized::{GgmlDType, QuantizedType};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -14,10 +13,13 @@ use std::sync::Arc;
 /// rows of 512, so a backward pass holds only a sliver of any weight in f32.
 const CHUNK_VALUES: usize = 1 << 18;
 
+/// The blocks are held as candle's plain block vectors, not as a `QTensor`: a `QTensor` product
+/// on x86 with AVX-512 caches a second, expanded ("repacked") copy of every q8_0 and q4_k weight
+/// it multiplies, which doubles to triples the memory of a quantized model.
 #[derive(Clone)]
 pub struct QuantizedMatrix {
-    /// (rows, cols), cheap to clone: every linear that holds it shares the blocks.
-    tensor: Arc<QTensor>,
+    /// (rows, cols) in blocks along each row; shared by every clone.
+    blocks: Arc<dyn QuantizedType>,
     rows: usize,
     cols: usize,
 }
@@ -41,28 +43,35 @@ impl QuantizedMatrix {
                 type_name(dtype)
             )));
         }
-        // candle reads the blocks in place as structs of f16 and bytes, which need 2-byte
-        // alignment; a file buffer from the allocator always has it, a sub-slice of an odd
-        // address gets an aligned copy.
-        let storage = if bytes.as_ptr() as usize % std::mem::align_of::<u16>() == 0 {
-            QStorage::from_data(Cow::Borrowed(bytes), &Device::Cpu, dtype)?
+        // candle copies the blocks out of `bytes` reading them as structs of f16 and bytes, which
+        // need 2-byte alignment: a file buffer from the allocator always has it, a sub-slice at
+        // an odd address gets an aligned copy first.
+        let blocks = if bytes.as_ptr() as usize % std::mem::align_of::<u16>() == 0 {
+            dtype.from_data(Cow::Borrowed(bytes))
         } else {
-            let mut aligned = vec![0u64; bytes.len().div_ceil(8)];
-            bytemuck::cast_slice_mut::<u64, u8>(&mut aligned)[..bytes.len()].copy_from_slice(bytes);
-            let aligned_bytes = &bytemuck::cast_slice::<u64, u8>(&aligned)[..bytes.len()];
-            QStorage::from_data(Cow::Borrowed(aligned_bytes), &Device::Cpu, dtype)?
+            let mut aligned = vec![0u16; bytes.len().div_ceil(2)];
+            bytemuck::cast_slice_mut::<u16, u8>(&mut aligned)[..bytes.len()].copy_from_slice(bytes);
+            dtype.from_data(Cow::Borrowed(&bytemuck::cast_slice::<u16, u8>(&aligned)[..bytes.len()]))
         };
-        Ok(QuantizedMatrix { tensor: Arc::new(QTensor::new(storage, (rows, cols))?), rows, cols })
+        Ok(QuantizedMatrix { blocks: Arc::from(blocks), rows, cols })
     }
 
-    /// Quantizes f32 values (rows, cols); `cols` must be whole blocks of `dtype`.
+    /// Quantizes f32 values (rows, cols) with candle's quantizer; `cols` must be whole blocks.
     pub fn quantize(values: &[f32], rows: usize, cols: usize, dtype: GgmlDType) -> Result<Self> {
-        let dense = Tensor::from_slice(values, (rows, cols), &Device::Cpu)?;
-        Ok(QuantizedMatrix { tensor: Arc::new(QTensor::quantize(&dense, dtype)?), rows, cols })
+        if cols % dtype.block_size() != 0 || values.len() != rows * cols {
+            return Err(Error::Weights(format!(
+                "cannot quantize {} values as a {rows} × {cols} {} matrix",
+                values.len(),
+                type_name(dtype)
+            )));
+        }
+        let mut blocks = dtype.cpu_zeros(rows * cols);
+        blocks.from_float(values);
+        Ok(QuantizedMatrix { blocks: Arc::from(blocks), rows, cols })
     }
 
     pub fn dtype(&self) -> GgmlDType {
-        self.tensor.dtype()
+        self.blocks.dtype()
     }
 
     /// (rows, cols)
@@ -71,17 +80,26 @@ impl QuantizedMatrix {
     }
 
     /// The blocks as stored, e.g. to upload to a GPU or write to a file.
-    pub fn block_bytes(&self) -> Result<Cow<'_, [u8]>> {
-        Ok(self.tensor.data()?)
+    pub fn block_bytes(&self) -> &[u8] {
+        // SAFETY: `as_ptr` is the start of candle's block vector, which holds exactly
+        // `storage_size_in_bytes` initialized bytes and lives as long as `self` (candle's own
+        // `QTensor::data` reads it the same way).
+        unsafe { std::slice::from_raw_parts(self.blocks.as_ptr(), self.blocks.storage_size_in_bytes()) }
     }
 
-    pub fn storage_bytes(&self) -> usize {
-        self.tensor.storage_size_in_bytes()
-    }
-
-    /// The candle tensor, for candle's quantized matrix products.
-    pub fn qtensor(&self) -> &QTensor {
-        &self.tensor
+    /// y (m, rows) = x (m, cols) · Wᵀ with candle's quantized kernels: x is rounded row by row
+    /// to the weight's dot-product format (q8_0 or q8_k) and multiplied block by block.
+    pub fn matmul_transposed(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
+        if x.len() != m * self.cols {
+            return Err(Error::Backend(format!(
+                "a product of {} values with a matrix of {} columns",
+                x.len(),
+                self.cols
+            )));
+        }
+        let mut y = vec![0f32; m * self.rows];
+        self.blocks.matmul_t((m, self.cols, self.rows), x, &mut y)?;
+        Ok(y)
     }
 
     /// The whole matrix in f32. Meant for small matrices and for tests: models call
@@ -101,8 +119,7 @@ impl QuantizedMatrix {
             return Err(Error::Backend(format!("rows {start}..{end} of a matrix of {} rows", self.rows)));
         }
         let row_bytes = self.cols / self.dtype().block_size() * self.dtype().type_size();
-        let data = self.tensor.data()?;
-        let blocks = self.dtype().from_data(Cow::Borrowed(&data[start * row_bytes..end * row_bytes]));
+        let blocks = self.dtype().from_data(Cow::Borrowed(&self.block_bytes()[start * row_bytes..end * row_bytes]));
         let dense = blocks.dequantize((end - start) * self.cols)?;
         Ok(dense.as_slice::<f32>()?.to_vec())
     }

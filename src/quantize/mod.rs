@@ -137,7 +137,7 @@ fn encode(values: &[f32], shape: &[usize], dtype: GgmlDType) -> Result<Vec<u8>> 
         GgmlDType::F16 => values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
         _ => {
             let cols = shape.last().copied().unwrap_or(1);
-            QuantizedMatrix::quantize(values, values.len() / cols, cols, dtype)?.block_bytes()?.into_owned()
+            QuantizedMatrix::quantize(values, values.len() / cols, cols, dtype)?.block_bytes().to_vec()
         }
     })
 }
