@@ -11,10 +11,12 @@ use sightline::backend::cpu::CpuBackend;
 use sightline::backend::Backend;
 use sightline::bench::random_clip_safetensors;
 use sightline::config::ClipConfig;
+use sightline::eval::{drift, EvalSettings};
 use sightline::explain::noise::standard_normals;
 use sightline::explain::{Explainer, ImageInput, Method, MethodOptions, Request};
 use sightline::loader::{HostTensor, ModelFiles, QuantizedMatrix, Weights};
 use sightline::quantize::{quantize_model, QuantFormat, QuantizeOptions};
+use std::process::Command;
 
 fn random_a() -> ModelFiles {
     ModelFiles::from_path(&fixture("clip-random-a")).unwrap()
@@ -191,4 +193,54 @@ fn quantized_embedding_rows_are_the_dequantized_rows() {
     assert_eq!(&rows.data[32..64], &all.data[99 * 32..100 * 32]);
     let error = table.rows(&[100]).unwrap_err().to_string();
     assert!(error.contains("token id 100 is outside the vocabulary of 100 tokens"), "{error}");
+}
+
+#[test]
+fn drift_of_a_model_against_itself_is_none_and_against_q8_0_is_small() {
+    let original = Explainer::load(CpuBackend, &random_a()).unwrap();
+    let q8 = Explainer::load(CpuBackend, &quantized(&random_a(), QuantFormat::Q8_0)).unwrap();
+    let settings = EvalSettings {
+        scenes: 4,
+        methods: vec![Method::Chefer, Method::Gradient],
+        steps: 4,
+        ..EvalSettings::default()
+    };
+    let same = drift(&original, &original, &settings, |_, _| {}).unwrap();
+    for row in &same.rows {
+        assert_eq!(row.top_patch_agreement, 1.0, "{}", row.method);
+        assert_eq!(row.pointing_game_difference, 0.0, "{}", row.method);
+        assert!(row.mean_spearman.is_nan() || row.mean_spearman > 0.999_999, "{}: {}", row.method, row.mean_spearman);
+    }
+    let report = drift(&original, &q8, &settings, |_, _| {}).unwrap();
+    assert_eq!(report.dtype_b, "q8_0");
+    assert!(report.rows.iter().all(|row| row.mean_spearman > 0.9), "{}", report.to_markdown());
+}
+
+#[test]
+fn the_cli_quantizes_reports_fallbacks_and_explains_the_result() {
+    let out = std::env::temp_dir().join(format!("sightline-quantized-{}.gguf", std::process::id()));
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_sightline")).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    };
+    let model = fixture("clip-random-a");
+    let out_arg = out.to_str().unwrap();
+    let said = run(&["quantize", "--model", model.to_str().unwrap(), "--to", "q4_k", "--out", out_arg]);
+    assert!(said.contains("fallback: ") && said.contains("q4_0 instead of q4_k"), "{said}");
+    let image = fixture("clip-random-a/image.png");
+    let explained = run(&[
+        "explain",
+        "--model",
+        out_arg,
+        "--image",
+        image.to_str().unwrap(),
+        "--text",
+        "a cat",
+        "--method",
+        "chefer",
+    ]);
+    let _ = std::fs::remove_file(&out);
+    assert!(explained.contains("\"dtype\": \"q4_k\""), "{explained}");
 }
