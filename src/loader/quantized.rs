@@ -34,8 +34,10 @@ impl QuantizedMatrix {
     /// Blocks as a GGUF file stores them; `bytes` must be exactly (rows, cols) of `dtype`.
     pub fn from_blocks(dtype: GgmlDType, rows: usize, cols: usize, bytes: &[u8], name: &str) -> Result<Self> {
         let block = dtype.block_size();
-        let expected =
-            (cols % block == 0).then(|| rows.checked_mul(cols / block)?.checked_mul(dtype.type_size())).flatten();
+        let expected = cols
+            .is_multiple_of(block)
+            .then(|| rows.checked_mul(cols / block)?.checked_mul(dtype.type_size()))
+            .flatten();
         if expected != Some(bytes.len()) {
             return Err(Error::Weights(format!(
                 "tensor `{name}`: {} bytes do not hold a {rows} × {cols} {} matrix",
@@ -46,7 +48,7 @@ impl QuantizedMatrix {
         // candle copies the blocks out of `bytes` reading them as structs of f16 and bytes, which
         // need 2-byte alignment: a file buffer from the allocator always has it, a sub-slice at
         // an odd address gets an aligned copy first.
-        let blocks = if bytes.as_ptr() as usize % std::mem::align_of::<u16>() == 0 {
+        let blocks = if (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<u16>()) {
             dtype.from_data(Cow::Borrowed(bytes))
         } else {
             let mut aligned = vec![0u16; bytes.len().div_ceil(2)];
@@ -58,7 +60,7 @@ impl QuantizedMatrix {
 
     /// Quantizes f32 values (rows, cols) with candle's quantizer; `cols` must be whole blocks.
     pub fn quantize(values: &[f32], rows: usize, cols: usize, dtype: GgmlDType) -> Result<Self> {
-        if cols % dtype.block_size() != 0 || values.len() != rows * cols {
+        if !cols.is_multiple_of(dtype.block_size()) || values.len() != rows * cols {
             return Err(Error::Weights(format!(
                 "cannot quantize {} values as a {rows} × {cols} {} matrix",
                 values.len(),

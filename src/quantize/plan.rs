@@ -111,7 +111,7 @@ pub fn choose(role: TensorRole, shape: &[usize], options: &QuantizeOptions) -> (
     let preferred = preferred(role, options);
     let row = shape.last().copied().unwrap_or(1);
     let mut dtype = preferred;
-    while row % dtype.block_size() != 0 {
+    while !row.is_multiple_of(dtype.block_size()) {
         dtype = fallback(dtype);
     }
     (dtype, (dtype != preferred).then_some(preferred))

@@ -248,7 +248,7 @@ impl<'a> TensorHeader<'a> {
             .try_fold(1usize, |product, &dim| product.checked_mul(dim))
             .ok_or_else(|| Error::Gguf(format!("tensor `{name}` has dimensions {shape:?} whose product overflows")))?;
         let size = byte_size(self.dtype, shape[self.rank - 1], elements, name)?;
-        if self.offset % alignment as u64 != 0 {
+        if !self.offset.is_multiple_of(alignment as u64) {
             return Err(Error::Gguf(format!(
                 "tensor `{name}` starts at data offset {} which is not a multiple of the alignment {alignment}",
                 self.offset

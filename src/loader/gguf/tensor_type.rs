@@ -82,7 +82,7 @@ pub fn is_dense(dtype: GgmlDType) -> bool {
 /// hold whole blocks.
 pub fn byte_size(dtype: GgmlDType, row: usize, elements: usize, tensor: &str) -> Result<usize> {
     let block = dtype.block_size();
-    if row % block != 0 {
+    if !row.is_multiple_of(block) {
         return Err(Error::Gguf(format!(
             "tensor `{tensor}` is {} but its rows of {row} values are not whole blocks of {block}",
             type_name(dtype)
