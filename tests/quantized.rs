@@ -244,3 +244,19 @@ fn the_cli_quantizes_reports_fallbacks_and_explains_the_result() {
     let _ = std::fs::remove_file(&out);
     assert!(explained.contains("\"dtype\": \"q4_k\""), "{explained}");
 }
+
+#[test]
+fn quantized_embeddings_load_and_explain() {
+    let options = QuantizeOptions { format: QuantFormat::Q4_0, quantize_embeddings: true };
+    let model = quantize_model(&random_a(), &options).unwrap();
+    let dtype_of = |name: &str| model.tensors.iter().find(|t| t.name == name).unwrap().dtype;
+    assert_eq!(dtype_of("text_model.embeddings.token_embedding.weight"), GgmlDType::Q4_0);
+    assert_eq!(dtype_of("vision_model.embeddings.position_embedding.weight"), GgmlDType::Q4_0);
+    // Patches of 8 pixels: rows of 8 values are not whole blocks of 32.
+    assert_eq!(dtype_of("vision_model.embeddings.patch_embedding.weight"), GgmlDType::F16);
+    let files = ModelFiles::from_gguf_bytes("embeddings q4_0".into(), model.bytes).unwrap();
+    let explainer = Explainer::load(CpuBackend, &files).unwrap();
+    for method in [Method::Chefer, Method::Gradient] {
+        assert!(explain(&explainer, method).patch_scores.iter().all(|v| v.is_finite()), "{method}");
+    }
+}
