@@ -260,3 +260,14 @@ fn quantized_embeddings_load_and_explain() {
         assert!(explain(&explainer, method).patch_scores.iter().all(|v| v.is_finite()), "{method}");
     }
 }
+
+#[test]
+fn blocks_at_an_odd_address_load_like_aligned_ones() {
+    let matrix = QuantizedMatrix::quantize(&normals(8, 4 * 64), 4, 64, GgmlDType::Q4_0).unwrap();
+    let mut shifted = vec![0u8; matrix.block_bytes().len() + 1];
+    shifted[1..].copy_from_slice(matrix.block_bytes());
+    let reloaded = QuantizedMatrix::from_blocks(GgmlDType::Q4_0, 4, 64, &shifted[1..], "odd").unwrap();
+    assert_eq!(reloaded.dequantize().unwrap(), matrix.dequantize().unwrap());
+    let error = QuantizedMatrix::from_blocks(GgmlDType::Q4_0, 4, 64, &shifted, "long").unwrap_err().to_string();
+    assert!(error.contains("tensor `long`: 145 bytes do not hold a 4 × 64 q4_0 matrix"), "{error}");
+}

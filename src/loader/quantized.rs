@@ -45,15 +45,16 @@ impl QuantizedMatrix {
                 type_name(dtype)
             )));
         }
-        // candle copies the blocks out of `bytes` reading them as structs of f16 and bytes, which
-        // need 2-byte alignment: a file buffer from the allocator always has it, a sub-slice at
-        // an odd address gets an aligned copy first.
-        let blocks = if (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<u16>()) {
+        // candle copies the blocks out of `bytes` reading them in place as structs of f16s and
+        // bytes, and panics on a misaligned address: a file buffer from the allocator is always
+        // 8-byte aligned and tensor data sits at multiples of 32 in it, anything else gets an
+        // aligned copy first.
+        let blocks = if (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<u64>()) {
             dtype.from_data(Cow::Borrowed(bytes))
         } else {
-            let mut aligned = vec![0u16; bytes.len().div_ceil(2)];
-            bytemuck::cast_slice_mut::<u16, u8>(&mut aligned)[..bytes.len()].copy_from_slice(bytes);
-            dtype.from_data(Cow::Borrowed(&bytemuck::cast_slice::<u16, u8>(&aligned)[..bytes.len()]))
+            let mut aligned = vec![0u64; bytes.len().div_ceil(8)];
+            bytemuck::cast_slice_mut::<u64, u8>(&mut aligned)[..bytes.len()].copy_from_slice(bytes);
+            dtype.from_data(Cow::Borrowed(&bytemuck::cast_slice::<u64, u8>(&aligned)[..bytes.len()]))
         };
         Ok(QuantizedMatrix { blocks: Arc::from(blocks), rows, cols })
     }
