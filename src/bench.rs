@@ -6,6 +6,8 @@ use crate::config::ClipConfig;
 use crate::error::{Error, Result};
 use crate::explain::noise::standard_normals;
 use crate::explain::{Explainer, ImageInput, Method, MethodOptions, ModelInfo, Request};
+use crate::loader::ModelFiles;
+use crate::quantize::{quantize_model, QuantFormat, QuantizeOptions};
 use image::RgbImage;
 use safetensors::tensor::{Dtype, TensorView};
 use serde::Serialize;
@@ -146,6 +148,11 @@ pub struct BenchReport {
     /// Peak resident memory while explaining (native Linux only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_mb: Option<f64>,
+    /// Storage of the weights ("float32", or the quantized format).
+    pub weights: String,
+    /// The size of the GGUF file a quantized model was loaded from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_file_mb: Option<f64>,
 }
 
 pub fn random_explainer<B: Backend>(backend: B, arch: &str) -> Result<Explainer<B>> {
@@ -155,6 +162,31 @@ pub fn random_explainer<B: Backend>(backend: B, arch: &str) -> Result<Explainer<
     let tokenizer = benchmark_tokenizer_json(&config);
     let info = ModelInfo { name: format!("random {arch}"), architecture: "CLIPModel".into(), dtype: "float32".into() };
     Explainer::from_parts(backend, config, &weights, tokenizer.as_bytes(), info)
+}
+
+/// As [`random_explainer`], with the linear weights quantized to `format` (see
+/// [`crate::quantize`]) and loaded from the GGUF file in memory, which is dropped once the model
+/// is built. Also returns the file's size.
+pub fn random_quantized_explainer<B: Backend>(
+    backend: B,
+    arch: &str,
+    format: QuantFormat,
+) -> Result<(Explainer<B>, usize)> {
+    let config = ClipConfig::preset(arch)?;
+    let source = ModelFiles {
+        name: format!("random {arch}"),
+        config_json: serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?,
+        weights: random_clip_safetensors(&config, 0)?,
+        tokenizer_json: benchmark_tokenizer_json(&config).into_bytes(),
+        preprocessor_json: None,
+    };
+    let options = QuantizeOptions { format, quantize_embeddings: false };
+    let gguf = quantize_model(&source, &options)?.bytes;
+    drop(source);
+    let file_bytes = gguf.len();
+    let files = ModelFiles::from_gguf_bytes(format!("random {arch} {}", format.name()), gguf)?;
+    let explainer = Explainer::load(backend, &files)?;
+    Ok((explainer, file_bytes))
 }
 
 /// Runs `iters` explanations after one warm-up and reports per-phase medians.
@@ -195,5 +227,7 @@ pub fn run<B: Backend>(
         total_ms: Stats::of(&mut totals),
         phases_ms: phases.into_iter().map(|(k, mut v)| (k, Stats::of(&mut v))).collect(),
         peak_rss_mb: crate::memory::peak_rss_mb(),
+        weights: explainer.info.dtype.clone(),
+        model_file_mb: None,
     })
 }

@@ -11,6 +11,8 @@ pub enum Error {
     UnsupportedArchitecture(String),
     #[error("weights: {0}")]
     Weights(String),
+    #[error("GGUF file: {0}")]
+    Gguf(String),
     #[error("missing tensor `{0}` in the weights file")]
     MissingTensor(String),
     #[error("tensor `{name}` has shape {actual:?}, expected {expected:?}")]

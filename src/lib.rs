@@ -14,6 +14,7 @@ pub mod loader;
 pub mod memory;
 pub mod model;
 pub mod preprocess;
+pub mod quantize;
 pub mod render;
 pub mod scene;
 #[cfg(target_arch = "wasm32")]

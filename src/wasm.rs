@@ -93,6 +93,15 @@ impl Engine {
         Self::load(&ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json })
     }
 
+    /// One GGUF file from `sightline quantize` (config, tokenizer and preprocessor config in its
+    /// metadata). The file's bytes are released once the model is built; quantized weights stay
+    /// quantized in memory.
+    #[wasm_bindgen(js_name = fromGguf)]
+    pub fn from_gguf(name: String, bytes: Vec<u8>) -> Result<Engine, JsError> {
+        let files = ModelFiles::from_gguf_bytes(name, bytes).map_err(js_error)?;
+        Self::load(&files)
+    }
+
     fn load(files: &ModelFiles) -> Result<Engine, JsError> {
         Ok(Engine { explainer: Explainer::load(CpuBackend, files).map_err(js_error)? })
     }

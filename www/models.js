@@ -1,6 +1,7 @@
 // Where a model comes from, shared by the page and the worker. A model is one of
 //   { kind: 'default' }                       the tiny CLIP embedded in the wasm
-//   { kind: 'url', url }                      a Hugging Face CLIP folder: url/config.json, ...
+//   { kind: 'url', url }                      a Hugging Face CLIP folder: url/config.json, ...,
+//                                             or one .gguf file from `sightline quantize`
 //   { kind: 'files', files: {config, weights, tokenizer, preprocessor?} }   picked File objects
 
 export const MODEL_FILES = {
@@ -11,6 +12,11 @@ export const MODEL_FILES = {
 };
 
 export const CACHE_NAME = 'sightline-models-v1';
+
+/** Whether a model URL names one GGUF file rather than a folder. */
+export function isGgufUrl(url) {
+  return /\.gguf$/i.test(new URL(url).pathname);
+}
 
 /**
  * The folder URL (ending in '/') of a model from what a person typed: a folder URL, a file URL
@@ -44,12 +50,13 @@ export function normalizeModelUrl(input, base = globalThis.location?.href) {
     if (parts.length >= 2) {
       const [owner, name, mode, revision = 'main'] = parts;
       if (!mode || mode === 'tree' || mode === 'blob' || mode === 'resolve') {
-        path = `/${owner}/${name}/resolve/${revision}/`;
+        const file = /\.gguf$/i.test(path) ? parts.slice(4).join('/') : '';
+        path = `/${owner}/${name}/resolve/${revision}/${file}`;
       }
     }
   }
   if (/\.(json|safetensors)$/i.test(path)) path = path.replace(/[^/]*$/, '');
-  if (!path.endsWith('/')) path += '/';
+  if (!path.endsWith('/') && !/\.gguf$/i.test(path)) path += '/';
   url.pathname = path;
   return url.href;
 }

@@ -10,7 +10,7 @@
 // Requests run one after another in arrival order.
 
 import init, { Engine, generateScene, colormapTable } from './engine.js';
-import { CACHE_NAME, MODEL_FILES } from './models.js';
+import { CACHE_NAME, MODEL_FILES, isGgufUrl } from './models.js';
 
 let ready = null; // the wasm module's instantiation
 let engine = null;
@@ -142,6 +142,13 @@ async function load(source, progress) {
     }
     return JSON.parse(engine.info());
   }
+  if (source.kind === 'url' && isGgufUrl(source.url)) {
+    const bytes = await fetchGguf(source.url, progress);
+    progress({ phase: 'load' });
+    if (bytes.length > 200e6) replaceEngine(null, null);
+    replaceEngine(Engine.fromGguf(source.url, bytes), source);
+    return JSON.parse(engine.info());
+  }
   let files;
   let name;
   if (source.kind === 'url') {
@@ -200,8 +207,38 @@ async function fetchModel(baseUrl, progress) {
   };
 }
 
+/** Wasm memory ends at 4 GiB, and loading a GGUF file holds its bytes and the model built from
+ * them (about 1.1 × the file, quantized weights staying quantized) at once. */
+const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
+const GGUF_LOAD_FACTOR = 2.2;
+
+/** One GGUF file, declined before downloading when its size (from a HEAD request) could not be
+ * loaded in wasm memory. */
+async function fetchGguf(url, progress) {
+  let size = 0;
+  try {
+    const head = await fetch(url, { method: 'HEAD', credentials: 'omit', referrerPolicy: 'no-referrer' });
+    size = Number(head.headers.get('content-length')) || 0;
+  } catch {
+    // The download below reports the same failure with its own message.
+  }
+  if (size * GGUF_LOAD_FACTOR > WASM_MEMORY_BYTES) {
+    const mb = (bytes) => Math.round(bytes / 1e6);
+    throw new Error(
+      `${url} is ${mb(size)} MB: loading it needs about ${mb(size * GGUF_LOAD_FACTOR)} MB, more than a browser gives WebAssembly (${mb(WASM_MEMORY_BYTES)} MB). Quantize it further (sightline quantize --to q4_0) or explain it with the command line.`,
+    );
+  }
+  let cache = null;
+  try {
+    cache = await caches.open(CACHE_NAME);
+  } catch {
+    // No Cache API (e.g. an insecure origin): download every time.
+  }
+  return fetchFile(url, 'gguf', cache, false, progress);
+}
+
 async function fetchFile(url, key, cache, optional, progress) {
-  const file = MODEL_FILES[key];
+  const file = MODEL_FILES[key] ?? new URL(url).pathname.split('/').pop();
   let response = cache ? await cache.match(url).catch(() => undefined) : undefined;
   const cached = Boolean(response);
   if (!response) {

@@ -5,7 +5,7 @@
 use super::{AttentionGrads, Backend};
 use crate::config::Activation;
 use crate::error::{Error, Result};
-use crate::loader::HostTensor;
+use crate::loader::{HostTensor, QuantizedMatrix};
 use candle_core::{Device, Storage, Tensor};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -145,6 +145,44 @@ impl Backend for CpuBackend {
         let rows = dy.elem_count() / out;
         let dx = dy.reshape((rows, out))?.matmul(w)?;
         let mut in_dims = dims;
+        *in_dims.last_mut().expect("dy has at least one dimension") = inp;
+        Ok(dx.reshape(in_dims)?)
+    }
+
+    /// candle's quantized product, never expanding W.
+    fn quantized_linear(&self, x: &Tensor, w: &QuantizedMatrix, b: Option<&Tensor>) -> Result<Tensor> {
+        let (out, inp) = w.shape();
+        let mut out_dims = x.dims().to_vec();
+        let rows = x.elem_count() / inp;
+        let y = with_values(x, |x| w.matmul_transposed(x, rows))??;
+        let y = tensor(y, &[rows, out])?;
+        let y = match b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        *out_dims.last_mut().expect("x has at least one dimension") = out;
+        Ok(y.reshape(out_dims)?)
+    }
+
+    /// dx = dy · dequant(W), one chunk of W's rows at a time: dx = Σ_chunks dy[:, rows] · W[rows, :],
+    /// so only a sliver of the weight is ever in f32.
+    fn quantized_linear_backward(&self, dy: &Tensor, w: &QuantizedMatrix) -> Result<Tensor> {
+        let (out, inp) = w.shape();
+        let mut in_dims = dy.dims().to_vec();
+        let rows = dy.elem_count() / out;
+        let dy = dy.reshape((rows, out))?;
+        let mut dx: Option<Tensor> = None;
+        w.for_each_row_chunk(|first, values| {
+            let count = values.len() / inp;
+            let chunk = Tensor::from_slice(values, (count, inp), &Device::Cpu)?;
+            let part = dy.narrow(1, first, count)?.contiguous()?.matmul(&chunk)?;
+            dx = Some(match dx.take() {
+                Some(sum) => (sum + part)?,
+                None => part,
+            });
+            Ok(())
+        })?;
+        let dx = dx.ok_or_else(|| Error::Backend("a quantized weight with no rows".into()))?;
         *in_dims.last_mut().expect("dy has at least one dimension") = inp;
         Ok(dx.reshape(in_dims)?)
     }

@@ -7,7 +7,7 @@ pub mod cpu;
 
 use crate::config::Activation;
 use crate::error::Result;
-use crate::loader::HostTensor;
+use crate::loader::{HostTensor, QuantizedMatrix};
 
 /// Gradients of the attention op's inputs, plus the gradient with respect to the attention
 /// probabilities themselves (after softmax), which relevance methods read.
@@ -31,6 +31,30 @@ pub trait Backend {
     fn linear(&self, x: &Self::Tensor, w: &Self::Tensor, b: Option<&Self::Tensor>) -> Result<Self::Tensor>;
     /// dy (.., out) · w → (.., in).
     fn linear_backward(&self, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// x (.., in) · Wᵀ + b for W (out, in) kept in quantized blocks. The default expands this one
+    /// weight on the host and runs the dense `linear`, so every backend supports quantized models;
+    /// a backend with a kernel that reads the blocks directly overrides it.
+    fn quantized_linear(
+        &self,
+        x: &Self::Tensor,
+        w: &QuantizedMatrix,
+        b: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor> {
+        let dense = self.upload(&w.dequantize()?)?;
+        self.linear(x, &dense, b)
+    }
+    /// dy (.., out) · dequant(W) → (.., in): the gradient flows through the values the forward
+    /// pass used. The default expands this one weight, like `quantized_linear`.
+    fn quantized_linear_backward(&self, dy: &Self::Tensor, w: &QuantizedMatrix) -> Result<Self::Tensor> {
+        let dense = self.upload(&w.dequantize()?)?;
+        self.linear_backward(dy, &dense)
+    }
+    /// The rows of a quantized `table` (V, D) at `ids`, as (1, T, D); only those rows are expanded.
+    fn gather_quantized_rows(&self, table: &QuantizedMatrix, ids: &[u32]) -> Result<Self::Tensor> {
+        let rows = table.rows(ids)?;
+        self.upload(&HostTensor::new(rows.data, vec![1, ids.len(), table.shape().1]))
+    }
 
     /// Normalizes the last dimension; gamma, beta (D).
     fn layer_norm(&self, x: &Self::Tensor, gamma: &Self::Tensor, beta: &Self::Tensor, eps: f64)

@@ -16,11 +16,15 @@
 //!   <https://arxiv.org/abs/1810.03292>): Spearman ρ between the maps of the trained model and of
 //!   the same architecture with random weights.
 //!
+//! [`drift`] compares two versions of one model (a quantized one and its original) on the same
+//! scenes: how far each method's maps move.
+//!
 //! Two-object scenes measure text dependence: whether prompting each object points at it.
 //! A `random` and a `centre` baseline go through the same metrics, as the floor to beat.
 
 pub mod baselines;
 pub mod curves;
+mod drift;
 pub mod metrics;
 pub mod report;
 mod runner;
@@ -29,6 +33,7 @@ mod settings;
 mod tally;
 
 pub use baselines::Baseline;
+pub use drift::{drift, DriftReport, DriftRow};
 pub use report::{EvalReport, MethodRow, RowKind};
 pub use runner::{evaluate, evaluate_model, evaluate_model_with_progress, TEXT_INDEPENDENT_NOTE};
 pub use scenes::{Prompts, MIN_EVAL_SEED};

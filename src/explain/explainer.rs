@@ -87,7 +87,7 @@ impl<B: Backend> Explainer<B> {
         let info = ModelInfo {
             name: config.name_or_path.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| files.name.clone()),
             architecture: "CLIPModel".into(),
-            dtype: weights.dtype_name().into(),
+            dtype: weights.dtype_name(),
         };
         let model = ClipModel::new(&backend, config, &weights)?;
         Ok(Explainer {

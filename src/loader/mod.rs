@@ -1,11 +1,18 @@
 //! Reading model files: a Hugging Face folder (config.json, model.safetensors, tokenizer.json,
-//! preprocessor_config.json) from disk or from bytes, with every tensor checked by name and shape.
+//! preprocessor_config.json) or one GGUF file carrying the same, from disk or from bytes, with
+//! every tensor checked by name and shape.
 
 mod files;
+mod floats;
+pub mod gguf;
+mod quantized;
 mod safetensors;
+mod weights;
 
 pub use files::ModelFiles;
-pub use safetensors::Weights;
+pub use quantized::QuantizedMatrix;
+pub use safetensors::SafetensorsWeights;
+pub use weights::{MatrixSource, Weights};
 
 /// A dense f32 tensor in host memory, row-major.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,19 +1,20 @@
 //! safetensors weights, converted to f32 once at load time (f32, f16 and bf16 checkpoints).
 //! The header is attacker-controlled: the `safetensors` crate bounds every offset by the buffer.
 
+use super::floats::{bf16_values, f16_values, f32_values};
 use super::HostTensor;
 use crate::error::{Error, Result};
 use ::safetensors::{Dtype, SafeTensors};
 
-pub struct Weights<'a> {
+pub struct SafetensorsWeights<'a> {
     file: SafeTensors<'a>,
 }
 
-impl<'a> Weights<'a> {
+impl<'a> SafetensorsWeights<'a> {
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
         let file = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::Weights(format!("model.safetensors is not a valid safetensors file: {e}")))?;
-        Ok(Weights { file })
+        Ok(SafetensorsWeights { file })
     }
 
     /// The storage type of the checkpoint, as users know it ("float32", "float16", "bfloat16"),
@@ -50,9 +51,9 @@ impl<'a> Weights<'a> {
 
 fn to_f32(name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
     let values = match dtype {
-        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::F32 => f32_values(bytes),
+        Dtype::F16 => f16_values(bytes),
+        Dtype::BF16 => bf16_values(bytes),
         other => {
             return Err(Error::Weights(format!(
                 "tensor `{name}` has dtype {other:?}; only F32, F16 and BF16 are supported"
@@ -60,4 +61,14 @@ fn to_f32(name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
         }
     };
     Ok(values)
+}
+
+impl SafetensorsWeights<'_> {
+    /// Every tensor's name and shape, in name order.
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes: Vec<_> =
+            self.file.tensors().into_iter().map(|(name, view)| (name, view.shape().to_vec())).collect();
+        shapes.sort();
+        shapes
+    }
 }

@@ -3,14 +3,14 @@
 //! One text per pass: the causal mask makes padding irrelevant, so texts never need batching.
 
 use super::encoder::{Encoder, EncoderGrads, EncoderTrace, Recording};
-use super::{LayerNorm, Linear, WeightLoader};
+use super::{LayerNorm, Linear, MatrixWeight, WeightLoader};
 use crate::backend::Backend;
 use crate::config::ClipTextConfig;
 use crate::error::Result;
 
 pub struct TextTower<T> {
-    /// (V, D)
-    token_embedding: T,
+    /// (V, D); a quantized table stays quantized and only the looked-up rows are expanded.
+    token_embedding: MatrixWeight<T>,
     /// (max positions, D)
     position_embedding: T,
     pub encoder: Encoder<T>,
@@ -49,7 +49,7 @@ impl<T: Clone> TextTower<T> {
         let embeddings = text.pp("embeddings");
         let d = config.hidden_size;
         Ok(TextTower {
-            token_embedding: embeddings.pp("token_embedding").get("weight", &[config.vocab_size, d])?,
+            token_embedding: embeddings.pp("token_embedding").get_matrix("weight", [config.vocab_size, d])?,
             position_embedding: embeddings
                 .pp("position_embedding")
                 .get("weight", &[config.max_position_embeddings, d])?,
@@ -67,7 +67,7 @@ impl<T: Clone> TextTower<T> {
         pooled_position: usize,
         recording: Recording,
     ) -> Result<TextPass<T>> {
-        let token_embeddings = backend.gather_rows(&self.token_embedding, ids)?;
+        let token_embeddings = self.token_embedding.gather_rows(backend, ids)?;
         let input = backend.add_positions(&token_embeddings, &self.position_embedding)?;
         let encoder = self.encoder.forward(backend, &input, recording)?;
         let pooled = backend.select_token(&encoder.output, pooled_position)?;

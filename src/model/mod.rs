@@ -11,7 +11,7 @@ pub use encoder::{EncoderGrads, EncoderTrace, LayerRecord, Recording};
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::loader::Weights;
+use crate::loader::{MatrixSource, QuantizedMatrix, Weights};
 
 /// Fetches tensors under a name prefix and uploads them to the backend.
 pub struct WeightLoader<'a, 'w, B: Backend> {
@@ -36,15 +36,40 @@ impl<'a, 'w, B: Backend> WeightLoader<'a, 'w, B> {
         self.backend.upload(&self.weights.get(&full, shape)?)
     }
 
+    /// A matrix (rows, cols), kept in its quantized blocks when the file has it quantized.
+    pub fn get_matrix(&self, name: &str, shape: [usize; 2]) -> Result<MatrixWeight<B::Tensor>> {
+        let full = if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
+        Ok(match self.weights.get_matrix(&full, shape)? {
+            MatrixSource::Dense(tensor) => MatrixWeight::Dense(self.backend.upload(&tensor)?),
+            MatrixSource::Quantized(matrix) => MatrixWeight::Quantized(matrix),
+        })
+    }
+
     pub fn get_host(&self, name: &str, shape: &[usize]) -> Result<crate::loader::HostTensor> {
         let full = if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
         self.weights.get(&full, shape)
     }
 }
 
-/// y = x · Wᵀ + b, with W (out, in) as PyTorch stores it.
+/// A weight matrix on the backend, or in quantized blocks that the backend's quantized ops read.
+pub enum MatrixWeight<T> {
+    Dense(T),
+    Quantized(QuantizedMatrix),
+}
+
+impl<T> MatrixWeight<T> {
+    /// The rows of a (V, D) table at `ids`, as (1, T, D).
+    pub fn gather_rows<B: Backend<Tensor = T>>(&self, backend: &B, ids: &[u32]) -> Result<T> {
+        match self {
+            MatrixWeight::Dense(table) => backend.gather_rows(table, ids),
+            MatrixWeight::Quantized(table) => backend.gather_quantized_rows(table, ids),
+        }
+    }
+}
+
+/// y = x · Wᵀ + b, with W (out, in) as PyTorch stores it, dense or quantized.
 pub struct Linear<T> {
-    weight: T,
+    weight: MatrixWeight<T>,
     bias: Option<T>,
 }
 
@@ -55,17 +80,23 @@ impl<T> Linear<T> {
         outputs: usize,
         bias: bool,
     ) -> Result<Self> {
-        let weight = loader.get("weight", &[outputs, inputs])?;
+        let weight = loader.get_matrix("weight", [outputs, inputs])?;
         let bias = if bias { Some(loader.get("bias", &[outputs])?) } else { None };
         Ok(Linear { weight, bias })
     }
 
     pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, x: &T) -> Result<T> {
-        backend.linear(x, &self.weight, self.bias.as_ref())
+        match &self.weight {
+            MatrixWeight::Dense(w) => backend.linear(x, w, self.bias.as_ref()),
+            MatrixWeight::Quantized(w) => backend.quantized_linear(x, w, self.bias.as_ref()),
+        }
     }
 
     pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, dy: &T) -> Result<T> {
-        backend.linear_backward(dy, &self.weight)
+        match &self.weight {
+            MatrixWeight::Dense(w) => backend.linear_backward(dy, w),
+            MatrixWeight::Quantized(w) => backend.quantized_linear_backward(dy, w),
+        }
     }
 }
 

@@ -55,7 +55,7 @@ class ModelBar extends StoreView {
         'section',
         { class: 'choice' },
         h('h3', {}, h('label', { htmlFor: urlId, text: 'From an address' })),
-        h('p', { id: urlHint, class: 'hint', text: `A model folder with config.json, model.safetensors and tokenizer.json (preprocessor_config.json is read when present), or a Hugging Face repository such as ${EXAMPLE_REPO} (about 600 MB).` }),
+        h('p', { id: urlHint, class: 'hint', text: `A model folder with config.json, model.safetensors and tokenizer.json (preprocessor_config.json is read when present), a Hugging Face repository such as ${EXAMPLE_REPO} (about 600 MB), or one .gguf file from sightline quantize (about 90 MB for a q4_0 ViT-B/32).` }),
         h('div', { class: 'row' }, this.urlInput, this.urlButton),
       ),
       h(

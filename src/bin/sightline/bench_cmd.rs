@@ -1,7 +1,8 @@
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
-use sightline::bench::{random_explainer, run as run_bench};
+use sightline::bench::{random_explainer, random_quantized_explainer, run as run_bench};
 use sightline::explain::{Method, MethodOptions};
+use sightline::quantize::QuantFormat;
 use sightline::{Error, Result};
 
 #[derive(Args)]
@@ -18,6 +19,10 @@ pub struct BenchArgs {
     /// Integrated-gradients steps and SmoothGrad samples.
     #[arg(long, default_value_t = MethodOptions::default().steps)]
     steps: usize,
+    /// Quantize the random weights (q8_0, q4_0, q4_k, f16) and load them from a GGUF file in
+    /// memory; the report adds the file's size.
+    #[arg(long)]
+    quantize: Option<String>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -33,9 +38,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let options = MethodOptions { steps: args.steps, ..MethodOptions::default() };
     options.validate()?;
-    let explainer = random_explainer(CpuBackend, &args.arch)?;
+    let (explainer, file_bytes) = match &args.quantize {
+        Some(format) => {
+            let (explainer, bytes) =
+                random_quantized_explainer(CpuBackend, &args.arch, format.parse::<QuantFormat>()?)?;
+            (explainer, Some(bytes))
+        }
+        None => (random_explainer(CpuBackend, &args.arch)?, None),
+    };
     let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
+    let mut report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
+    report.model_file_mb = file_bytes.map(|bytes| bytes as f64 / (1024.0 * 1024.0));
     println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?);
     Ok(())
 }

@@ -21,7 +21,7 @@ pub struct EvalArgs {
     /// Comma-separated methods (default: all).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
-    /// A Hugging Face CLIP folder; the embedded default model when absent.
+    /// A Hugging Face CLIP folder or a .gguf file; the embedded default model when absent.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Scene side in pixels (default: the model's input size).

@@ -17,8 +17,8 @@ pub enum BackendChoice {
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// A Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json); the embedded
-    /// default model when absent.
+    /// A Hugging Face CLIP folder (config.json, model.safetensors, tokenizer.json) or a .gguf file
+    /// from `sightline quantize`; the embedded default model when absent.
     #[arg(long)]
     model: Option<PathBuf>,
     #[arg(long)]
@@ -90,6 +90,8 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     };
     let bytes = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
     let explainer = Explainer::load(CpuBackend, &files)?;
+    // The model holds its own copy of every weight: the file's bytes are no longer needed.
+    drop(files);
     let image = decode_image(&bytes, explainer.image_limits)?;
     let explanation = explainer.explain(&Request {
         image: ImageInput::Decoded(&image),

@@ -1,8 +1,12 @@
-//! The `sightline` command line: explain an image natively, benchmark the engine.
+//! The `sightline` command line: explain an image natively, benchmark the engine, quantize a
+//! model and measure how far its explanations drift.
 
 mod bench_cmd;
+mod drift_cmd;
 mod eval_cmd;
 mod explain_cmd;
+mod model_arg;
+mod quantize_cmd;
 mod scenes_cmd;
 mod serve_cmd;
 
@@ -26,6 +30,10 @@ enum Command {
     Scenes(scenes_cmd::ScenesArgs),
     /// Score every explanation method's faithfulness on held-out synthetic scenes with exact masks.
     Eval(eval_cmd::EvalArgs),
+    /// Write a model as one GGUF file with its linear weights quantized (q8_0, q4_0, q4_k) or f16.
+    Quantize(quantize_cmd::QuantizeArgs),
+    /// How far two versions of a model (e.g. quantized and full precision) differ in their explanations.
+    Drift(drift_cmd::DriftArgs),
     /// Serve the built web app (dist/) on 127.0.0.1.
     Serve(serve_cmd::ServeArgs),
 }
@@ -49,6 +57,8 @@ fn main() -> ExitCode {
         Command::Scenes(args) => scenes_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
         Command::Eval(args) => eval_cmd::run(args),
+        Command::Quantize(args) => quantize_cmd::run(args),
+        Command::Drift(args) => drift_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,140 @@
+//! One way to read a checkpoint's tensors whatever the file: safetensors (dense) or GGUF (dense
+//! or quantized). Every read is checked by name and shape with the same errors for both.
+
+use super::floats::{bf16_values, f16_values, f32_values};
+use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
+use super::quantized::QuantizedMatrix;
+use super::safetensors::SafetensorsWeights;
+use super::HostTensor;
+use crate::error::{Error, Result};
+use candle_core::quantized::GgmlDType;
+
+pub enum Weights<'a> {
+    Safetensors(SafetensorsWeights<'a>),
+    Gguf(GgufFile<'a>),
+}
+
+/// A matrix as a model will hold it: expanded to f32, or kept in its quantized blocks.
+pub enum MatrixSource {
+    Dense(HostTensor),
+    Quantized(QuantizedMatrix),
+}
+
+impl<'a> Weights<'a> {
+    /// A GGUF file when `bytes` start with its magic number, safetensors otherwise.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        if is_gguf(bytes) {
+            Ok(Weights::Gguf(GgufFile::parse(bytes)?))
+        } else {
+            Ok(Weights::Safetensors(SafetensorsWeights::from_bytes(bytes)?))
+        }
+    }
+
+    /// The storage type as users know it: "float32", "float16", "bfloat16"; for GGUF the format
+    /// `sightline quantize` was asked for ("q4_k", even where some rows fell back to q4_0), else
+    /// the quantized format holding the most values, else the dense type.
+    pub fn dtype_name(&self) -> String {
+        match self {
+            Weights::Safetensors(file) => file.dtype_name().to_string(),
+            Weights::Gguf(file) => {
+                if let Ok(Some(requested)) = file.metadata_string(QUANTIZATION_KEY) {
+                    return requested.to_string();
+                }
+                let mut totals: Vec<(GgmlDType, usize)> = Vec::new();
+                for tensor in file.tensors() {
+                    let values: usize = tensor.shape().iter().product();
+                    match totals.iter_mut().find(|(dtype, _)| *dtype == tensor.dtype) {
+                        Some((_, total)) => *total += values,
+                        None => totals.push((tensor.dtype, values)),
+                    }
+                }
+                let largest = |quantized: bool| {
+                    totals
+                        .iter()
+                        .filter(|(dtype, _)| is_dense(*dtype) != quantized)
+                        .max_by_key(|(_, total)| *total)
+                        .map(|(dtype, _)| *dtype)
+                };
+                match largest(true).or_else(|| largest(false)) {
+                    Some(GgmlDType::F32) => "float32",
+                    Some(GgmlDType::F16) => "float16",
+                    Some(GgmlDType::BF16) => "bfloat16",
+                    Some(dtype) => type_name(dtype),
+                    None => "unknown",
+                }
+                .to_string()
+            }
+        }
+    }
+
+    /// Every tensor's name and shape, in name order.
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        match self {
+            Weights::Safetensors(file) => file.tensor_shapes(),
+            Weights::Gguf(file) => file.tensors().iter().map(|t| (t.name.to_string(), t.shape().to_vec())).collect(),
+        }
+    }
+
+    /// The tensor `name` in f32, which must have exactly `expected` shape; quantized tensors are
+    /// expanded (for the small ones a model keeps dense: norms, biases, embeddings).
+    pub fn get(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
+        match self {
+            Weights::Safetensors(file) => file.get(name, expected),
+            Weights::Gguf(file) => {
+                let tensor = gguf_tensor(file, name, expected)?;
+                match dense_values(tensor) {
+                    Some(values) => Ok(HostTensor::new(values, expected.to_vec())),
+                    None => {
+                        let mut matrix = quantized(tensor)?.dequantize()?;
+                        matrix.shape = expected.to_vec();
+                        Ok(matrix)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The matrix `name` of `expected` shape (rows, cols), kept quantized when the file stores
+    /// it quantized.
+    pub fn get_matrix(&self, name: &str, expected: [usize; 2]) -> Result<MatrixSource> {
+        if let Weights::Gguf(file) = self {
+            let tensor = gguf_tensor(file, name, &expected)?;
+            if !is_dense(tensor.dtype) {
+                return Ok(MatrixSource::Quantized(quantized(tensor)?));
+            }
+        }
+        Ok(MatrixSource::Dense(self.get(name, &expected)?))
+    }
+}
+
+fn gguf_tensor<'f, 'a>(file: &'f GgufFile<'a>, name: &str, expected: &[usize]) -> Result<&'f TensorInfo<'a>> {
+    let tensor = file.tensor(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+    // Hugging Face stores 0-d scalars (logit_scale) as shape []; ggml tensors have at least one
+    // dimension, so they are written as [1].
+    let same_shape = tensor.shape() == expected || (expected.is_empty() && tensor.shape() == [1]);
+    if !same_shape {
+        return Err(Error::TensorShape {
+            name: name.to_string(),
+            actual: tensor.shape().to_vec(),
+            expected: expected.to_vec(),
+        });
+    }
+    Ok(tensor)
+}
+
+fn dense_values(tensor: &TensorInfo) -> Option<Vec<f32>> {
+    match tensor.dtype {
+        GgmlDType::F32 => Some(f32_values(tensor.data)),
+        GgmlDType::F16 => Some(f16_values(tensor.data)),
+        GgmlDType::BF16 => Some(bf16_values(tensor.data)),
+        _ => None,
+    }
+}
+
+/// A quantized tensor as a matrix: its innermost dimension is the row, the others are rows.
+fn quantized(tensor: &TensorInfo) -> Result<QuantizedMatrix> {
+    let shape = tensor.shape();
+    let cols = shape[shape.len() - 1];
+    let rows = shape[..shape.len() - 1].iter().product();
+    QuantizedMatrix::from_blocks(tensor.dtype, rows, cols, tensor.data, tensor.name)
+}
