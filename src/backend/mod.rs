@@ -4,6 +4,7 @@
 //! single product. The CPU backend is the reference; a GPU backend implements the same trait.
 
 pub mod cpu;
+pub mod webgpu;
 
 use crate::config::Activation;
 use crate::error::Result;
@@ -24,6 +25,11 @@ pub trait Backend {
 
     /// The name reported in explanations ("cpu", "webgpu").
     fn name(&self) -> &'static str;
+    /// The largest tensor the backend holds in one piece (a GPU binding limit); batched passes
+    /// are split so that no activation exceeds it.
+    fn max_tensor_bytes(&self) -> usize {
+        usize::MAX
+    }
     fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
     fn download(&self, tensor: &Self::Tensor) -> Result<HostTensor>;
 

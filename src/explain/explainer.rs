@@ -357,7 +357,11 @@ impl<B: Backend> Explainer<B> {
         };
         // Transient buffers of the widest op in flight, plus the recorded layers.
         let per_image_bytes = 4 * (vision.num_hidden_layers * per_layer_floats + 3 * (t * i + h * t * t));
-        (self.batch_budget_bytes / per_image_bytes.max(1)).max(1)
+        let by_budget = self.batch_budget_bytes / per_image_bytes.max(1);
+        // No single activation may outgrow what the backend holds in one piece.
+        let largest_tensor_bytes = 4 * (t * i).max(h * t * t).max(3 * vision.image_size * vision.image_size);
+        let by_tensor = self.backend.max_tensor_bytes() / largest_tensor_bytes.max(1);
+        by_budget.min(by_tensor).max(1)
     }
 
     /// ∂s_k/∂x_k for `count` inputs made by `input(k)`, handed to `consume(k, gradient)` in order.

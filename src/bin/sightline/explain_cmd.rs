@@ -1,19 +1,17 @@
-use clap::{Args, ValueEnum};
+use crate::backend_arg::BackendChoice;
+use clap::Args;
+use image::RgbImage;
 use sightline::backend::cpu::CpuBackend;
+use sightline::backend::webgpu::WebGpuBackend;
+use sightline::backend::Backend;
 use sightline::default_model::default_model_files;
-use sightline::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use sightline::explain::{Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use sightline::heatmap::{Colormap, OverlayOptions};
 use sightline::loader::ModelFiles;
 use sightline::preprocess::decode_image;
 use sightline::render::{explanation_png, title, MapChoice};
 use sightline::{Error, Result};
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum BackendChoice {
-    Cpu,
-    Webgpu,
-}
 
 #[derive(Args)]
 pub struct ExplainArgs {
@@ -74,11 +72,6 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         discard_ratio: args.discard_ratio,
     };
     options.validate()?;
-    if let BackendChoice::Webgpu = args.backend {
-        return Err(Error::InvalidOption(
-            "the webgpu backend is not available in this build; use --backend cpu".into(),
-        ));
-    }
     let files = match &args.model {
         Some(path) => ModelFiles::from_path(path)?,
         None => default_model_files()?,
@@ -89,15 +82,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         ..OverlayOptions::default()
     };
     let bytes = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
-    let explainer = Explainer::load(CpuBackend, &files)?;
-    let image = decode_image(&bytes, explainer.image_limits)?;
-    let explanation = explainer.explain(&Request {
-        image: ImageInput::Decoded(&image),
-        texts: &args.texts,
-        target: args.target,
-        method,
-        options,
-    })?;
+    let (image, explanation) = match args.backend {
+        BackendChoice::Cpu => explain_on(CpuBackend, &files, &bytes, &args, method, options)?,
+        BackendChoice::Webgpu => explain_on(WebGpuBackend::new()?, &files, &bytes, &args, method, options)?,
+    };
     for warning in &explanation.warnings {
         eprintln!("warning: {warning}");
     }
@@ -115,4 +103,24 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         std::fs::write(path, png).map_err(|e| Error::io(path.display(), e))?;
     }
     Ok(())
+}
+
+fn explain_on<B: Backend>(
+    backend: B,
+    files: &ModelFiles,
+    bytes: &[u8],
+    args: &ExplainArgs,
+    method: Method,
+    options: MethodOptions,
+) -> Result<(RgbImage, Explanation)> {
+    let explainer = Explainer::load(backend, files)?;
+    let image = decode_image(bytes, explainer.image_limits)?;
+    let explanation = explainer.explain(&Request {
+        image: ImageInput::Decoded(&image),
+        texts: &args.texts,
+        target: args.target,
+        method,
+        options,
+    })?;
+    Ok((image, explanation))
 }

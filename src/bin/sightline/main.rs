@@ -1,5 +1,6 @@
 //! The `sightline` command line: explain an image natively, benchmark the engine.
 
+mod backend_arg;
 mod bench_cmd;
 mod eval_cmd;
 mod explain_cmd;
