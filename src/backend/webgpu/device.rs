@@ -7,7 +7,6 @@ use super::pool::{BufferPool, GpuTensor};
 use super::readback::read_floats;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
-use wgpu::util::DeviceExt;
 
 /// A matrix product larger than this many multiply-adds is split into several dispatches, so
 /// that no single dispatch runs long enough to trip a driver's watchdog (Windows resets a GPU
@@ -62,11 +61,7 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, message| {
             record_failure(&on_loss, format!("the WebGPU device was lost ({reason:?}): {message}"));
         });
-        let placeholder = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("placeholder"),
-            contents: &[0; 4],
-            usage: wgpu::BufferUsages::STORAGE,
-        });
+        let placeholder = filled_buffer(&device, &queue, "placeholder", &[0; 4], wgpu::BufferUsages::STORAGE);
         Ok(Gpu {
             pool: Arc::new(BufferPool::new(device.clone())),
             adapter: adapter.get_info(),
@@ -130,14 +125,13 @@ impl Gpu {
         self.check()?;
         let bytes = self.checked_bytes(&shape)?;
         let Some(buffer) = self.pool.take_released(bytes) else {
-            return Ok(GpuTensor::new(self.pool.create_with(values), self.pool.clone(), shape));
+            // A fresh buffer is used by no recorded command, so a queue write is safe.
+            let buffer = self.pool.create(bytes);
+            self.queue.write_buffer(&buffer, 0, values);
+            return Ok(GpuTensor::new(buffer, self.pool.clone(), shape));
         };
         if !values.is_empty() {
-            let staging = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("upload"),
-                contents: values,
-                usage: wgpu::BufferUsages::COPY_SRC,
-            });
+            let staging = filled_buffer(&self.device, &self.queue, "upload", values, wgpu::BufferUsages::COPY_SRC);
             self.record(|encoder| encoder.copy_buffer_to_buffer(&staging, 0, &buffer, 0, values.len() as u64))?;
         }
         Ok(GpuTensor::new(buffer, self.pool.clone(), shape))
@@ -175,11 +169,13 @@ impl Gpu {
         // Uniform blocks are laid out in 16-byte rows.
         let mut words = params.to_vec();
         words.resize(params.len().div_ceil(4).max(1) * 4, 0);
-        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(kernel.name),
-            contents: bytemuck::cast_slice(&words),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = filled_buffer(
+            &self.device,
+            &self.queue,
+            kernel.name,
+            bytemuck::cast_slice(&words),
+            wgpu::BufferUsages::UNIFORM,
+        );
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         entries.extend(
             buffers
@@ -234,8 +230,28 @@ impl Gpu {
     /// Destroys the device as a driver reset would: every later op fails with "device lost".
     /// Used to test that callers fall back to the CPU.
     pub fn destroy(&self) {
+        record_failure(&self.failure, "the WebGPU device was destroyed".into());
         self.device.destroy();
     }
+}
+
+/// A new buffer holding `contents`. Written through the queue rather than mapped at creation:
+/// on a lost device mapping panics inside wgpu, while a queue write only reports an error.
+fn filled_buffer(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    label: &str,
+    contents: &[u8],
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: contents.len() as u64,
+        usage: usage | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    queue.write_buffer(&buffer, 0, contents);
+    buffer
 }
 
 fn record_failure(slot: &Mutex<Option<String>>, message: String) {

@@ -40,24 +40,6 @@ impl BufferPool {
         })
     }
 
-    /// A fresh buffer holding `contents` (mapped at creation, so no copy is recorded).
-    pub fn create_with(&self, contents: &[u8]) -> wgpu::Buffer {
-        use wgpu::util::DeviceExt;
-        let mut padded;
-        let contents = if contents.len() as u64 >= MIN_BUFFER_BYTES {
-            contents
-        } else {
-            padded = contents.to_vec();
-            padded.resize(MIN_BUFFER_BYTES as usize, 0);
-            &padded
-        };
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("tensor"),
-            contents,
-            usage: TENSOR_USAGE,
-        })
-    }
-
     fn release(&self, buffer: wgpu::Buffer) {
         if let Ok(mut free) = self.free.lock() {
             free.entry(buffer.size()).or_default().push(buffer);
