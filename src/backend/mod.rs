@@ -30,6 +30,11 @@ pub trait Backend {
     fn max_tensor_bytes(&self) -> usize {
         usize::MAX
     }
+    /// Waits until all work asked of the backend so far is done, so that phase timings charge
+    /// work to the phase that asked for it (a GPU runs recorded work only when results are read).
+    fn finish(&self) -> Result<()> {
+        Ok(())
+    }
     fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
     fn download(&self, tensor: &Self::Tensor) -> Result<HostTensor>;
 

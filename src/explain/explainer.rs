@@ -227,6 +227,7 @@ impl<B: Backend> Explainer<B> {
                 let d_text = backend.upload(&HostTensor::new(gradients.d_text, vec![1, target_embed.len()]))?;
                 let vision_grads = self.model.image_backward(backend, &image_pass, &d_image)?;
                 let text_grads = self.model.text_backward(backend, &target_pass, &d_text)?;
+                backend.finish()?;
                 timings.lap("backward");
                 match method {
                     Method::Gradient => {

@@ -4,7 +4,7 @@
 
 use super::pipelines::{Kernel, PipelineCache};
 use super::pool::{BufferPool, GpuTensor};
-use super::readback::read_floats;
+use super::readback::{read_floats, wait_until_idle};
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
@@ -156,6 +156,14 @@ impl Gpu {
         let values = read_floats(&self.device, &staging);
         self.check()?;
         values
+    }
+
+    /// Submits everything recorded so far and waits for it.
+    pub fn finish(&self) -> Result<()> {
+        self.check()?;
+        self.submit()?;
+        wait_until_idle(&self.device)?;
+        self.check()
     }
 
     /// Records one dispatch of `kernel`: binding 0 is the uniform `params` (u32 words, f32 as

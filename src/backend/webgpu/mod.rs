@@ -82,6 +82,10 @@ impl Backend for WebGpuBackend {
         usize::try_from(self.gpu.max_tensor_bytes()).unwrap_or(usize::MAX)
     }
 
+    fn finish(&self) -> Result<()> {
+        self.gpu.finish()
+    }
+
     fn upload(&self, tensor: &HostTensor) -> Result<GpuTensor> {
         if tensor.data.len() != tensor.shape.iter().product::<usize>() {
             return Err(Error::Backend(format!("upload: {} values for shape {:?}", tensor.data.len(), tensor.shape)));

@@ -30,6 +30,21 @@ pub(crate) fn read_floats(device: &wgpu::Device, staging: &wgpu::Buffer) -> Resu
     Ok(values)
 }
 
+/// Blocks until the GPU has run everything submitted (natively; the browser cannot block, and its
+/// timings come from awaited readbacks instead).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn wait_until_idle(device: &wgpu::Device) -> Result<()> {
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map(|_| ())
+        .map_err(|e| Error::Backend(format!("waiting for the GPU failed: {e}")))
+}
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn wait_until_idle(_device: &wgpu::Device) -> Result<()> {
+    Ok(())
+}
+
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn read_floats(_device: &wgpu::Device, _staging: &wgpu::Buffer) -> Result<Vec<f32>> {
     Err(Error::Backend(
