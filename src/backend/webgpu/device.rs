@@ -84,7 +84,7 @@ impl Gpu {
     }
 
     pub fn compiled_pipelines(&self) -> usize {
-        self.pipelines.len()
+        self.pipelines.compiled()
     }
 
     /// Fails with the device's first reported error, if any.

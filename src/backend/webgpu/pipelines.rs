@@ -24,7 +24,7 @@ impl PipelineCache {
         pipelines.entry(kernel.name).or_insert_with(|| compile(device, kernel)).clone()
     }
 
-    pub fn len(&self) -> usize {
+    pub fn compiled(&self) -> usize {
         self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
     }
 }
