@@ -228,8 +228,11 @@ impl Gpu {
     }
 
     fn submit(&self) -> Result<()> {
-        let encoder = self.pending.lock().map_err(|_| Error::Backend("the command encoder is poisoned".into()))?.take();
-        if let Some(encoder) = encoder {
+        let mut pending = self.pending.lock().map_err(|_| Error::Backend("the command encoder is poisoned".into()))?;
+        // Submitted while the lock is held: otherwise another thread could record into a fresh
+        // encoder and submit it first, running commands before those they depend on, or read a
+        // buffer back before the commands writing it reached the queue.
+        if let Some(encoder) = pending.take() {
             self.queue.submit([encoder.finish()]);
         }
         Ok(())
