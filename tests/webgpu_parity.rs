@@ -146,3 +146,24 @@ fn device_loss_mid_explanation_falls_back_to_cpu() {
     let reference = explain(&Explainer::load(CpuBackend, &f.files).unwrap(), &f, Method::IntegratedGradients, options);
     assert_eq!(explanation.patch_scores, reference.patch_scores);
 }
+
+/// `sightline explain --backend webgpu` runs the kernels and its JSON says so.
+#[test]
+fn cli_explains_on_webgpu() {
+    if webgpu().is_none() {
+        return;
+    }
+    let folder = fixture("clip-random-a");
+    let image = folder.join("image.png");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["explain", "--model"])
+        .arg(&folder)
+        .arg("--image")
+        .arg(&image)
+        .args(["--text", "a red circle", "--method", "gradient", "--backend", "webgpu", "--json", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["backend"], "webgpu");
+}
