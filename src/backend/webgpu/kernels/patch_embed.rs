@@ -48,8 +48,8 @@ pub(crate) fn patch_embed_backward(
             d_patches.shape()
         )));
     };
-    let side = if patch == 0 { 0 } else { image_size / patch };
-    if patch == 0 || hidden == 0 || side * side != patches || w.elements() % (hidden * patch * patch) != 0 {
+    let side = image_size.checked_div(patch).unwrap_or(0);
+    if patch == 0 || hidden == 0 || side * side != patches || !w.elements().is_multiple_of(hidden * patch * patch) {
         return Err(Error::Backend(format!(
             "patch embedding backward: gradient {:?} does not fit weight {:?}, patch {patch}, image {image_size}",
             d_patches.shape(),
