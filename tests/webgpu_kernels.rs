@@ -256,3 +256,31 @@ fn pipelines_are_compiled_once() {
     }
     assert_eq!(gpu.compiled_pipelines(), compiled);
 }
+
+#[test]
+fn chefer_relevance_on_the_device() {
+    let Some(gpu) = gpu() else { return };
+    // (layers, batch, heads, tokens): one token and one head; batch 2 (only element 0 counts).
+    for (seed, &(layers, batch, heads, tokens)) in [(1, 1, 1, 1), (3, 2, 4, 17), (2, 1, 12, 50)].iter().enumerate() {
+        let seed = 1000 + seed as u64 * 100;
+        let shape = [batch, heads, tokens, tokens];
+        let probs: Vec<HostTensor> = (0..layers)
+            .map(|l| {
+                let mut t = random(seed + l as u64, &shape, 0.2);
+                t.data.iter_mut().for_each(|v| *v = v.abs());
+                t
+            })
+            .collect();
+        let grads: Vec<HostTensor> = (0..layers).map(|l| random(seed + 50 + l as u64, &shape, 1.0)).collect();
+        let up = |ts: &[HostTensor]| ts.iter().map(|t| gpu.upload(t).unwrap()).collect::<Vec<_>>();
+        let (gpu_probs, gpu_grads) = (up(&probs), up(&grads));
+        for row in [0, tokens - 1] {
+            let expected = sightline::explain::relevance::chefer(&probs, &grads, row);
+            let actual = gpu
+                .chefer_row(&gpu_probs.iter().collect::<Vec<_>>(), &gpu_grads.iter().collect::<Vec<_>>(), row)
+                .unwrap()
+                .expect("the webgpu backend computes Chefer on the device");
+            assert_close(&format!("chefer {layers}x{heads}x{tokens} row {row}"), &actual, &expected, TOLERANCE);
+        }
+    }
+}

@@ -109,4 +109,12 @@ pub trait Backend {
     fn select_token_backward(&self, dy: &Self::Tensor, position: usize, tokens: usize) -> Result<Self::Tensor>;
     /// x (B, T, D) → (B, T-1, D), without the first token.
     fn drop_first_token(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// Row `row` of Chefer et al.'s relevance on batch element 0, from each layer's attention
+    /// probabilities and their gradients (B, H, T, T), computed where they live so that only T
+    /// values are read back. `None` leaves it to the host (`explain::relevance::chefer`), which
+    /// is what the CPU backend does: there the maps are already in host memory.
+    fn chefer_row(&self, _probs: &[&Self::Tensor], _grads: &[&Self::Tensor], _row: usize) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
 }

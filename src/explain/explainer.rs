@@ -248,10 +248,22 @@ impl<B: Backend> Explainer<B> {
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), Some(text))
                     }
                     Method::Chefer => {
-                        let vision_grads = download_all(backend, &vision_grads.encoder.d_probs)?;
-                        let text_grads = download_all(backend, &text_grads.encoder.d_probs)?;
-                        let vision = patches_of(chefer(&vision_layers()?, &vision_grads, 0));
-                        (vision, None, Some(chefer(&text_layers()?, &text_grads, pooled)))
+                        let relevance = |layers: &[crate::model::LayerRecord<B::Tensor>],
+                                         grads: &[B::Tensor],
+                                         row: usize|
+                         -> Result<Vec<f32>> {
+                            let probs = recorded_probs(layers)?;
+                            let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
+                            match backend.chefer_row(&probs, &grad_refs, row)? {
+                                Some(on_device) => Ok(on_device),
+                                None => {
+                                    Ok(chefer(&download_probs(backend, layers)?, &download_all(backend, grads)?, row))
+                                }
+                            }
+                        };
+                        let vision = relevance(&image_pass.encoder.layers, &vision_grads.encoder.d_probs, 0)?;
+                        let text = relevance(&target_pass.encoder.layers, &text_grads.encoder.d_probs, pooled)?;
+                        (patches_of(vision), None, Some(text))
                     }
                     _ => {
                         let last = image_pass.encoder.layers.last().expect("a model has at least one layer");
@@ -494,6 +506,13 @@ fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
 
 fn download_all<B: Backend>(backend: &B, tensors: &[B::Tensor]) -> Result<Vec<HostTensor>> {
     tensors.iter().map(|t| backend.download(t)).collect()
+}
+
+fn recorded_probs<T>(layers: &[crate::model::LayerRecord<T>]) -> Result<Vec<&T>> {
+    layers
+        .iter()
+        .map(|layer| layer.probs.as_ref().ok_or_else(|| Error::Backend("attention was not recorded".into())))
+        .collect()
 }
 
 fn download_probs<B: Backend>(backend: &B, layers: &[crate::model::LayerRecord<B::Tensor>]) -> Result<Vec<HostTensor>> {

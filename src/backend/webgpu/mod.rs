@@ -218,4 +218,8 @@ impl Backend for WebGpuBackend {
     fn drop_first_token(&self, x: &GpuTensor) -> Result<GpuTensor> {
         kernels::drop_first_token(&self.gpu, x)
     }
+
+    fn chefer_row(&self, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<Option<Vec<f32>>> {
+        kernels::chefer_row(&self.gpu, probs, grads, row).map(Some)
+    }
 }
