@@ -143,6 +143,9 @@ pub struct BenchReport {
     pub backend: String,
     pub threads: usize,
     pub iters: usize,
+    /// The first explanation (cold: kernels compiled, buffers allocated, caches empty).
+    pub first_ms: f64,
+    /// The following ones (warm).
     pub total_ms: Stats,
     pub phases_ms: BTreeMap<String, Stats>,
     /// Peak resident memory while explaining (native Linux only).
@@ -189,7 +192,8 @@ pub fn random_quantized_explainer<B: Backend>(
     Ok((explainer, file_bytes))
 }
 
-/// Runs `iters` explanations after one warm-up and reports per-phase medians.
+/// Runs `iters` explanations after one warm-up (reported as `first_ms`) and reports per-phase
+/// medians.
 pub fn run<B: Backend>(
     explainer: &Explainer<B>,
     arch: &str,
@@ -204,7 +208,7 @@ pub fn run<B: Backend>(
     });
     let texts = vec![BENCH_TEXT.to_string()];
     let request = Request { image: ImageInput::Decoded(&image), texts: &texts, target: 0, method, options };
-    explainer.explain(&request)?;
+    let first_ms = explainer.explain(&request)?.timings_ms.get("total").copied().unwrap_or(0.0);
     crate::memory::reset_peak();
     let mut totals = Vec::with_capacity(iters);
     let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -224,6 +228,7 @@ pub fn run<B: Backend>(
         backend: explainer.backend().name().into(),
         threads,
         iters,
+        first_ms,
         total_ms: Stats::of(&mut totals),
         phases_ms: phases.into_iter().map(|(k, mut v)| (k, Stats::of(&mut v))).collect(),
         peak_rss_mb: crate::memory::peak_rss_mb(),

@@ -4,6 +4,7 @@
 //! single product. The CPU backend is the reference; a GPU backend implements the same trait.
 
 pub mod cpu;
+pub mod webgpu;
 
 use crate::config::Activation;
 use crate::error::Result;
@@ -24,6 +25,16 @@ pub trait Backend {
 
     /// The name reported in explanations ("cpu", "webgpu").
     fn name(&self) -> &'static str;
+    /// The largest tensor the backend holds in one piece (a GPU binding limit); batched passes
+    /// are split so that no activation exceeds it.
+    fn max_tensor_bytes(&self) -> usize {
+        usize::MAX
+    }
+    /// Waits until all work asked of the backend so far is done, so that phase timings charge
+    /// work to the phase that asked for it (a GPU runs recorded work only when results are read).
+    fn finish(&self) -> Result<()> {
+        Ok(())
+    }
     fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
     fn download(&self, tensor: &Self::Tensor) -> Result<HostTensor>;
 
@@ -122,4 +133,12 @@ pub trait Backend {
     fn select_token_backward(&self, dy: &Self::Tensor, position: usize, tokens: usize) -> Result<Self::Tensor>;
     /// x (B, T, D) → (B, T-1, D), without the first token.
     fn drop_first_token(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// Row `row` of Chefer et al.'s relevance on batch element 0, from each layer's attention
+    /// probabilities and their gradients (B, H, T, T), computed where they live so that only T
+    /// values are read back. `None` leaves it to the host (`explain::relevance::chefer`), which
+    /// is what the CPU backend does: there the maps are already in host memory.
+    fn chefer_row(&self, _probs: &[&Self::Tensor], _grads: &[&Self::Tensor], _row: usize) -> Result<Option<Vec<f32>>> {
+        Ok(None)
+    }
 }

@@ -227,6 +227,7 @@ impl<B: Backend> Explainer<B> {
                 let d_text = backend.upload(&HostTensor::new(gradients.d_text, vec![1, target_embed.len()]))?;
                 let vision_grads = self.model.image_backward(backend, &image_pass, &d_image)?;
                 let text_grads = self.model.text_backward(backend, &target_pass, &d_text)?;
+                backend.finish()?;
                 timings.lap("backward");
                 match method {
                     Method::Gradient => {
@@ -247,10 +248,22 @@ impl<B: Backend> Explainer<B> {
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), Some(text))
                     }
                     Method::Chefer => {
-                        let vision_grads = download_all(backend, &vision_grads.encoder.d_probs)?;
-                        let text_grads = download_all(backend, &text_grads.encoder.d_probs)?;
-                        let vision = patches_of(chefer(&vision_layers()?, &vision_grads, 0));
-                        (vision, None, Some(chefer(&text_layers()?, &text_grads, pooled)))
+                        let relevance = |layers: &[crate::model::LayerRecord<B::Tensor>],
+                                         grads: &[B::Tensor],
+                                         row: usize|
+                         -> Result<Vec<f32>> {
+                            let probs = recorded_probs(layers)?;
+                            let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
+                            match backend.chefer_row(&probs, &grad_refs, row)? {
+                                Some(on_device) => Ok(on_device),
+                                None => {
+                                    Ok(chefer(&download_probs(backend, layers)?, &download_all(backend, grads)?, row))
+                                }
+                            }
+                        };
+                        let vision = relevance(&image_pass.encoder.layers, &vision_grads.encoder.d_probs, 0)?;
+                        let text = relevance(&target_pass.encoder.layers, &text_grads.encoder.d_probs, pooled)?;
+                        (patches_of(vision), None, Some(text))
                     }
                     _ => {
                         let last = image_pass.encoder.layers.last().expect("a model has at least one layer");
@@ -357,7 +370,11 @@ impl<B: Backend> Explainer<B> {
         };
         // Transient buffers of the widest op in flight, plus the recorded layers.
         let per_image_bytes = 4 * (vision.num_hidden_layers * per_layer_floats + 3 * (t * i + h * t * t));
-        (self.batch_budget_bytes / per_image_bytes.max(1)).max(1)
+        let by_budget = self.batch_budget_bytes / per_image_bytes.max(1);
+        // No single activation may outgrow what the backend holds in one piece.
+        let largest_tensor_bytes = 4 * (t * i).max(h * t * t).max(3 * vision.image_size * vision.image_size);
+        let by_tensor = self.backend.max_tensor_bytes() / largest_tensor_bytes.max(1);
+        by_budget.min(by_tensor).max(1)
     }
 
     /// ∂s_k/∂x_k for `count` inputs made by `input(k)`, handed to `consume(k, gradient)` in order.
@@ -489,6 +506,13 @@ fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
 
 fn download_all<B: Backend>(backend: &B, tensors: &[B::Tensor]) -> Result<Vec<HostTensor>> {
     tensors.iter().map(|t| backend.download(t)).collect()
+}
+
+fn recorded_probs<T>(layers: &[crate::model::LayerRecord<T>]) -> Result<Vec<&T>> {
+    layers
+        .iter()
+        .map(|layer| layer.probs.as_ref().ok_or_else(|| Error::Backend("attention was not recorded".into())))
+        .collect()
 }
 
 fn download_probs<B: Backend>(backend: &B, layers: &[crate::model::LayerRecord<B::Tensor>]) -> Result<Vec<HostTensor>> {

@@ -2,11 +2,13 @@
 //! wasm API and the custom element).
 
 mod explainer;
+mod fallback;
 mod maps;
 pub mod noise;
 pub mod relevance;
 
 pub use explainer::{Explainer, ImageInput, Request};
+pub use fallback::explain_with_fallback;
 pub use maps::Geometry;
 pub use relevance::HeadFusion;
 

@@ -1,6 +1,9 @@
+use crate::backend_arg::BackendChoice;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
-use sightline::bench::{random_explainer, random_quantized_explainer, run as run_bench};
+use sightline::backend::webgpu::WebGpuBackend;
+use sightline::backend::Backend;
+use sightline::bench::{random_explainer, random_quantized_explainer, run as run_bench, BenchReport};
 use sightline::explain::{Method, MethodOptions};
 use sightline::quantize::QuantFormat;
 use sightline::{Error, Result};
@@ -12,8 +15,8 @@ pub struct BenchArgs {
     arch: String,
     #[arg(long, default_value = "rollout")]
     method: String,
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
     #[arg(long, default_value_t = 10)]
     iters: usize,
     /// Integrated-gradients steps and SmoothGrad samples.
@@ -27,28 +30,36 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let method: Method = args.method.parse()?;
-    if args.backend != "cpu" {
-        return Err(Error::InvalidOption(format!(
-            "backend `{}` is not available in this build (available: cpu)",
-            args.backend
-        )));
-    }
     if args.iters == 0 {
         return Err(Error::InvalidOption("iters must be at least 1".into()));
     }
     let options = MethodOptions { steps: args.steps, ..MethodOptions::default() };
     options.validate()?;
-    let (explainer, file_bytes) = match &args.quantize {
+    let format = args.quantize.as_deref().map(str::parse::<QuantFormat>).transpose()?;
+    let report = match args.backend {
+        BackendChoice::Cpu => bench_on(CpuBackend, &args, format, method, options)?,
+        BackendChoice::Webgpu => bench_on(WebGpuBackend::new()?, &args, format, method, options)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?);
+    Ok(())
+}
+
+fn bench_on<B: Backend>(
+    backend: B,
+    args: &BenchArgs,
+    format: Option<QuantFormat>,
+    method: Method,
+    options: MethodOptions,
+) -> Result<BenchReport> {
+    let (explainer, file_bytes) = match format {
         Some(format) => {
-            let (explainer, bytes) =
-                random_quantized_explainer(CpuBackend, &args.arch, format.parse::<QuantFormat>()?)?;
+            let (explainer, bytes) = random_quantized_explainer(backend, &args.arch, format)?;
             (explainer, Some(bytes))
         }
-        None => (random_explainer(CpuBackend, &args.arch)?, None),
+        None => (random_explainer(backend, &args.arch)?, None),
     };
     let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let mut report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
     report.model_file_mb = file_bytes.map(|bytes| bytes as f64 / (1024.0 * 1024.0));
-    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?);
-    Ok(())
+    Ok(report)
 }

@@ -1,5 +1,7 @@
+use crate::backend_arg::BackendChoice;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
+use sightline::backend::webgpu::WebGpuBackend;
 use sightline::default_model::default_model_files;
 use sightline::eval::{
     evaluate_model_with_progress, EvalSettings, Prompts, DEFAULT_SCENES, DEFAULT_STEPS, MIN_EVAL_SEED,
@@ -39,6 +41,8 @@ pub struct EvalArgs {
     /// Also write the markdown table here.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -59,10 +63,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Some(path) => ModelFiles::from_path(path)?,
         None => default_model_files()?,
     };
-    let report = evaluate_model_with_progress(CpuBackend, &files, &settings, |done, total| {
+    let progress = |done, total| {
         eprint!("\rscene {done}/{total}");
         let _ = std::io::stderr().flush();
-    })?;
+    };
+    let report = match args.backend {
+        BackendChoice::Cpu => evaluate_model_with_progress(CpuBackend, &files, &settings, progress)?,
+        BackendChoice::Webgpu => evaluate_model_with_progress(WebGpuBackend::new()?, &files, &settings, progress)?,
+    };
     eprintln!("\rdone in {:.1} s", report.total_ms / 1e3);
     let markdown = report.to_markdown();
     print!("{markdown}");

@@ -1,19 +1,15 @@
-use clap::{Args, ValueEnum};
+use crate::backend_arg::BackendChoice;
+use clap::Args;
 use sightline::backend::cpu::CpuBackend;
+use sightline::backend::webgpu::WebGpuBackend;
 use sightline::default_model::default_model_files;
-use sightline::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use sightline::explain::{explain_with_fallback, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use sightline::heatmap::{Colormap, OverlayOptions};
 use sightline::loader::ModelFiles;
-use sightline::preprocess::decode_image;
+use sightline::preprocess::{decode_image, ImageLimits};
 use sightline::render::{explanation_png, title, MapChoice};
 use sightline::{Error, Result};
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum BackendChoice {
-    Cpu,
-    Webgpu,
-}
 
 #[derive(Args)]
 pub struct ExplainArgs {
@@ -74,11 +70,6 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         discard_ratio: args.discard_ratio,
     };
     options.validate()?;
-    if let BackendChoice::Webgpu = args.backend {
-        return Err(Error::InvalidOption(
-            "the webgpu backend is not available in this build; use --backend cpu".into(),
-        ));
-    }
     let files = match &args.model {
         Some(path) => ModelFiles::from_path(path)?,
         None => default_model_files()?,
@@ -89,17 +80,21 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         ..OverlayOptions::default()
     };
     let bytes = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
-    let explainer = Explainer::load(CpuBackend, &files)?;
-    // The model holds its own copy of every weight: the file's bytes are no longer needed.
-    drop(files);
-    let image = decode_image(&bytes, explainer.image_limits)?;
-    let explanation = explainer.explain(&Request {
-        image: ImageInput::Decoded(&image),
-        texts: &args.texts,
-        target: args.target,
-        method,
-        options,
-    })?;
+    let image = decode_image(&bytes, ImageLimits::default())?;
+    let request =
+        Request { image: ImageInput::Decoded(&image), texts: &args.texts, target: args.target, method, options };
+    let explanation = match args.backend {
+        BackendChoice::Cpu => {
+            let explainer = Explainer::load(CpuBackend, &files)?;
+            // The model holds its own copy of every weight: the file's bytes are no longer needed.
+            drop(files);
+            explainer.explain(&request)?
+        }
+        BackendChoice::Webgpu => {
+            let gpu = Explainer::load(WebGpuBackend::new()?, &files)?;
+            explain_with_fallback(&gpu, || Explainer::load(CpuBackend, &files), &request, &|_, _| {})?
+        }
+    };
     for warning in &explanation.warnings {
         eprintln!("warning: {warning}");
     }

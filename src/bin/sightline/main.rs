@@ -1,6 +1,7 @@
 //! The `sightline` command line: explain an image natively, benchmark the engine, quantize a
 //! model and measure how far its explanations drift.
 
+mod backend_arg;
 mod bench_cmd;
 mod drift_cmd;
 mod eval_cmd;

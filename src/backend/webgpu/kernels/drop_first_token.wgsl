@@ -1,0 +1,26 @@
+// x (batch, tokens, hidden) → (batch, tokens − 1, hidden), without token 0.
+// Dispatch: ceil(count / 256) workgroups (flattened over x and y), 256 threads, one per output.
+
+struct Params {
+    count: u32,
+    tokens: u32,
+    hidden: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// (batch, tokens, hidden)
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// (batch, tokens − 1, hidden)
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = id.x + id.y * groups.x * 256u;
+    if (i >= p.count) {
+        return;
+    }
+    let kept = p.tokens - 1u;
+    let t = (i / p.hidden) % kept;
+    let b = i / (p.hidden * kept);
+    out[i] = x[(b * p.tokens + t + 1u) * p.hidden + i % p.hidden];
+}

@@ -1,0 +1,102 @@
+//! One launcher per WGSL kernel, each beside its `.wgsl` file. A launcher checks shapes (the
+//! kernels index without bounds on their inputs' sizes), allocates the outputs and records the
+//! dispatch; nothing here waits for the GPU.
+
+mod activation;
+mod add;
+mod add_positions;
+mod attention;
+mod attention_backward;
+mod chefer;
+mod drop_first_token;
+mod gather_rows;
+mod layer_norm;
+mod layer_norm_backward;
+pub(crate) mod matmul;
+mod multiply;
+mod patch_embed;
+mod prepend_class;
+mod select_token;
+mod select_token_backward;
+
+pub(crate) use activation::activation;
+pub(crate) use add::add;
+pub(crate) use add_positions::add_positions;
+pub(crate) use attention::attention;
+pub(crate) use attention_backward::attention_backward;
+pub(crate) use chefer::chefer_row;
+pub(crate) use drop_first_token::drop_first_token;
+pub(crate) use gather_rows::gather_rows;
+pub(crate) use layer_norm::layer_norm;
+pub(crate) use layer_norm_backward::layer_norm_backward;
+pub(crate) use multiply::multiply;
+pub(crate) use patch_embed::{patch_embed, patch_embed_backward};
+pub(crate) use prepend_class::prepend_class;
+pub(crate) use select_token::select_token;
+pub(crate) use select_token_backward::select_token_backward;
+
+use super::device::Gpu;
+use super::pipelines::Kernel;
+use super::pool::GpuTensor;
+use crate::error::{Error, Result};
+
+/// Threads per workgroup of the elementwise kernels.
+const ELEMENTWISE_THREADS: usize = 256;
+
+fn elementwise_grid(gpu: &Gpu, count: usize) -> Result<[u32; 3]> {
+    gpu.grid(count.div_ceil(ELEMENTWISE_THREADS))
+}
+
+/// Kernels index with u32; a size beyond it is refused rather than wrapped.
+fn to_u32(value: usize) -> Result<u32> {
+    u32::try_from(value).map_err(|_| Error::Backend(format!("size {value} exceeds what a GPU kernel can index")))
+}
+
+fn same_shape(a: &GpuTensor, b: &GpuTensor, op: &str) -> Result<()> {
+    if a.shape() != b.shape() {
+        return Err(Error::Backend(format!("{op}: shapes {:?} and {:?} differ", a.shape(), b.shape())));
+    }
+    Ok(())
+}
+
+/// (rows, width) of a row-wise op on `x` whose last dimension must equal `weight`'s length.
+fn rows_and_width(x: &GpuTensor, weight: &GpuTensor, op: &str) -> Result<(usize, usize)> {
+    let width = x.shape().last().copied().unwrap_or(1);
+    if weight.elements() != width || width == 0 {
+        return Err(Error::Backend(format!("{op}: input {:?} vs weight {:?}", x.shape(), weight.shape())));
+    }
+    Ok((x.elements() / width, width))
+}
+
+/// The dimensions of an attention op on q, k, v (B, T, D) with `heads` heads.
+#[derive(Clone, Copy)]
+pub(crate) struct AttentionShape {
+    pub batch: usize,
+    pub tokens: usize,
+    pub hidden: usize,
+    pub heads: usize,
+}
+
+impl AttentionShape {
+    pub fn of(q: &GpuTensor, others: &[&GpuTensor], heads: usize) -> Result<Self> {
+        let &[batch, tokens, hidden] = q.shape() else {
+            return Err(Error::Backend(format!("attention: shape {:?} is not (B, T, D)", q.shape())));
+        };
+        if heads == 0 || hidden % heads != 0 {
+            return Err(Error::Backend(format!("attention: hidden size {hidden} does not split into {heads} heads")));
+        }
+        for other in others {
+            same_shape(q, other, "attention")?;
+        }
+        Ok(AttentionShape { batch, tokens, hidden, heads })
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden / self.heads
+    }
+
+    /// 1/√(head dim), rounded as the CPU backend rounds it (f64 then f32).
+    pub fn scale(&self) -> f32 {
+        (1.0 / (self.head_dim() as f64).sqrt()) as f32
+    }
+}
