@@ -72,7 +72,7 @@ EVAL_SEED_BASE = 1_000_000  # the Rust benchmark's held-out dataset seeds start 
 class SceneSet:
     """A dataset written by `sightline scenes`, reduced to what training and evaluation need."""
 
-    def __init__(self, folder: str, keep_masks: bool = False, grid: int = 0):
+    def __init__(self, folder: str, keep_masks: bool = False, grid: int = 0, packed_masks: bool = False):
         with open(os.path.join(folder, "meta.json")) as f:
             self.meta = json.load(f)
         assert self.meta["single_captions"] == SINGLES, self.meta["single_captions"]
@@ -86,6 +86,8 @@ class SceneSet:
         self.masks: list[list[np.ndarray]] = [] if keep_masks else None
         # per scene and object slot: share of each patch of a grid x grid tiling the object covers, x 255
         self.patch_cov = np.zeros((self.count, 4, grid * grid), dtype=np.uint8) if grid else None
+        # per scene and object slot: the pixel mask, bit-packed (1/8 of the bytes, for whole training sets)
+        self.packed = np.zeros((self.count, 4, self.size * self.size // 8), dtype=np.uint8) if packed_masks else None
         single_index = {t: i for i, t in enumerate(SINGLES)}
         with open(os.path.join(folder, self.meta["scenes_file"])) as f:
             for line in f:
@@ -98,10 +100,12 @@ class SceneSet:
                 for k, obj in enumerate(rec["objects"]):
                     self.classes[i, k] = single_index[f"a {obj['colour']} {obj['shape']}"]
                 self.captions.append([c["text"] for c in rec["captions"]])
-                if keep_masks or grid:
+                if keep_masks or grid or packed_masks:
                     masks = [rle_decode(o["mask_rle"], self.size) for o in rec["objects"]]
                     if keep_masks:
                         self.masks.append(masks)
+                    for k, mask in enumerate(masks[:4] if packed_masks else []):
+                        self.packed[i, k] = np.packbits(mask.ravel())
                     for k, mask in enumerate(masks[:4] if grid else []):
                         self.patch_cov[i, k] = np.round(patch_coverage(mask, grid) * 255)
         assert len(self.captions) == self.count
@@ -121,6 +125,11 @@ class SceneSet:
             setattr(view, name, getattr(self, name)[: view.count])
         view.captions = self.captions[: view.count]
         return view
+
+    def object_masks(self, index, slot) -> torch.Tensor:
+        """The pixel masks (B, S, S) of object `slot[b]` of scene `index[b]` (needs packed_masks)."""
+        bits = np.unpackbits(self.packed[index, slot], axis=-1)
+        return torch.from_numpy(bits.reshape(len(index), self.size, self.size).astype(bool))
 
     def pixels(self, index) -> torch.Tensor:
         """CLIP-normalised pixel values (B, 3, S, S) of the given scenes; equal to what
@@ -204,11 +213,11 @@ def build_config(args, vocab_size: int, sot: int, eot: int):
     vision = dict(image_size=args.image_size, patch_size=args.patch_size, hidden_size=args.vision_hidden,
                   intermediate_size=args.vision_mlp or 4 * args.vision_hidden,
                   num_hidden_layers=args.vision_layers, num_attention_heads=args.vision_heads,
-                  hidden_act="quick_gelu", num_channels=3)
+                  hidden_act="quick_gelu", num_channels=3, projection_dim=args.projection_dim)
     text = dict(vocab_size=vocab_size, hidden_size=args.text_hidden, intermediate_size=4 * args.text_hidden,
                 num_hidden_layers=args.text_layers, num_attention_heads=args.text_heads,
                 max_position_embeddings=args.max_positions, hidden_act="quick_gelu",
-                bos_token_id=sot, eos_token_id=eot, pad_token_id=eot)
+                bos_token_id=sot, eos_token_id=eot, pad_token_id=eot, projection_dim=args.projection_dim)
     cfg = CLIPConfig(text_config=text, vision_config=vision, projection_dim=args.projection_dim,
                      logit_scale_init_value=math.log(1 / 0.07))
     cfg._attn_implementation = "eager"
@@ -346,6 +355,36 @@ def train(model, data: SceneSet, table: CaptionTable, args, log, monitor=None):
             loss = loss + args.dense_weight * loss_dense
         else:
             loss_dense = torch.zeros(())
+
+        # (4) saliency: the integrated-gradients integrand x * ds/dx at a random point a*x of the path, summed over
+        # channels, should put its positive relevance on the prompted object's pixels (Ross et al. 2017, "right for
+        # the right reasons", with IG's path point); penalised: the share of positive relevance outside the mask
+        if args.saliency_weight > 0:
+            sub = np.arange(min(args.saliency_batch, B))
+            slot = np.array([gen.integers(data.num_objects[idx[b]]) for b in sub])
+            classes = torch.from_numpy(data.classes[idx[sub], slot])
+            masks = data.object_masks(idx[sub], slot)
+            x = data.pixels(idx[sub])
+            alpha = torch.from_numpy(gen.uniform(0.05, 1.0, size=(len(sub), 1, 1, 1)).astype(np.float32))
+            path_point = (alpha * x).requires_grad_(True)
+            emb = F.normalize(model.visual_projection(model.vision_model(pixel_values=path_point).pooler_output), dim=-1)
+            s_target = scale * (emb * single_txt[classes]).sum(-1)
+            (grad,) = torch.autograd.grad(s_target.sum(), path_point, create_graph=True)
+            relevance = (x * grad).sum(1)  # (b, S, S)
+            positive = F.relu(relevance)
+            loss_sal = ((positive * ~masks).sum((1, 2)) / (positive.sum((1, 2)) + 1e-6)).mean()
+            if args.rank_weight > 0:
+                # relevance rank accuracy, smoothed: with K mask pixels, how much of the mask lies above the K-th
+                # largest relevance (a sigmoid step of width a quarter standard deviation instead of a hard one)
+                flat, inside = relevance.flatten(1), masks.flatten(1)
+                k = inside.sum(1).clamp(min=1)
+                kth = flat.detach().sort(1, descending=True).values.gather(1, (k - 1)[:, None])
+                width = 0.25 * flat.detach().std(1, keepdim=True) + 1e-8
+                above = torch.sigmoid((flat - kth) / width)
+                loss_sal = loss_sal + args.rank_weight * (1 - (above * inside).sum(1) / k).mean()
+            loss = loss + args.saliency_weight * loss_sal
+        else:
+            loss_sal = torch.zeros(())
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad(set_to_none=True)
@@ -354,14 +393,14 @@ def train(model, data: SceneSet, table: CaptionTable, args, log, monitor=None):
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100.0))
-        stats.append((loss_cls.item(), loss_con.item(), loss_dense.item()))
+        stats.append((loss_cls.item(), loss_con.item(), loss_dense.item(), loss_sal.item()))
         if (step + 1) % args.log_every == 0 or step == 0:
             recent = np.mean(stats[-args.log_every:], axis=0)
             el = time.time() - t0
             quick = ""
             if monitor is not None and ((step + 1) % (args.log_every * 5) == 0 or step + 1 == args.steps):
                 quick = "  " + monitor()  # no dropout: train and eval mode compute the same
-            log(f"step {step + 1}/{args.steps}  cls {recent[0]:.4f}  con {recent[1]:.4f}  dense {recent[2]:.4f}  "
+            log(f"step {step + 1}/{args.steps}  cls {recent[0]:.4f}  con {recent[1]:.4f}  dense {recent[2]:.4f}  sal {recent[3]:.4f}  "
                 f"scale {scale.item():.1f}  lr {lr_at(step):.2e}  {el:.0f}s  "
                 f"({(step + 1) * args.batch / el:.0f} img/s){quick}")
     model.eval()
@@ -584,16 +623,22 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0, help="torch / sampling seed")
     ap.add_argument("--train-seed", type=int, default=1, help="dataset seed of the training set (< 1000000)")
-    ap.add_argument("--train-scenes", type=int, default=150_000)
+    ap.add_argument("--train-scenes", type=int, default=250_000)
     ap.add_argument("--eval-scenes", type=int, default=1000)
     ap.add_argument("--explain-scenes", type=int, default=400)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=6500)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--contrastive-weight", type=float, default=0.5)
     ap.add_argument("--dense-weight", type=float, default=1.0,
                     help="weight of the per-patch auxiliary loss (uses the scenes' masks)")
+    ap.add_argument("--saliency-weight", type=float, default=0.0,
+                    help="weight of the penalty on integrated-gradients relevance outside the prompted object")
+    ap.add_argument("--rank-weight", type=float, default=0.0,
+                    help="weight of a smoothed rank-accuracy term inside the saliency penalty")
+    ap.add_argument("--saliency-batch", type=int, default=32, help="images per step that get the saliency penalty")
+    ap.add_argument("--init-from", default=None, help="start from this state dict (a fine-tuning run)")
     ap.add_argument("--dense-mode", choices=["ce", "bce"], default="ce")
     ap.add_argument("--dense-hi", type=float, default=0.25, help="patch share above which a patch shows a class")
     ap.add_argument("--p-conjunction", type=float, default=0.25)
@@ -661,7 +706,8 @@ def main():
     generate(args.sightline, d_one, args.eval_scenes, EVAL_SEED_BASE + 1, S, 1, 1)
     generate(args.sightline, d_multi, args.eval_scenes, EVAL_SEED_BASE + 2, S, 2, 4)
     generate(args.sightline, d_two, args.explain_scenes, EVAL_SEED_BASE + 3, S, 2, 2)
-    train_set = SceneSet(d_train, grid=(S // args.patch_size) if args.dense_weight > 0 else 0)
+    train_set = SceneSet(d_train, grid=(S // args.patch_size) if args.dense_weight > 0 else 0,
+                         packed_masks=args.saliency_weight > 0)
     one, multi = SceneSet(d_one), SceneSet(d_multi, keep_masks=True)
     two = SceneSet(d_two, keep_masks=True)
     held_out = set(one.seeds) | set(multi.seeds) | set(two.seeds)
@@ -679,6 +725,9 @@ def main():
     log(f"model: {n_params} parameters (vision {sum(p.numel() for p in model.vision_model.parameters())}, "
         f"text {sum(p.numel() for p in model.text_model.parameters())})")
     ckpt = os.path.join(args.work, "checkpoint.pt")
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from))
+        log(f"initialised from {args.init_from}")
     if args.skip_train:
         model.load_state_dict(torch.load(ckpt))
         train_time = float("nan")
@@ -742,6 +791,17 @@ def write_report(args, metrics, sizes, lines, train_time, n_params, train_set):
     rows = "\n".join(
         f"| {m} | {e['point']:.3f} | {e['point_strict']:.3f} | {e['mass_touch']:.3f} | {e['mass_pixels']:.3f} | "
         f"{e['two_object_switch']:.3f} |" for m, e in ex.items())
+    saliency_note = "" if args.saliency_weight <= 0 else f"""
++ {args.saliency_weight} x a saliency penalty on {args.saliency_batch} images per step (Ross et al. 2017, "right for
+the right reasons"): the integrated-gradients integrand x * ds/dx at a random point a*x of IG's path (a uniform
+in [0.05, 1]), summed over channels, for one present object's caption; penalised is the share of its positive
+part outside that object's pixel mask. It teaches the model to base its score on the named object's pixels.""" + ("" if args.rank_weight <= 0 else f"""
+Inside that penalty, {args.rank_weight} x a smoothed relevance rank accuracy: with K mask pixels, the share of the
+mask above the K-th largest relevance, the step replaced by a sigmoid a quarter standard deviation wide.""")
+    init_note = "" if not args.init_from else f"""
+
+This run fine-tuned the state dict `{args.init_from}` (the checkpoint of a previous run of this script,
+see "Recipe" in tools/README.md) rather than starting from a random initialisation."""
     md = f"""# Default model: training record
 
 Written by `tools/train_default_model.py`; rerun it to reproduce (see tools/README.md).
@@ -751,6 +811,7 @@ Command (from the repository root, after `cargo build --release`):
 ```sh
 {cmd}
 ```
+{init_note}
 
 ## Model
 
@@ -783,7 +844,12 @@ weight decay {args.weight_decay}, {args.threads} CPU threads, seed {args.seed}; 
 Loss = per-object softmax over the 12 single captions (the image's other objects masked out)
 + {args.contrastive_weight} x CLIP contrastive loss over one caption per image (single, or with probability
 {args.p_conjunction} a conjunction and {args.p_left_of} a "left of" caption), where in-batch captions that are
-also true of an image are masked out.
+also true of an image are masked out
++ {args.dense_weight} x a dense auxiliary loss ({args.dense_mode}): every final patch token, through the
+vision tower's own post_layernorm and projection, classified against the 12 single-caption embeddings plus
+a constant background logit, with the object covering >= {args.dense_hi} of the patch as label (patches
+partly covered below that are ignored). It uses the scenes' masks and adds no saved parameters; it is what
+makes the patch features local, so gradient explanations localise.{saliency_note}
 
 ## Held-out metrics (from the saved {args.dtype} files)
 
