@@ -149,13 +149,22 @@ impl Backend for CpuBackend {
         Ok(dx.reshape(in_dims)?)
     }
 
-    /// candle's quantized product, never expanding W.
+    /// y = x · dequant(W)ᵀ, one chunk of W's rows (y's columns) at a time, so only a sliver of the
+    /// weight is ever in f32. The activations stay f32: candle's quantized kernels round them to
+    /// 8-bit blocks first, which alone moved the default model's Chefer maps to ρ 0.973 at q8_0
+    /// (docs/QUANTIZATION.md).
     fn quantized_linear(&self, x: &Tensor, w: &QuantizedMatrix, b: Option<&Tensor>) -> Result<Tensor> {
         let (out, inp) = w.shape();
         let mut out_dims = x.dims().to_vec();
         let rows = x.elem_count() / inp;
-        let y = with_values(x, |x| w.matmul_transposed(x, rows))??;
-        let y = tensor(y, &[rows, out])?;
+        let x = x.reshape((rows, inp))?;
+        let mut columns = Vec::new();
+        w.for_each_row_chunk(|_, values| {
+            let chunk = Tensor::from_slice(values, (values.len() / inp, inp), &Device::Cpu)?;
+            columns.push(x.matmul(&chunk.t()?)?);
+            Ok(())
+        })?;
+        let y = Tensor::cat(&columns, 1)?;
         let y = match b {
             Some(b) => y.broadcast_add(b)?,
             None => y,

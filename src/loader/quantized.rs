@@ -90,21 +90,6 @@ impl QuantizedMatrix {
         unsafe { std::slice::from_raw_parts(self.blocks.as_ptr(), self.blocks.storage_size_in_bytes()) }
     }
 
-    /// y (m, rows) = x (m, cols) · Wᵀ with candle's quantized kernels: x is rounded row by row
-    /// to the weight's dot-product format (q8_0 or q8_k) and multiplied block by block.
-    pub fn matmul_transposed(&self, x: &[f32], m: usize) -> Result<Vec<f32>> {
-        if x.len() != m * self.cols {
-            return Err(Error::Backend(format!(
-                "a product of {} values with a matrix of {} columns",
-                x.len(),
-                self.cols
-            )));
-        }
-        let mut y = vec![0f32; m * self.rows];
-        self.blocks.matmul_t((m, self.cols, self.rows), x, &mut y)?;
-        Ok(y)
-    }
-
     /// The whole matrix in f32. Meant for small matrices and for tests: models call
     /// [`Self::for_each_row_chunk`] or [`Self::rows`] instead.
     pub fn dequantize(&self) -> Result<HostTensor> {
