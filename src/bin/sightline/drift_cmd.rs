@@ -1,8 +1,9 @@
+use crate::methods_arg::parse_methods;
 use crate::model_arg::model_files;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::eval::{drift, EvalSettings, Prompts, DEFAULT_STEPS, MIN_EVAL_SEED};
-use sightline::explain::{Explainer, Method};
+use sightline::explain::Explainer;
 use sightline::{Error, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,10 +41,7 @@ pub fn run(args: DriftArgs) -> Result<()> {
             args.models.len()
         )));
     };
-    let methods = match &args.methods {
-        Some(names) => names.iter().map(|name| name.trim().parse()).collect::<Result<Vec<Method>>>()?,
-        None => Method::ALL.to_vec(),
-    };
+    let methods = parse_methods(args.methods.as_deref())?;
     let settings = EvalSettings {
         scenes: args.scenes,
         seed: args.seed,

@@ -1,4 +1,5 @@
 use crate::backend_arg::BackendChoice;
+use crate::methods_arg::parse_methods;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
@@ -6,7 +7,6 @@ use sightline::default_model::default_model_files;
 use sightline::eval::{
     evaluate_model_with_progress, EvalSettings, Prompts, DEFAULT_SCENES, DEFAULT_STEPS, MIN_EVAL_SEED,
 };
-use sightline::explain::Method;
 use sightline::loader::ModelFiles;
 use sightline::{Error, Result};
 use std::io::Write;
@@ -46,10 +46,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let methods = match &args.methods {
-        Some(names) => names.iter().map(|name| name.trim().parse()).collect::<Result<Vec<Method>>>()?,
-        None => Method::ALL.to_vec(),
-    };
+    let methods = parse_methods(args.methods.as_deref())?;
     let settings = EvalSettings {
         scenes: args.scenes,
         seed: args.seed,

@@ -6,6 +6,7 @@ mod bench_cmd;
 mod drift_cmd;
 mod eval_cmd;
 mod explain_cmd;
+mod methods_arg;
 mod model_arg;
 mod quantize_cmd;
 mod scenes_cmd;
