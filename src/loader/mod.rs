@@ -14,6 +14,19 @@ pub use quantized::QuantizedMatrix;
 pub use safetensors::SafetensorsWeights;
 pub use weights::{MatrixSource, Weights};
 
+/// Errors unless the stored tensor `name` has the `expected` shape. A 0-d scalar (logit_scale)
+/// may be stored as [1]: some Hugging Face exports do, and ggml tensors have at least one dimension.
+fn check_shape(name: &str, actual: &[usize], expected: &[usize]) -> crate::error::Result<()> {
+    if actual == expected || (expected.is_empty() && actual == [1]) {
+        return Ok(());
+    }
+    Err(crate::error::Error::TensorShape {
+        name: name.to_string(),
+        actual: actual.to_vec(),
+        expected: expected.to_vec(),
+    })
+}
+
 /// A dense f32 tensor in host memory, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostTensor {

@@ -2,7 +2,7 @@
 //! The header is attacker-controlled: the `safetensors` crate bounds every offset by the buffer.
 
 use super::floats::{bf16_values, f16_values, f32_values};
-use super::HostTensor;
+use super::{check_shape, HostTensor};
 use crate::error::{Error, Result};
 use ::safetensors::{Dtype, SafeTensors};
 
@@ -35,15 +35,7 @@ impl<'a> SafetensorsWeights<'a> {
     /// The tensor `name`, which must have exactly `expected` shape.
     pub fn get(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
         let view = self.file.tensor(name).map_err(|_| Error::MissingTensor(name.to_string()))?;
-        // Hugging Face stores 0-d scalars (logit_scale) as shape [] and some exports as [1].
-        let same_shape = view.shape() == expected || (expected.is_empty() && view.shape() == [1]);
-        if !same_shape {
-            return Err(Error::TensorShape {
-                name: name.to_string(),
-                actual: view.shape().to_vec(),
-                expected: expected.to_vec(),
-            });
-        }
+        check_shape(name, view.shape(), expected)?;
         let data = to_f32(name, view.dtype(), view.data())?;
         Ok(HostTensor::new(data, expected.to_vec()))
     }

@@ -5,7 +5,7 @@ use super::floats::{bf16_values, f16_values, f32_values};
 use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
 use super::quantized::QuantizedMatrix;
 use super::safetensors::SafetensorsWeights;
-use super::HostTensor;
+use super::{check_shape, HostTensor};
 use crate::error::{Error, Result};
 use candle_core::quantized::GgmlDType;
 
@@ -109,16 +109,7 @@ impl<'a> Weights<'a> {
 
 fn gguf_tensor<'f, 'a>(file: &'f GgufFile<'a>, name: &str, expected: &[usize]) -> Result<&'f TensorInfo<'a>> {
     let tensor = file.tensor(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
-    // Hugging Face stores 0-d scalars (logit_scale) as shape []; ggml tensors have at least one
-    // dimension, so they are written as [1].
-    let same_shape = tensor.shape() == expected || (expected.is_empty() && tensor.shape() == [1]);
-    if !same_shape {
-        return Err(Error::TensorShape {
-            name: name.to_string(),
-            actual: tensor.shape().to_vec(),
-            expected: expected.to_vec(),
-        });
-    }
+    check_shape(name, tensor.shape(), expected)?;
     Ok(tensor)
 }
 
