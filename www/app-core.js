@@ -444,7 +444,10 @@ function runNext() {
   }
   const [method, key] = next;
   const options = { texts: s.texts, target: s.target, method, ...methodOptions(method, s.options) };
-  running = key;
+  // A token, not the key: after an engine restart the same key may run again while the old run's
+  // promise is still settling, and only the newest run may clear `running`.
+  const run = { key };
+  running = run;
   putResult(key, { status: 'running', method, progress: null });
   const startedAt = performance.now();
   engine
@@ -465,12 +468,14 @@ function runNext() {
         }
       },
       (error) => {
+        // Cut short by another request's crash: the restart runs it again.
+        if (error.interrupted) return;
         putResult(key, { status: 'error', method, error: error.message });
         if (method === store.get().method) notify(`${method}: ${error.message}`, 'error', { key: 'explain' });
       },
     )
     .finally(() => {
-      running = null;
+      if (running === run) running = null;
       schedule();
     });
 }
@@ -525,6 +530,10 @@ export async function loadAttention() {
       },
     }));
   } catch (error) {
+    if (error.interrupted) {
+      store.set((st) => ({ attention: { ...st.attention, status: 'idle', error: null } }));
+      return;
+    }
     store.set((st) => ({ attention: { ...st.attention, status: 'error', key, error: error.message } }));
     notify(`Attention maps: ${error.message}`);
   } finally {

@@ -7,16 +7,18 @@
 //
 // `image` is `{ key, bytes }`: the bytes cross over to the worker once per key. Every request
 // answers with a promise; progress events go to `onProgress`. When the engine traps (a wasm
-// RuntimeError) or the worker dies, the pending requests are rejected with the error, the worker
-// is replaced, the model that was loaded is loaded again, and `onRestart(error)` is called.
+// RuntimeError) or the worker dies, the request that trapped is rejected with the error, the
+// other pending ones with an `interrupted` error (they did nothing wrong and may be sent again),
+// the worker is replaced, the model that was loaded is loaded again, and `onRestart(error)` is called.
 
 const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url);
 
 export class EngineError extends Error {
-  constructor(message, { fatal = false, name = 'EngineError' } = {}) {
+  constructor(message, { fatal = false, interrupted = false, name = 'EngineError' } = {}) {
     super(message);
     this.name = name === 'Error' ? 'EngineError' : name;
     this.fatal = fatal;
+    this.interrupted = interrupted;
   }
 }
 
@@ -90,7 +92,8 @@ export class EngineClient {
     if (this.restarting) return;
     this.restarting = true;
     this.worker.terminate();
-    for (const entry of this.pending.values()) entry.reject(error);
+    const interrupted = new EngineError(`interrupted: the engine restarted (${error.message})`, { fatal: true, interrupted: true });
+    for (const entry of this.pending.values()) entry.reject(interrupted);
     this.pending.clear();
     this.restarts += 1;
     this.start();
