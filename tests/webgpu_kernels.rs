@@ -284,3 +284,35 @@ fn chefer_relevance_on_the_device() {
         }
     }
 }
+
+#[test]
+fn quantized_linear_forward_and_backward_read_the_blocks_on_the_device() {
+    use candle_core::quantized::GgmlDType;
+    use sightline::loader::QuantizedMatrix;
+    // (rows, in, out): `in` is whole blocks (32, or 256 for q4_k); rows and outputs are not
+    // multiples of the 64 block, and q6_k (no kernel) goes through the expanded fallback.
+    let cases = [
+        (GgmlDType::Q8_0, 1, 32, 1),
+        (GgmlDType::Q8_0, 50, 96, 65),
+        (GgmlDType::Q4_0, 7, 64, 130),
+        (GgmlDType::Q4K, 33, 256, 70),
+        (GgmlDType::Q4K, 3, 512, 5),
+        (GgmlDType::Q6K, 5, 256, 9),
+    ];
+    for (seed, &(dtype, rows, inputs, outputs)) in cases.iter().enumerate() {
+        let seed = 900 + seed as u64 * 10;
+        let w = random(seed, &[outputs, inputs], 0.5);
+        let weight = QuantizedMatrix::quantize(&w.data, outputs, inputs, dtype).unwrap();
+        let x = random(seed + 1, &[1, rows, inputs], 1.0);
+        let dy = random(seed + 2, &[1, rows, outputs], 1.0);
+        let bias = random(seed + 3, &[outputs], 1.0);
+        compare!(format!("{dtype:?} linear {rows}x{inputs}->{outputs}"), vec![x, dy, bias], |b, x| vec![
+            b.quantized_linear(&x[0], &weight, Some(&x[2])).unwrap(),
+            b.quantized_linear(&x[0], &weight, None).unwrap(),
+            b.quantized_linear_backward(&x[1], &weight).unwrap(),
+        ]);
+    }
+    if let Some(gpu) = gpu() {
+        assert_eq!(gpu.packed_quantized_weights(), cases.len() - 1, "every format but q6_k runs on its codes");
+    }
+}

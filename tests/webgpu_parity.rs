@@ -8,10 +8,12 @@ use common::{assert_close, fixture, read_json};
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
 use sightline::backend::Backend;
+use sightline::default_model::default_model_files;
 use sightline::explain::{
     explain_with_fallback, Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request,
 };
 use sightline::loader::ModelFiles;
+use sightline::quantize::{quantize_model, QuantFormat, QuantizeOptions};
 
 const TOLERANCE: f32 = 2e-3;
 
@@ -71,10 +73,15 @@ fn compare(what: &str, gpu: &Explanation, cpu: &Explanation) {
 }
 
 fn check_every_method(name: &str) {
-    let Some(gpu) = webgpu() else { return };
     let f = load(name);
-    let cpu_explainer = Explainer::load(CpuBackend, &f.files).unwrap();
-    let gpu_explainer = Explainer::load(gpu, &f.files).unwrap();
+    check_every_method_of(name, &f.files, &f);
+}
+
+/// Every method (and a non-default rollout) of the model `files` on `f`'s image and texts.
+fn check_every_method_of(label: &str, files: &ModelFiles, f: &Fixture) {
+    let Some(gpu) = webgpu() else { return };
+    let cpu_explainer = Explainer::load(CpuBackend, files).unwrap();
+    let gpu_explainer = Explainer::load(gpu, files).unwrap();
     let base = f.options;
     let mut cases: Vec<(String, Method, MethodOptions)> =
         Method::ALL.iter().map(|m| (m.name().to_string(), *m, base)).collect();
@@ -84,9 +91,9 @@ fn check_every_method(name: &str) {
         MethodOptions { head_fusion: HeadFusion::Max, discard_ratio: 0.5, ..base },
     ));
     for (what, method, options) in cases {
-        let cpu = explain(&cpu_explainer, &f, method, options);
-        let gpu = explain(&gpu_explainer, &f, method, options);
-        compare(&format!("{name} {what}"), &gpu, &cpu);
+        let cpu = explain(&cpu_explainer, f, method, options);
+        let gpu = explain(&gpu_explainer, f, method, options);
+        compare(&format!("{label} {what}"), &gpu, &cpu);
     }
 }
 
@@ -98,6 +105,25 @@ fn random_a_every_method_matches_cpu() {
 #[test]
 fn random_b_every_method_matches_cpu() {
     check_every_method("clip-random-b");
+}
+
+#[test]
+fn default_model_every_method_matches_cpu() {
+    let f = load("clip-random-a");
+    check_every_method_of("default model", &default_model_files().unwrap(), &f);
+}
+
+/// Quantized linears run through the dequantizing matmul (q8_0, q4_0, q4_k; rows that fit no
+/// block fall back to f16 as `quantize` plans it).
+#[test]
+fn quantized_default_models_every_method_matches_cpu() {
+    let f = load("clip-random-a");
+    for format in [QuantFormat::Q8_0, QuantFormat::Q4_0, QuantFormat::Q4K] {
+        let options = QuantizeOptions { format, quantize_embeddings: false };
+        let model = quantize_model(&default_model_files().unwrap(), &options).unwrap();
+        let files = ModelFiles::from_gguf_bytes(format!("default {}", format.name()), model.bytes).unwrap();
+        check_every_method_of(&format!("default model {}", format.name()), &files, &f);
+    }
 }
 
 /// Batches split by the adapter's binding limit give the same maps as one batch.

@@ -11,6 +11,7 @@ mod device;
 mod kernels;
 mod pipelines;
 mod pool;
+mod quantized;
 mod readback;
 
 pub use pool::GpuTensor;
@@ -18,22 +19,24 @@ pub use pool::GpuTensor;
 use super::{AttentionGrads, Backend};
 use crate::config::Activation;
 use crate::error::{Error, Result};
-use crate::loader::HostTensor;
+use crate::loader::{HostTensor, QuantizedMatrix};
 use device::Gpu;
-use kernels::matmul::{matmul, Layout};
+use kernels::matmul::{matmul, Layout, Operand};
 use kernels::AttentionShape;
+use quantized::PackedCache;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct WebGpuBackend {
     gpu: Arc<Gpu>,
+    packed: Arc<PackedCache>,
 }
 
 impl WebGpuBackend {
     /// Opens the first high-performance adapter with its own limits. Fails with
     /// `Error::Backend` when the system has no WebGPU adapter.
     pub async fn create() -> Result<Self> {
-        Ok(WebGpuBackend { gpu: Arc::new(Gpu::create().await?) })
+        Ok(WebGpuBackend { gpu: Arc::new(Gpu::create().await?), packed: Arc::default() })
     }
 
     /// `create`, blocking until the device is ready (native only: the browser must await).
@@ -56,6 +59,11 @@ impl WebGpuBackend {
     /// How many distinct kernels have been compiled on this device so far.
     pub fn compiled_pipelines(&self) -> usize {
         self.gpu.compiled_pipelines()
+    }
+
+    /// How many quantized weights this device holds as codes, read by the dequantizing matmul.
+    pub fn packed_quantized_weights(&self) -> usize {
+        self.packed.len()
     }
 
     /// Returns the buffers kept for reuse to the driver: the pool holds on to the peak of the
@@ -106,7 +114,15 @@ impl Backend for WebGpuBackend {
         }
         let mut shape = x.shape().to_vec();
         *shape.last_mut().expect("checked non-empty above") = outputs;
-        matmul(&self.gpu, x, w, b, (x.elements() / inputs.max(1), inputs, outputs), Layout::Transposed, shape)
+        matmul(
+            &self.gpu,
+            x,
+            Operand::Dense(w),
+            b,
+            (x.elements() / inputs.max(1), inputs, outputs),
+            Layout::Transposed,
+            shape,
+        )
     }
 
     fn linear_backward(&self, dy: &GpuTensor, w: &GpuTensor) -> Result<GpuTensor> {
@@ -122,7 +138,49 @@ impl Backend for WebGpuBackend {
         }
         let mut shape = dy.shape().to_vec();
         *shape.last_mut().expect("checked non-empty above") = inputs;
-        matmul(&self.gpu, dy, w, None, (dy.elements() / outputs.max(1), outputs, inputs), Layout::Plain, shape)
+        matmul(
+            &self.gpu,
+            dy,
+            Operand::Dense(w),
+            None,
+            (dy.elements() / outputs.max(1), outputs, inputs),
+            Layout::Plain,
+            shape,
+        )
+    }
+
+    fn quantized_linear(&self, x: &GpuTensor, w: &QuantizedMatrix, b: Option<&GpuTensor>) -> Result<GpuTensor> {
+        let (outputs, inputs) = w.shape();
+        if x.shape().last() != Some(&inputs) || b.is_some_and(|b| b.elements() != outputs) {
+            return Err(Error::Backend(format!("linear: input {:?} does not fit weight {:?}", x.shape(), w.shape())));
+        }
+        let Some(packed) = self.packed.get(&self.gpu, w)? else {
+            let dense = self.upload(&w.dequantize()?)?;
+            return self.linear(x, &dense, b);
+        };
+        let mut shape = x.shape().to_vec();
+        *shape.last_mut().expect("checked non-empty above") = outputs;
+        let dims = (x.elements() / inputs.max(1), inputs, outputs);
+        matmul(&self.gpu, x, Operand::Quantized(&packed), b, dims, Layout::Transposed, shape)
+    }
+
+    fn quantized_linear_backward(&self, dy: &GpuTensor, w: &QuantizedMatrix) -> Result<GpuTensor> {
+        let (outputs, inputs) = w.shape();
+        if dy.shape().last() != Some(&outputs) {
+            return Err(Error::Backend(format!(
+                "linear backward: {:?} does not fit weight {:?}",
+                dy.shape(),
+                w.shape()
+            )));
+        }
+        let Some(packed) = self.packed.get(&self.gpu, w)? else {
+            let dense = self.upload(&w.dequantize()?)?;
+            return self.linear_backward(dy, &dense);
+        };
+        let mut shape = dy.shape().to_vec();
+        *shape.last_mut().expect("checked non-empty above") = inputs;
+        let dims = (dy.elements() / outputs.max(1), outputs, inputs);
+        matmul(&self.gpu, dy, Operand::Quantized(&packed), None, dims, Layout::Plain, shape)
     }
 
     fn layer_norm(&self, x: &GpuTensor, gamma: &GpuTensor, beta: &GpuTensor, eps: f64) -> Result<GpuTensor> {

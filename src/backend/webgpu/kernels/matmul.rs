@@ -1,11 +1,20 @@
-//! Launcher of the tiled matrix product (matmul.wgsl).
+//! Launcher of the tiled matrix product: matmul_tiles.wgsl behind one of two operand readers,
+//! f32 (matmul_dense.wgsl) or quantized codes expanded as they are read (matmul_quantized.wgsl).
 
 use super::{to_u32, Gpu, Kernel};
 use crate::backend::webgpu::device::MAX_DISPATCH_MULTIPLY_ADDS;
 use crate::backend::webgpu::pool::GpuTensor;
+use crate::backend::webgpu::quantized::PackedMatrix;
 use crate::error::Result;
 
-const MATMUL: Kernel = Kernel { name: "matmul", source: include_str!("matmul.wgsl") };
+const DENSE: Kernel = Kernel {
+    name: "matmul_dense",
+    source: concat!(include_str!("matmul_dense.wgsl"), include_str!("matmul_tiles.wgsl")),
+};
+const QUANTIZED: Kernel = Kernel {
+    name: "matmul_quantized",
+    source: concat!(include_str!("matmul_quantized.wgsl"), include_str!("matmul_tiles.wgsl")),
+};
 /// Rows and columns of C per workgroup.
 const BLOCK: usize = 64;
 
@@ -18,11 +27,18 @@ pub(crate) enum Layout {
     Plain,
 }
 
+/// The right-hand operand.
+#[derive(Clone, Copy)]
+pub(crate) enum Operand<'a> {
+    Dense(&'a GpuTensor),
+    Quantized(&'a PackedMatrix),
+}
+
 /// a (rows, inner) · b → (rows, cols) with `shape` as the result's shape.
 pub(crate) fn matmul(
     gpu: &Gpu,
     a: &GpuTensor,
-    b: &GpuTensor,
+    b: Operand,
     bias: Option<&GpuTensor>,
     (rows, inner, cols): (usize, usize, usize),
     layout: Layout,
@@ -36,7 +52,7 @@ pub(crate) fn matmul(
     let bias_buffer = bias.map(GpuTensor::buffer).unwrap_or(gpu.placeholder());
     for row_offset in (0..rows).step_by(rows_per_dispatch) {
         let rows_here = rows_per_dispatch.min(rows - row_offset);
-        let params = [
+        let mut params = vec![
             to_u32(rows)?,
             to_u32(cols)?,
             to_u32(inner)?,
@@ -45,7 +61,16 @@ pub(crate) fn matmul(
             bias.is_some() as u32,
         ];
         let groups = [to_u32(cols.div_ceil(BLOCK))?, to_u32(rows_here.div_ceil(BLOCK))?, 1];
-        gpu.dispatch(&MATMUL, &params, &[a.buffer(), b.buffer(), bias_buffer, c.buffer()], groups)?;
+        match b {
+            Operand::Dense(b) => {
+                gpu.dispatch(&DENSE, &params, &[a.buffer(), b.buffer(), bias_buffer, c.buffer()], groups)?
+            }
+            Operand::Quantized(w) => {
+                params.extend([w.bits, w.zero]);
+                let buffers = [a.buffer(), w.codes.buffer(), w.scales.buffer(), bias_buffer, c.buffer()];
+                gpu.dispatch(&QUANTIZED, &params, &buffers, groups)?
+            }
+        }
     }
     Ok(c)
 }

@@ -1,7 +1,7 @@
 //! Launchers of the patch convolution: patchify.wgsl then the matrix product with the weight
 //! (forward), the product then unpatchify.wgsl (backward).
 
-use super::matmul::{matmul, Layout};
+use super::matmul::{matmul, Layout, Operand};
 use super::{elementwise_grid, to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::{Error, Result};
@@ -31,7 +31,15 @@ pub(crate) fn patch_embed(gpu: &Gpu, pixels: &GpuTensor, w: &GpuTensor, patch: u
     let patches = gpu.tensor(vec![rows, patch_len])?;
     let params = [to_u32(patches.elements())?, to_u32(channels)?, to_u32(size)?, to_u32(patch)?, to_u32(side)?];
     gpu.dispatch(&PATCHIFY, &params, &[pixels.buffer(), patches.buffer()], elementwise_grid(gpu, patches.elements())?)?;
-    matmul(gpu, &patches, w, None, (rows, patch_len, hidden), Layout::Transposed, vec![batch, side * side, hidden])
+    matmul(
+        gpu,
+        &patches,
+        Operand::Dense(w),
+        None,
+        (rows, patch_len, hidden),
+        Layout::Transposed,
+        vec![batch, side * side, hidden],
+    )
 }
 
 /// d_patches (B, N, D) → d_pixels (B, C, S, S).
@@ -59,7 +67,15 @@ pub(crate) fn patch_embed_backward(
     let channels = w.elements() / (hidden * patch * patch);
     let patch_len = channels * patch * patch;
     let rows = batch * patches;
-    let d_flat = matmul(gpu, d_patches, w, None, (rows, hidden, patch_len), Layout::Plain, vec![rows, patch_len])?;
+    let d_flat = matmul(
+        gpu,
+        d_patches,
+        Operand::Dense(w),
+        None,
+        (rows, hidden, patch_len),
+        Layout::Plain,
+        vec![rows, patch_len],
+    )?;
     let d_pixels = gpu.tensor(vec![batch, channels, image_size, image_size])?;
     let params = [to_u32(d_pixels.elements())?, to_u32(channels)?, to_u32(image_size)?, to_u32(patch)?, to_u32(side)?];
     gpu.dispatch(

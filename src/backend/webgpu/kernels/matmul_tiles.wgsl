@@ -1,31 +1,13 @@
-// C = A · B (+ bias), the product behind linear layers, their backward and the patch embedding.
-// A is (rows, inner) row-major. B is (cols, inner) when `b_transposed` is 1 (a PyTorch weight
-// (out, in), so C = A · Bᵀ) and (inner, cols) otherwise.
+// The tiled body of C = A · B (+ bias), shared by the dense (matmul_dense.wgsl) and the
+// dequantizing (matmul_quantized.wgsl) products: the launcher appends it to one of them, which
+// declare `p` (rows, cols, inner, row_offset, b_transposed, has_bias), the bindings `a`, `bias`,
+// `c`, and `fn b_at(n, k)`, B's value for output column n at depth k.
 //
 // Tiling: a workgroup of 16 × 16 threads computes a 64 × 64 block of C; each thread owns a 4 × 4
 // sub-block held in registers. The K dimension is walked 16 at a time through two shared tiles
 // (64 × 16 of A, 16 × 64 of B), so each element read from global memory is used 64 times.
 // Dispatch: (ceil(cols / 64), ceil(rows_in_this_dispatch / 64)); `row_offset` lets the launcher
 // split a long product into several dispatches.
-
-struct Params {
-    rows: u32,
-    cols: u32,
-    inner: u32,
-    row_offset: u32,
-    b_transposed: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-// (rows, inner)
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-// (cols, inner) or (inner, cols)
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-// (cols); a placeholder when has_bias is 0
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-// (rows, cols)
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 const BLOCK: u32 = 64u;
 const DEPTH: u32 = 16u;
@@ -68,11 +50,7 @@ fn main(
             }
             var vb = 0.0;
             if (col0 + n < p.cols && k0 + kb < p.inner) {
-                if (p.b_transposed == 1u) {
-                    vb = b[(col0 + n) * p.inner + k0 + kb];
-                } else {
-                    vb = b[(k0 + kb) * p.cols + col0 + n];
-                }
+                vb = b_at(col0 + n, k0 + kb);
             }
             b_tile[kb * BLOCK + n] = vb;
         }
