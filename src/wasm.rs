@@ -314,3 +314,64 @@ pub fn tokenize_with(tokenizer_json: &[u8], texts: Vec<String>) -> Result<String
         .collect::<Result<Vec<_>, _>>()?;
     to_json(&ids)
 }
+
+// ---------------------------------------------------------------- comparing with full precision
+
+fn quantize_options(format: &str) -> Result<crate::quantize::QuantizeOptions, JsError> {
+    let format: crate::quantize::QuantFormat = format.parse().map_err(js_error)?;
+    Ok(crate::quantize::QuantizeOptions { format, quantize_embeddings: false })
+}
+
+/// The embedded model quantized in the browser, exactly as `sightline quantize --model default
+/// --to <format>` writes it: the GGUF file's bytes, for `Engine.fromGguf`.
+#[wasm_bindgen(js_name = quantizeDefaultModel)]
+pub fn quantize_default_model(format: &str) -> Result<Vec<u8>, JsError> {
+    let files = default_model_files().map_err(js_error)?;
+    let model = crate::quantize::quantize_model(&files, &quantize_options(format)?).map_err(js_error)?;
+    Ok(model.bytes)
+}
+
+/// A full-precision checkpoint from fetched or picked files, quantized as `sightline quantize`
+/// does: the GGUF file's bytes.
+#[wasm_bindgen(js_name = quantizeModel)]
+pub fn quantize_model_files(
+    name: String,
+    config_json: String,
+    weights: Vec<u8>,
+    tokenizer_json: Vec<u8>,
+    preprocessor_json: Option<String>,
+    format: &str,
+) -> Result<Vec<u8>, JsError> {
+    let options = quantize_options(format)?;
+    let files = ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json };
+    let model = crate::quantize::quantize_model(&files, &options).map_err(js_error)?;
+    Ok(model.bytes)
+}
+
+/// Bytes of all the embedded model's files, to set beside a GGUF file's size.
+#[wasm_bindgen(js_name = defaultModelSize)]
+pub fn default_model_size() -> usize {
+    crate::default_model::default_model_size()
+}
+
+/// `eval::explanation_drift` of two explanation JSONs (the same request explained by two versions
+/// of one model), as JSON `{spearman, top_patch_a, top_patch_b, top_patch_agrees,
+/// score_difference, max_probability_difference}`.
+#[wasm_bindgen(js_name = explanationDrift)]
+pub fn explanation_drift(a_json: &str, b_json: &str) -> Result<String, JsError> {
+    let parse = |json: &str| -> Result<crate::explain::Explanation, JsError> {
+        serde_json::from_str(json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))
+    };
+    let drift = crate::eval::explanation_drift(&parse(a_json)?, &parse(b_json)?).map_err(js_error)?;
+    to_json(&drift)
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Whether this model's config is the embedded model's, whose weights are then its
+    /// full-precision original.
+    #[wasm_bindgen(js_name = hasDefaultConfig)]
+    pub fn has_default_config(&self) -> bool {
+        crate::default_model::has_default_config(self.explainer.config())
+    }
+}

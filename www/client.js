@@ -183,6 +183,28 @@ export class EngineClient {
     return this.colormaps.get(name);
   }
 
+  /** What the precision comparison offers for the loaded model (worker-reference.js). */
+  async referencePlan() {
+    await this.settled();
+    return this.request('referencePlan');
+  }
+
+  /** Loads the second model of the precision comparison; it is not reloaded after a restart. */
+  async loadReference(spec, { onProgress } = {}) {
+    await this.settled();
+    return this.request('loadReference', { spec }, { onProgress });
+  }
+
+  /** The reference's explanation of the same request as `explanation`, and how far it moved. */
+  async explainReference(image, options, explanation, { onProgress } = {}) {
+    await this.settled();
+    return this.withImage(image, (arg) => this.request('explainReference', { image: arg, options, explanation }, { onProgress }));
+  }
+
+  dropReference() {
+    return this.request('dropReference');
+  }
+
   forget(key) {
     if (!this.knownImages.delete(key)) return Promise.resolve(false);
     return this.request('forget', { key });

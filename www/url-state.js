@@ -5,7 +5,7 @@ import { COLORMAPS } from './heatmap.js';
 import { DEFAULT_OPTIONS, HEAD_FUSIONS, METHOD_IDS } from './methods.js';
 
 export const DEFAULT_VIEW = { opacity: 0.55, colormap: 'auto', map: 'patches', tab: 'compare' };
-const TABS = ['compare', 'attention', 'faithfulness'];
+const TABS = ['compare', 'attention', 'faithfulness', 'precision'];
 
 /**
  * The fragment for `state`; values equal to their defaults are left out, the texts too when they

@@ -9,12 +9,17 @@
 //
 // Requests run one after another in arrival order.
 
-import init, { Engine, generateScene, colormapTable } from './engine.js';
+import init, { Engine, generateScene, colormapTable, defaultModelSize } from './engine.js';
 import { CACHE_NAME, MODEL_FILES, isGgufUrl } from './models.js';
+import { ReferenceModel, filesSize, referencePlan } from './worker-reference.js';
 
 let ready = null; // the wasm module's instantiation
 let engine = null;
 let engineSource = null;
+/** Bytes of the loaded model's files, for the precision comparison's labels. */
+let engineSize = 0;
+/** The second model of the precision comparison (worker-reference.js); dropped with the engine. */
+const reference = new ReferenceModel({ fetchModel, fetchGguf, readPicked });
 let defaultModel = null; // { available, message }
 /** Encoded images by the key the page gave them, so a picture crosses over once, not per call. */
 const images = new Map();
@@ -90,6 +95,16 @@ async function run(type, args, progress) {
       return { value: true };
     case 'clearCache':
       return { value: await caches.delete(CACHE_NAME) };
+    case 'referencePlan':
+      await initialize();
+      return { value: referencePlan({ engine, source: engineSource, size: engineSize }) };
+    case 'loadReference':
+      return { value: await reference.load(args.spec, { engine: requireEngine(), source: engineSource, size: engineSize }, progress) };
+    case 'explainReference':
+      return { value: reference.explain(image(args.image), args.options, args.explanation, (done, total) => progress({ phase: 'explain', done, total })) };
+    case 'dropReference':
+      reference.drop();
+      return { value: true };
     case 'crashForTest':
       // Lets the tests check that a trapped engine is reported and replaced.
       throw new WebAssembly.RuntimeError('unreachable (simulated by crashForTest)');
@@ -125,6 +140,7 @@ async function initialize() {
       const started = performance.now();
       engine = Engine.withDefaultModel();
       engineSource = { kind: 'default' };
+      engineSize = defaultModelSize();
       defaultModel = { available: true, loadMs: performance.now() - started };
     } catch (error) {
       defaultModel = { available: false, message: errorMessage(error) };
@@ -138,7 +154,7 @@ async function load(source, progress) {
   if (source.kind === 'default') {
     if (engineSource?.kind !== 'default') {
       if (!defaultModel.available) throw new Error(defaultModel.message);
-      replaceEngine(Engine.withDefaultModel(), source);
+      replaceEngine(Engine.withDefaultModel(), source, defaultModelSize());
     }
     return JSON.parse(engine.info());
   }
@@ -146,7 +162,7 @@ async function load(source, progress) {
     const bytes = await fetchGguf(source.url, progress);
     progress({ phase: 'load' });
     if (bytes.length > 200e6) replaceEngine(null, null);
-    replaceEngine(Engine.fromGguf(source.url, bytes), source);
+    replaceEngine(Engine.fromGguf(source.url, bytes), source, bytes.length);
     return JSON.parse(engine.info());
   }
   let files;
@@ -155,14 +171,8 @@ async function load(source, progress) {
     files = await fetchModel(source.url, progress);
     name = source.url;
   } else if (source.kind === 'files') {
-    const picked = source.files;
-    files = {
-      config: await picked.config.text(),
-      weights: new Uint8Array(await picked.weights.arrayBuffer()),
-      tokenizer: new Uint8Array(await picked.tokenizer.arrayBuffer()),
-      preprocessor: picked.preprocessor ? await picked.preprocessor.text() : undefined,
-    };
-    name = source.name || picked.weights.name;
+    files = await readPicked(source.files);
+    name = source.name || source.files.weights.name;
   } else {
     throw new Error(`unknown model source "${source.kind}"`);
   }
@@ -170,14 +180,27 @@ async function load(source, progress) {
   // A large model replaces the old one before it loads (two may not fit in wasm's 4 GiB); a small
   // one loads beside it, so a broken checkpoint leaves the old model usable.
   if (files.weights.length > 200e6) replaceEngine(null, null);
-  replaceEngine(Engine.fromFiles(name, files.config, files.weights, files.tokenizer, files.preprocessor), source);
+  replaceEngine(Engine.fromFiles(name, files.config, files.weights, files.tokenizer, files.preprocessor), source, filesSize(files));
   return JSON.parse(engine.info());
 }
 
-function replaceEngine(next, source) {
+function replaceEngine(next, source, size = 0) {
+  // A reference belongs to the model it was made for.
+  reference.drop();
   engine?.free();
   engine = next;
   engineSource = source;
+  engineSize = size;
+}
+
+/** The contents of picked File objects ({config, weights, tokenizer, preprocessor?}). */
+async function readPicked(picked) {
+  return {
+    config: await picked.config.text(),
+    weights: new Uint8Array(await picked.weights.arrayBuffer()),
+    tokenizer: new Uint8Array(await picked.tokenizer.arrayBuffer()),
+    preprocessor: picked.preprocessor ? await picked.preprocessor.text() : undefined,
+  };
 }
 
 /** config.json, model.safetensors and tokenizer.json (and preprocessor_config.json when there is

@@ -56,7 +56,7 @@ struct DriftTally {
 }
 
 /// The first patch of highest score.
-fn top_patch(map: &[f32]) -> Option<usize> {
+pub(super) fn top_patch(map: &[f32]) -> Option<usize> {
     map.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i)
 }
 

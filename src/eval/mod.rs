@@ -17,7 +17,7 @@
 //!   the same architecture with random weights.
 //!
 //! [`drift`] compares two versions of one model (a quantized one and its original) on the same
-//! scenes: how far each method's maps move.
+//! scenes: how far each method's maps move; [`explanation_drift`] does it for one explanation.
 //!
 //! Two-object scenes measure text dependence: whether prompting each object points at it.
 //! A `random` and a `centre` baseline go through the same metrics, as the floor to beat.
@@ -25,6 +25,7 @@
 pub mod baselines;
 pub mod curves;
 mod drift;
+mod explanation_drift;
 pub mod metrics;
 pub mod report;
 mod runner;
@@ -34,6 +35,7 @@ mod tally;
 
 pub use baselines::Baseline;
 pub use drift::{drift, DriftReport, DriftRow};
+pub use explanation_drift::{explanation_drift, ExplanationDrift};
 pub use report::{EvalReport, MethodRow, RowKind};
 pub use runner::{evaluate, evaluate_model, evaluate_model_with_progress, TEXT_INDEPENDENT_NOTE};
 pub use scenes::{Prompts, MIN_EVAL_SEED};

@@ -1,6 +1,7 @@
-// Three tabs below the explanation: every method side by side (small multiples), the attention
-// explorer (pick a layer, a head and a token; see where it attends), and the deletion / insertion
-// curves of the current map.
+// Four tabs below the explanation: every method side by side (small multiples), the attention
+// explorer (pick a layer, a head and a token; see where it attends), the deletion / insertion
+// curves of the current map, and the current map by a full-precision and a quantized version of
+// the model (precision-view.js).
 
 import {
   compareAll,
@@ -15,11 +16,13 @@ import {
 import { explanationGrid, fitScale, formatValue } from '../heatmap.js';
 import { METHODS, methodById } from '../methods.js';
 import { h, ms, StoreView, uid } from './dom.js';
+import { PrecisionPanel } from './precision-view.js';
 
 const TABS = [
   ['compare', 'Compare methods'],
   ['attention', 'Attention explorer'],
   ['faithfulness', 'Faithfulness'],
+  ['precision', 'Full precision vs quantized'],
 ];
 
 class Insights extends StoreView {
@@ -51,6 +54,7 @@ class Insights extends StoreView {
     this.compare = new CompareGrid(this.panels.get('compare'));
     this.attention = new AttentionExplorer(this.panels.get('attention'));
     this.faithfulness = new FaithfulnessPlot(this.panels.get('faithfulness'));
+    this.precision = new PrecisionPanel(this.panels.get('precision'));
   }
 
   onTabKey(event) {
@@ -79,6 +83,7 @@ class Insights extends StoreView {
     if (s.view.tab === 'compare') this.compare.update(s, p);
     if (s.view.tab === 'attention') this.attention.update(s, p);
     if (s.view.tab === 'faithfulness') this.faithfulness.update(s, p);
+    if (s.view.tab === 'precision') this.precision.update(s, p);
   }
 }
 
