@@ -3,6 +3,9 @@
 //! back as JS exceptions with the engine's message; nothing here panics on user input.
 
 use crate::backend::cpu::CpuBackend;
+use crate::backend::webgpu::WebGpuBackend;
+use std::cell::RefCell;
+use std::rc::Rc;
 use crate::default_model::default_model_files;
 use crate::error::Error;
 use crate::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
@@ -69,7 +72,13 @@ struct EngineInfo<'a> {
 
 #[wasm_bindgen]
 pub struct Engine {
-    explainer: Explainer<CpuBackend>,
+    explainer: Rc<Explainer<CpuBackend>>,
+    /// The same model on the page's WebGPU device once `attachWebGpu` succeeded; dropped when the
+    /// device fails, after which explanations run on the CPU.
+    gpu: Rc<RefCell<Option<Rc<Explainer<WebGpuBackend>>>>>,
+    /// The model's files, kept from construction until `attachWebGpu` uploads them to the GPU or
+    /// `releaseModelFiles` says that will not happen.
+    files: RefCell<Option<ModelFiles>>,
 }
 
 #[wasm_bindgen]
@@ -78,7 +87,7 @@ impl Engine {
     #[wasm_bindgen(js_name = withDefaultModel)]
     pub fn with_default_model() -> Result<Engine, JsError> {
         let files = default_model_files().map_err(js_error)?;
-        Self::load(&files)
+        Self::load(files)
     }
 
     /// A Hugging Face CLIP checkpoint from fetched or picked files.
@@ -90,7 +99,7 @@ impl Engine {
         tokenizer_json: Vec<u8>,
         preprocessor_json: Option<String>,
     ) -> Result<Engine, JsError> {
-        Self::load(&ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json })
+        Self::load(ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json })
     }
 
     /// One GGUF file from `sightline quantize` (config, tokenizer and preprocessor config in its
@@ -99,11 +108,97 @@ impl Engine {
     #[wasm_bindgen(js_name = fromGguf)]
     pub fn from_gguf(name: String, bytes: Vec<u8>) -> Result<Engine, JsError> {
         let files = ModelFiles::from_gguf_bytes(name, bytes).map_err(js_error)?;
-        Self::load(&files)
+        Self::load(files)
     }
 
-    fn load(files: &ModelFiles) -> Result<Engine, JsError> {
-        Ok(Engine { explainer: Explainer::load(CpuBackend, files).map_err(js_error)? })
+    fn load(files: ModelFiles) -> Result<Engine, JsError> {
+        Ok(Engine {
+            explainer: Rc::new(Explainer::load(CpuBackend, &files).map_err(js_error)?),
+            gpu: Rc::default(),
+            files: RefCell::new(Some(files)),
+        })
+    }
+
+    /// Loads the same model onto the page's WebGPU device, so that `explainAsync` runs there.
+    /// Resolves to the adapter's description; rejects with the reason when there is no adapter
+    /// or the model does not fit (the engine then stays on the CPU). Releases the model files.
+    #[wasm_bindgen(js_name = attachWebGpu)]
+    pub fn attach_web_gpu(&self) -> js_sys::Promise {
+        let files = self.files.borrow_mut().take();
+        let slot = self.gpu.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let files = files.ok_or_else(|| JsError::new("the model files were already released"))?;
+            let backend = WebGpuBackend::create().await.map_err(js_error)?;
+            let description = backend.adapter_description();
+            let explainer = Explainer::load(backend, &files).map_err(js_error)?;
+            *slot.borrow_mut() = Some(Rc::new(explainer));
+            Ok(JsValue::from_str(&description))
+        })
+    }
+
+    /// Frees the model files kept for `attachWebGpu` when the engine stays on the CPU.
+    #[wasm_bindgen(js_name = releaseModelFiles)]
+    pub fn release_model_files(&self) {
+        self.files.borrow_mut().take();
+    }
+
+    /// The backend `explainAsync` runs on now: "webgpu" or "cpu".
+    pub fn backend(&self) -> String {
+        if self.gpu.borrow().is_some() { "webgpu" } else { "cpu" }.into()
+    }
+
+    /// `explain` on the WebGPU device when one is attached, else on the CPU; resolves to the
+    /// explanation JSON. When the device fails (lost, out of memory) the explanation is redone on
+    /// the CPU, carries a warning saying so, and later ones stay on the CPU.
+    #[wasm_bindgen(js_name = explainAsync)]
+    pub fn explain_async(&self, image: Vec<u8>, options: JsValue, progress: Option<js_sys::Function>) -> js_sys::Promise {
+        let cpu = self.explainer.clone();
+        let slot = self.gpu.clone();
+        let gpu = slot.borrow().clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let options: ExplainOptions =
+                serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
+            let (method, method_options) = options.method_options().map_err(js_error)?;
+            let request = Request {
+                image: ImageInput::Encoded(&image),
+                texts: &options.texts,
+                target: options.target,
+                method,
+                options: method_options,
+            };
+            let report = |done: usize, total: usize| {
+                if let Some(callback) = &progress {
+                    let _ = callback.call2(&JsValue::NULL, &(done as u32).into(), &(total as u32).into());
+                }
+            };
+            let explanation = match gpu {
+                Some(gpu) => match gpu.explain_async(&request, &report).await {
+                    Err(Error::Backend(reason)) => {
+                        slot.borrow_mut().take();
+                        let mut explanation = cpu.explain_with_progress(&request, &report).map_err(js_error)?;
+                        explanation.warnings.push(format!(
+                            "the webgpu backend failed ({reason}); this explanation was computed on the cpu, and so will the next ones"
+                        ));
+                        explanation
+                    }
+                    other => other.map_err(js_error)?,
+                },
+                None => cpu.explain_with_progress(&request, &report).map_err(js_error)?,
+            };
+            Ok(JsValue::from_str(&to_json(&explanation)?))
+        })
+    }
+
+    /// For tests: destroys the attached WebGPU device as a driver reset would.
+    #[wasm_bindgen(js_name = loseWebGpuDeviceForTest)]
+    pub fn lose_web_gpu_device_for_test(&self) -> bool {
+        match self.gpu.borrow().as_ref() {
+            Some(gpu) => {
+                gpu.backend().simulate_device_loss();
+                true
+            }
+            None => false,
+        }
     }
 
     /// The model's name and geometry, as JSON.
@@ -112,7 +207,7 @@ impl Engine {
         let vision = &config.vision_config;
         to_json(&EngineInfo {
             model: &self.explainer.info,
-            backend: "cpu",
+            backend: if self.gpu.borrow().is_some() { "webgpu" } else { "cpu" },
             image_size: vision.image_size,
             patch_size: vision.patch_size,
             patch_grid: [vision.grid_side(), vision.grid_side()],

@@ -280,6 +280,7 @@ fn chefer_relevance_on_the_device() {
                 .chefer_row(&gpu_probs.iter().collect::<Vec<_>>(), &gpu_grads.iter().collect::<Vec<_>>(), row)
                 .unwrap()
                 .expect("the webgpu backend computes Chefer on the device");
+            let actual = gpu.download(&actual).unwrap().data;
             assert_close(&format!("chefer {layers}x{heads}x{tokens} row {row}"), &actual, &expected, TOLERANCE);
         }
     }

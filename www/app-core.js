@@ -191,6 +191,7 @@ async function loadColormaps() {
 
 function modelReady(source, info) {
   performance.mark('sightline:model-ready');
+  if (info?.backendNotice) notify(info.backendNotice, 'info', { key: 'backend' });
   store.set((s) => ({
     modelSource: source,
     model: { status: 'ready', info, progress: null, error: null, serial: s.model.serial + 1 },

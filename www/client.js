@@ -63,7 +63,7 @@ export class EngineClient {
       for (const message of early.messages) this.receive(message);
       if (early.failed) queueMicrotask(() => this.crashed(new EngineError(`The engine worker failed: ${early.failed}`, { fatal: true })));
     } else {
-      this.initialized = this.request('init');
+      this.initialized = this.request('init', { backend: new URLSearchParams(globalThis.location?.search ?? '').get('backend') ?? 'auto' });
     }
     // A failed init is reported by whoever awaits it.
     this.initialized.catch(() => {});
@@ -212,6 +212,11 @@ export class EngineClient {
 
   clearCache() {
     return this.request('clearCache');
+  }
+
+  /** For the tests: destroys the engine's WebGPU device as a driver reset would; false without one. */
+  loseWebGpuDeviceForTest() {
+    return this.request('loseWebGpuDeviceForTest');
   }
 
   /** For the tests: makes the worker fail as a wasm trap would. */

@@ -13,7 +13,7 @@
     };
     worker.addEventListener('message', early.onMessage);
     worker.addEventListener('error', early.onError);
-    worker.postMessage({ id: 0, type: 'init' });
+    worker.postMessage({ id: 0, type: 'init', backend: new URLSearchParams(location.search).get('backend') ?? 'auto' });
     globalThis.__sightlineEarly = early;
   } catch {
     // The app starts its own worker.

@@ -53,12 +53,13 @@ function errorMessage(error) {
 async function run(type, args, progress) {
   switch (type) {
     case 'init':
+      if (args.backend) backendPreference = args.backend;
       return { value: await initialize() };
     case 'load':
       return { value: await load(args.source, progress) };
     case 'explain': {
       const bytes = image(args.image);
-      const json = requireEngine().explain(bytes, args.options, (done, total) => progress({ phase: 'explain', done, total }));
+      const json = await requireEngine().explainAsync(bytes, args.options, (done, total) => progress({ phase: 'explain', done, total }));
       return { value: JSON.parse(json) };
     }
     case 'tokenize':
@@ -105,6 +106,8 @@ async function run(type, args, progress) {
     case 'dropReference':
       reference.drop();
       return { value: true };
+    case 'loseWebGpuDeviceForTest':
+      return { value: requireEngine().loseWebGpuDeviceForTest() };
     case 'crashForTest':
       // Lets the tests check that a trapped engine is reported and replaced.
       throw new WebAssembly.RuntimeError('unreachable (simulated by crashForTest)');
@@ -139,6 +142,7 @@ async function initialize() {
     try {
       const started = performance.now();
       engine = Engine.withDefaultModel();
+      await attachBackend(engine);
       engineSource = { kind: 'default' };
       engineSize = defaultModelSize();
       defaultModel = { available: true, loadMs: performance.now() - started };
@@ -146,7 +150,37 @@ async function initialize() {
       defaultModel = { available: false, message: errorMessage(error) };
     }
   }
-  return { defaultModel, info: engine ? JSON.parse(engine.info()) : null };
+  return { defaultModel, info: engine ? engineInfo() : null };
+}
+
+/** 'auto' (WebGPU when the browser has an adapter, else the CPU), 'webgpu' or 'cpu'; the page
+ * passes its `?backend=` with `init`. */
+let backendPreference = 'auto';
+/** Why explanations run on the CPU against the preference, for the page to show; null when not. */
+let backendNotice = null;
+
+/** Puts a freshly built engine's model on the GPU when the preference and the browser allow. */
+async function attachBackend(target) {
+  backendNotice = null;
+  const wanted = backendPreference !== 'cpu';
+  if (!wanted || !self.navigator?.gpu) {
+    if (backendPreference === 'webgpu') backendNotice = 'This browser has no WebGPU, so explanations run on the CPU.';
+    target.releaseModelFiles();
+    return;
+  }
+  try {
+    await target.attachWebGpu();
+  } catch (error) {
+    const message = errorMessage(error);
+    // Auto quietly means the CPU when there is no adapter; anything else is worth saying.
+    if (backendPreference === 'webgpu' || !/no WebGPU adapter/.test(message)) {
+      backendNotice = `WebGPU could not be used (${message}), so explanations run on the CPU.`;
+    }
+  }
+}
+
+function engineInfo() {
+  return { ...JSON.parse(engine.info()), backendNotice };
 }
 
 async function load(source, progress) {
@@ -154,16 +188,20 @@ async function load(source, progress) {
   if (source.kind === 'default') {
     if (engineSource?.kind !== 'default') {
       if (!defaultModel.available) throw new Error(defaultModel.message);
-      replaceEngine(Engine.withDefaultModel(), source, defaultModelSize());
+      const next = Engine.withDefaultModel();
+      await attachBackend(next);
+      replaceEngine(next, source, defaultModelSize());
     }
-    return JSON.parse(engine.info());
+    return engineInfo();
   }
   if (source.kind === 'url' && isGgufUrl(source.url)) {
     const bytes = await fetchGguf(source.url, progress);
     progress({ phase: 'load' });
     if (bytes.length > 200e6) replaceEngine(null, null);
-    replaceEngine(Engine.fromGguf(source.url, bytes), source, bytes.length);
-    return JSON.parse(engine.info());
+    const next = Engine.fromGguf(source.url, bytes);
+    await attachBackend(next);
+    replaceEngine(next, source, bytes.length);
+    return engineInfo();
   }
   let files;
   let name;
@@ -180,8 +218,10 @@ async function load(source, progress) {
   // A large model replaces the old one before it loads (two may not fit in wasm's 4 GiB); a small
   // one loads beside it, so a broken checkpoint leaves the old model usable.
   if (files.weights.length > 200e6) replaceEngine(null, null);
-  replaceEngine(Engine.fromFiles(name, files.config, files.weights, files.tokenizer, files.preprocessor), source, filesSize(files));
-  return JSON.parse(engine.info());
+  const next = Engine.fromFiles(name, files.config, files.weights, files.tokenizer, files.preprocessor);
+  await attachBackend(next);
+  replaceEngine(next, source, filesSize(files));
+  return engineInfo();
 }
 
 function replaceEngine(next, source, size = 0) {

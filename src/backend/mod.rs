@@ -36,7 +36,16 @@ pub trait Backend {
         Ok(())
     }
     fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
+    /// Reads a tensor back, waiting for the device. In the browser a GPU cannot be waited for:
+    /// there this fails and `download_async` must be awaited instead.
     fn download(&self, tensor: &Self::Tensor) -> Result<HostTensor>;
+    /// Reads a tensor back without blocking the thread where that matters (a GPU in the browser
+    /// resolves the read from the event loop). Explanations read back only through this.
+    // Not `Send`: wgpu's browser types are not, and nothing here moves futures across threads.
+    #[allow(async_fn_in_trait)]
+    async fn download_async(&self, tensor: &Self::Tensor) -> Result<HostTensor> {
+        self.download(tensor)
+    }
 
     /// x (.., in) · wᵀ + b with w (out, in), b (out).
     fn linear(&self, x: &Self::Tensor, w: &Self::Tensor, b: Option<&Self::Tensor>) -> Result<Self::Tensor>;
@@ -134,11 +143,12 @@ pub trait Backend {
     /// x (B, T, D) → (B, T-1, D), without the first token.
     fn drop_first_token(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
 
-    /// Row `row` of Chefer et al.'s relevance on batch element 0, from each layer's attention
-    /// probabilities and their gradients (B, H, T, T), computed where they live so that only T
-    /// values are read back. `None` leaves it to the host (`explain::relevance::chefer`), which
-    /// is what the CPU backend does: there the maps are already in host memory.
-    fn chefer_row(&self, _probs: &[&Self::Tensor], _grads: &[&Self::Tensor], _row: usize) -> Result<Option<Vec<f32>>> {
+    /// Row `row` of Chefer et al.'s relevance on batch element 0, as a (T) tensor, from each
+    /// layer's attention probabilities and their gradients (B, H, T, T), computed where they live
+    /// so that only T values are read back. `None` leaves it to the host
+    /// (`explain::relevance::chefer`), which is what the CPU backend does: there the maps are
+    /// already in host memory.
+    fn chefer_row(&self, _probs: &[&Self::Tensor], _grads: &[&Self::Tensor], _row: usize) -> Result<Option<Self::Tensor>> {
         Ok(None)
     }
 }

@@ -18,6 +18,8 @@ use crate::preprocess::{
 };
 use image::RgbImage;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 use web_time::Instant;
 
 /// Activation memory one batched pass may use before it is split.
@@ -146,6 +148,12 @@ impl<B: Backend> Explainer<B> {
 
     /// As `explain`, reporting (done, total) inputs after each batch of the batched methods.
     pub fn explain_with_progress(&self, request: &Request, progress: &dyn Fn(usize, usize)) -> Result<Explanation> {
+        now(self.explain_async(request, progress))
+    }
+
+    /// `explain_with_progress` for a backend that must be awaited (WebGPU in the browser); on
+    /// every other backend the future is ready the first time it is polled.
+    pub async fn explain_async(&self, request: &Request<'_>, progress: &dyn Fn(usize, usize)) -> Result<Explanation> {
         request.options.validate()?;
         let texts = request.texts;
         if texts.is_empty() {
@@ -183,7 +191,7 @@ impl<B: Backend> Explainer<B> {
         for (i, text) in tokenized.iter().enumerate() {
             let recording = if i == request.target { Recording::Backward } else { Recording::Nothing };
             let pass = self.model.encode_text(backend, &text.ids, text.pooled_position, recording)?;
-            text_embeds.push(backend.download(&pass.embeds)?.data);
+            text_embeds.push(backend.download_async(&pass.embeds).await?.data);
             if i == request.target {
                 target_pass = Some(pass);
             }
@@ -200,26 +208,27 @@ impl<B: Backend> Explainer<B> {
             Method::IntegratedGradients | Method::Smoothgrad | Method::Occlusion => Recording::Nothing,
         };
         let image_pass = self.model.encode_image(backend, &backend.upload(&batch_of(pixels, 1))?, image_recording)?;
-        let image_embed = backend.download(&image_pass.embeds)?.data;
+        let image_embed = backend.download_async(&image_pass.embeds).await?.data;
         let logits: Vec<f32> =
             text_embeds.iter().map(|t| clip_logit(self.model.logit_multiplier, &image_embed, t)).collect();
         let score = logits[request.target];
         timings.lap("image_forward");
 
-        let vision_layers = || -> Result<Vec<HostTensor>> { download_probs(backend, &image_pass.encoder.layers) };
-        let text_layers = || -> Result<Vec<HostTensor>> { download_probs(backend, &target_pass.encoder.layers) };
         let patches_of = |token_scores: Vec<f32>| token_scores[1..].to_vec();
         let pooled = target.pooled_position;
 
         let (patch_scores, pixel_scores, text_scores) = match method {
             Method::Attention => {
-                let vision = patches_of(last_layer_attention(&vision_layers()?, 0));
-                (vision, None, Some(last_layer_attention(&text_layers()?, pooled)))
+                let vision = patches_of(last_layer_attention(&download_probs(backend, &image_pass.encoder.layers).await?, 0));
+                let text = last_layer_attention(&download_probs(backend, &target_pass.encoder.layers).await?, pooled);
+                (vision, None, Some(text))
             }
             Method::Rollout => {
                 let (fusion, discard) = (request.options.head_fusion, request.options.discard_ratio);
-                let vision = patches_of(rollout(&vision_layers()?, 0, fusion, discard));
-                (vision, None, Some(rollout(&text_layers()?, pooled, fusion, discard)))
+                let vision_probs = download_probs(backend, &image_pass.encoder.layers).await?;
+                let text_probs = download_probs(backend, &target_pass.encoder.layers).await?;
+                let vision = patches_of(rollout(&vision_probs, 0, fusion, discard));
+                (vision, None, Some(rollout(&text_probs, pooled, fusion, discard)))
             }
             Method::Gradient | Method::GradXInput | Method::Chefer | Method::Gradcam => {
                 let gradients = clip_logit_with_gradients(self.model.logit_multiplier, &image_embed, target_embed);
@@ -231,46 +240,39 @@ impl<B: Backend> Explainer<B> {
                 timings.lap("backward");
                 match method {
                     Method::Gradient => {
-                        let g = backend.download(&vision_grads.d_pixels)?.data;
+                        let g = backend.download_async(&vision_grads.d_pixels).await?.data;
                         let pixel = max_abs_over_channels(&g, geometry);
-                        let d_e = backend.download(&text_grads.d_token_embeddings)?;
+                        let d_e = backend.download_async(&text_grads.d_token_embeddings).await?;
                         let text = rows(&d_e).map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt()).collect();
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), Some(text))
                     }
                     Method::GradXInput => {
-                        let g = backend.download(&vision_grads.d_pixels)?.data;
+                        let g = backend.download_async(&vision_grads.d_pixels).await?.data;
                         let product: Vec<f32> = g.iter().zip(&pixels.data).map(|(g, x)| g * x).collect();
                         let pixel = sum_over_channels(&product, geometry);
-                        let d_e = backend.download(&text_grads.d_token_embeddings)?;
-                        let e = backend.download(&target_pass.token_embeddings)?;
+                        let d_e = backend.download_async(&text_grads.d_token_embeddings).await?;
+                        let e = backend.download_async(&target_pass.token_embeddings).await?;
                         let text =
                             rows(&d_e).zip(rows(&e)).map(|(g, e)| g.iter().zip(e).map(|(g, e)| g * e).sum()).collect();
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), Some(text))
                     }
                     Method::Chefer => {
-                        let relevance = |layers: &[crate::model::LayerRecord<B::Tensor>],
-                                         grads: &[B::Tensor],
-                                         row: usize|
-                         -> Result<Vec<f32>> {
-                            let probs = recorded_probs(layers)?;
-                            let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
-                            match backend.chefer_row(&probs, &grad_refs, row)? {
-                                Some(on_device) => Ok(on_device),
-                                None => {
-                                    Ok(chefer(&download_probs(backend, layers)?, &download_all(backend, grads)?, row))
-                                }
-                            }
-                        };
-                        let vision = relevance(&image_pass.encoder.layers, &vision_grads.encoder.d_probs, 0)?;
-                        let text = relevance(&target_pass.encoder.layers, &text_grads.encoder.d_probs, pooled)?;
+                        let vision =
+                            chefer_relevance(backend, &image_pass.encoder.layers, &vision_grads.encoder.d_probs, 0)
+                                .await?;
+                        let text =
+                            chefer_relevance(backend, &target_pass.encoder.layers, &text_grads.encoder.d_probs, pooled)
+                                .await?;
                         (patches_of(vision), None, Some(text))
                     }
                     _ => {
                         let last = image_pass.encoder.layers.last().expect("a model has at least one layer");
-                        let hidden = backend.download(&last.input)?;
-                        let d_hidden = backend.download(
-                            vision_grads.encoder.d_layer_inputs.last().expect("a model has at least one layer"),
-                        )?;
+                        let hidden = backend.download_async(&last.input).await?;
+                        let d_hidden = backend
+                            .download_async(
+                                vision_grads.encoder.d_layer_inputs.last().expect("a model has at least one layer"),
+                            )
+                            .await?;
                         let tokens = hidden.shape[1];
                         (patches_of(token_gradcam(&hidden, &d_hidden, 1..tokens)), None, None)
                     }
@@ -288,7 +290,8 @@ impl<B: Backend> Explainer<B> {
                     target_embed,
                     |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g),
                     progress,
-                )?;
+                )
+                .await?;
                 let ig: Vec<f32> = total.iter().zip(&pixels.data).map(|(g, x)| x * g / steps as f32).collect();
                 let pixel = sum_over_channels(&ig, geometry);
                 (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), None)
@@ -309,7 +312,8 @@ impl<B: Backend> Explainer<B> {
                     target_embed,
                     |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g.abs()),
                     progress,
-                )?;
+                )
+                .await?;
                 let mean: Vec<f32> = total.iter().map(|v| v / steps as f32).collect();
                 let pixel = max_abs_over_channels(&mean, geometry);
                 (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), None)
@@ -320,7 +324,8 @@ impl<B: Backend> Explainer<B> {
                     |p| occlude_patch(&pixels.data, geometry, p),
                     target_embed,
                     progress,
-                )?;
+                )
+                .await?;
                 (occluded_scores.iter().map(|s_p| score - s_p).collect(), None, None)
             }
         };
@@ -356,7 +361,7 @@ impl<B: Backend> Explainer<B> {
         let backend = &self.backend;
         let pass =
             self.model.encode_image(backend, &backend.upload(&batch_of(&prepared.pixels, 1))?, Recording::Attention)?;
-        download_probs(backend, &pass.encoder.layers)
+        now(download_probs(backend, &pass.encoder.layers))
     }
 
     /// Images per batched pass that fit the memory budget when `recording` is kept.
@@ -378,7 +383,7 @@ impl<B: Backend> Explainer<B> {
     }
 
     /// ∂s_k/∂x_k for `count` inputs made by `input(k)`, handed to `consume(k, gradient)` in order.
-    fn for_each_gradient(
+    async fn for_each_gradient(
         &self,
         count: usize,
         input: impl Fn(usize) -> Vec<f32>,
@@ -394,7 +399,7 @@ impl<B: Backend> Explainer<B> {
             let end = (start + chunk).min(count);
             let batch = stack_inputs(start..end, &input, geometry);
             let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Backward)?;
-            let embeds = backend.download(&pass.embeds)?;
+            let embeds = backend.download_async(&pass.embeds).await?;
             let width = embeds.shape[1];
             let d_embeds: Vec<f32> = embeds
                 .data
@@ -402,7 +407,7 @@ impl<B: Backend> Explainer<B> {
                 .flat_map(|u| clip_logit_with_gradients(self.model.logit_multiplier, u, text_embed).d_image)
                 .collect();
             let d_embeds = backend.upload(&HostTensor::new(d_embeds, vec![end - start, width]))?;
-            let grads = backend.download(&self.model.image_backward(backend, &pass, &d_embeds)?.d_pixels)?;
+            let grads = backend.download_async(&self.model.image_backward(backend, &pass, &d_embeds)?.d_pixels).await?;
             for (offset, g) in grads.data.chunks_exact(per_image).enumerate() {
                 consume(start + offset, g);
             }
@@ -412,14 +417,14 @@ impl<B: Backend> Explainer<B> {
     }
 
     /// s(x_k) for `count` inputs made by `input(k)`, without recording anything.
-    fn batched_scores(
+    async fn batched_scores(
         &self,
         count: usize,
         input: impl Fn(usize) -> Vec<f32>,
         text_embed: &[f32],
         progress: &dyn Fn(usize, usize),
     ) -> Result<Vec<f32>> {
-        let embeds = self.image_embeddings_with_progress(count, input, progress)?;
+        let embeds = self.image_embeddings_async(count, input, progress).await?;
         Ok(embeds.iter().map(|u| clip_logit(self.model.logit_multiplier, u, text_embed)).collect())
     }
 
@@ -448,11 +453,11 @@ impl<B: Backend> Explainer<B> {
     /// The projected embeddings of `count` normalized inputs (3·S·S values each) made by
     /// `input(k)`, run as batches split only at the activation budget, without recording anything.
     pub fn image_embeddings(&self, count: usize, input: impl Fn(usize) -> Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        self.image_embeddings_with_progress(count, input, &|_, _| {})
+        now(self.image_embeddings_async(count, input, &|_, _| {}))
     }
 
     /// As `image_embeddings`, reporting (done, total) inputs after each batch.
-    fn image_embeddings_with_progress(
+    async fn image_embeddings_async(
         &self,
         count: usize,
         input: impl Fn(usize) -> Vec<f32>,
@@ -466,7 +471,7 @@ impl<B: Backend> Explainer<B> {
             let end = (start + chunk).min(count);
             let batch = stack_inputs(start..end, &input, geometry);
             let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Nothing)?;
-            let embeds = backend.download(&pass.embeds)?;
+            let embeds = backend.download_async(&pass.embeds).await?;
             let width = embeds.shape[1];
             all.extend(embeds.data.chunks_exact(width).map(<[f32]>::to_vec));
             progress(end, count);
@@ -504,8 +509,40 @@ fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
     out
 }
 
-fn download_all<B: Backend>(backend: &B, tensors: &[B::Tensor]) -> Result<Vec<HostTensor>> {
-    tensors.iter().map(|t| backend.download(t)).collect()
+/// Runs a future that never has to wait: every backend answers at once except a GPU in the
+/// browser, which is refused here with an error rather than blocking the thread forever.
+fn now<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        Poll::Pending => {
+            Err(Error::Backend("this backend reads back asynchronously: await `explain_async` instead".into()))
+        }
+    }
+}
+
+async fn download_all<B: Backend>(backend: &B, tensors: &[B::Tensor]) -> Result<Vec<HostTensor>> {
+    let mut all = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        all.push(backend.download_async(t).await?);
+    }
+    Ok(all)
+}
+
+/// Row `row` of Chefer's relevance: on the device when the backend computes it there (only T
+/// values cross back), else on the host from every layer's maps.
+async fn chefer_relevance<B: Backend>(
+    backend: &B,
+    layers: &[crate::model::LayerRecord<B::Tensor>],
+    grads: &[B::Tensor],
+    row: usize,
+) -> Result<Vec<f32>> {
+    let probs = recorded_probs(layers)?;
+    let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
+    match backend.chefer_row(&probs, &grad_refs, row)? {
+        Some(on_device) => Ok(backend.download_async(&on_device).await?.data),
+        None => Ok(chefer(&download_probs(backend, layers).await?, &download_all(backend, grads).await?, row)),
+    }
 }
 
 fn recorded_probs<T>(layers: &[crate::model::LayerRecord<T>]) -> Result<Vec<&T>> {
@@ -515,14 +552,11 @@ fn recorded_probs<T>(layers: &[crate::model::LayerRecord<T>]) -> Result<Vec<&T>>
         .collect()
 }
 
-fn download_probs<B: Backend>(backend: &B, layers: &[crate::model::LayerRecord<B::Tensor>]) -> Result<Vec<HostTensor>> {
-    layers
-        .iter()
-        .map(|layer| {
-            let probs = layer.probs.as_ref().ok_or_else(|| Error::Backend("attention was not recorded".into()))?;
-            backend.download(probs)
-        })
-        .collect()
+async fn download_probs<B: Backend>(
+    backend: &B,
+    layers: &[crate::model::LayerRecord<B::Tensor>],
+) -> Result<Vec<HostTensor>> {
+    download_all(backend, &recorded_probs(layers)?.into_iter().cloned().collect::<Vec<_>>()).await
 }
 
 /// The rows of a (1, T, D) tensor.

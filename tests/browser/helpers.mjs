@@ -22,7 +22,6 @@ export const CHROMIUM = process.env.SIGHTLINE_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
   '--headless=new',
   '--no-sandbox',
-  '--enable-unsafe-webgpu',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -96,8 +95,12 @@ export async function startServer() {
   };
 }
 
-export async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+/**
+ * Headless Chromium. Without `webgpu` the browser has no WebGPU, so the app's `auto` backend is
+ * the CPU (and most tests stay fast); with it, WebGPU runs on the software adapter (SwiftShader).
+ */
+export async function launchBrowser({ webgpu = false } = {}) {
+  return chromium.launch({ executablePath: CHROMIUM, args: webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS });
 }
 
 /**

@@ -4,7 +4,7 @@
 
 use super::pipelines::{Kernel, PipelineCache};
 use super::pool::{BufferPool, GpuTensor};
-use super::readback::{read_floats, wait_until_idle};
+use super::readback::{read_floats, read_floats_async, wait_until_idle};
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
@@ -140,10 +140,26 @@ impl Gpu {
     /// Submits everything recorded so far and reads `tensor` back: the only point where the
     /// host waits for the GPU.
     pub fn download(&self, tensor: &GpuTensor) -> Result<Vec<f32>> {
+        let Some(staging) = self.stage_for_reading(tensor)? else { return Ok(Vec::new()) };
+        let values = read_floats(&self.device, &staging);
+        self.check()?;
+        values
+    }
+
+    /// `download` without blocking: the browser resolves the read from its event loop.
+    pub async fn download_async(&self, tensor: &GpuTensor) -> Result<Vec<f32>> {
+        let Some(staging) = self.stage_for_reading(tensor)? else { return Ok(Vec::new()) };
+        let values = read_floats_async(&self.device, &staging).await;
+        self.check()?;
+        values
+    }
+
+    /// Records a copy of `tensor` into a mappable buffer and submits; None for an empty tensor.
+    fn stage_for_reading(&self, tensor: &GpuTensor) -> Result<Option<wgpu::Buffer>> {
         self.check()?;
         let bytes = 4 * tensor.elements() as u64;
         if bytes == 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -153,9 +169,7 @@ impl Gpu {
         });
         self.record(|encoder| encoder.copy_buffer_to_buffer(tensor.buffer(), 0, &staging, 0, bytes))?;
         self.submit()?;
-        let values = read_floats(&self.device, &staging);
-        self.check()?;
-        values
+        Ok(Some(staging))
     }
 
     /// Submits everything recorded so far and waits for it.

@@ -105,6 +105,10 @@ impl Backend for WebGpuBackend {
         Ok(HostTensor::new(self.gpu.download(tensor)?, tensor.shape().to_vec()))
     }
 
+    async fn download_async(&self, tensor: &GpuTensor) -> Result<HostTensor> {
+        Ok(HostTensor::new(self.gpu.download_async(tensor).await?, tensor.shape().to_vec()))
+    }
+
     fn linear(&self, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
         let &[outputs, inputs] = w.shape() else {
             return Err(Error::Backend(format!("linear: weight shape {:?} is not (out, in)", w.shape())));
@@ -277,7 +281,7 @@ impl Backend for WebGpuBackend {
         kernels::drop_first_token(&self.gpu, x)
     }
 
-    fn chefer_row(&self, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<Option<Vec<f32>>> {
+    fn chefer_row(&self, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<Option<GpuTensor>> {
         kernels::chefer_row(&self.gpu, probs, grads, row).map(Some)
     }
 }

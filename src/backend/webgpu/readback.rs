@@ -1,10 +1,10 @@
 //! Reading a buffer back to the host: the one place that waits for the GPU.
 //!
 //! Natively the map request is completed by a blocking `Device::poll`. In the browser nothing may
-//! block: `map_async`'s callback runs only after control returns to the event loop, so the wasm
-//! path must await it (a future resolved by the callback, driven by wasm-bindgen-futures) and the
-//! explanation that needs the values must itself be async. Until that path is wired, a synchronous
-//! download in the browser is refused with an error rather than deadlocking the worker.
+//! block: `map_async`'s callback runs only after control returns to the event loop, so there the
+//! read is a future that the callback resolves (driven by wasm-bindgen-futures), and the
+//! explanation that needs the values is itself async. A synchronous read in the browser is
+//! refused with an error rather than deadlocking the worker.
 
 use crate::error::{Error, Result};
 
@@ -43,6 +43,64 @@ pub(crate) fn wait_until_idle(device: &wgpu::Device) -> Result<()> {
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn wait_until_idle(_device: &wgpu::Device) -> Result<()> {
     Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn read_floats_async(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+    read_floats(device, staging)
+}
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn read_floats_async(_device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+    let slice = staging.slice(..);
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(MapState::default()));
+    let on_mapped = answer.clone();
+    slice.map_async(wgpu::MapMode::Read, move |result| {
+        if let Ok(mut state) = on_mapped.lock() {
+            state.result = Some(result.map_err(|e| e.to_string()));
+            if let Some(waker) = state.waker.take() {
+                waker.wake();
+            }
+        }
+    });
+    MapFuture { state: answer }.await.map_err(|e| Error::Backend(format!("reading back from the GPU failed: {e}")))?;
+    let values = {
+        let view = slice.get_mapped_range().map_err(|e| Error::Backend(format!("mapped range: {e:?}")))?;
+        bytemuck::pod_collect_to_vec::<u8, f32>(&view)
+    };
+    staging.unmap();
+    Ok(values)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[derive(Default)]
+struct MapState {
+    result: Option<std::result::Result<(), String>>,
+    waker: Option<std::task::Waker>,
+}
+
+/// Resolves when `map_async`'s callback has run.
+#[cfg(target_arch = "wasm32")]
+struct MapFuture {
+    state: std::sync::Arc<std::sync::Mutex<MapState>>,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl std::future::Future for MapFuture {
+    type Output = std::result::Result<(), String>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let Ok(mut state) = self.state.lock() else {
+            return std::task::Poll::Ready(Err("the readback state is poisoned".into()));
+        };
+        match state.result.take() {
+            Some(result) => std::task::Poll::Ready(result),
+            None => {
+                state.waker = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

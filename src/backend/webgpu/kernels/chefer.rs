@@ -1,5 +1,5 @@
 //! Launcher of Chefer's relevance propagation on the device (chefer_step.wgsl, one dispatch per
-//! layer): the per-layer maps stay on the GPU and only the final row is read back.
+//! layer): the per-layer maps stay on the GPU and only the final row is read back, by the caller.
 
 use super::{to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
@@ -8,8 +8,9 @@ use crate::error::{Error, Result};
 const CHEFER_STEP: Kernel = Kernel { name: "chefer_step", source: include_str!("chefer_step.wgsl") };
 
 /// Row `row` of R after R ← R + mean_h(ReLU(∂s/∂A_l ⊙ A_l))·R for l = 1..L, from R = I, on batch
-/// element 0; `probs` and `grads` are (B, H, T, T) per layer, first layer first.
-pub(crate) fn chefer_row(gpu: &Gpu, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<Vec<f32>> {
+/// element 0, as a (T) tensor on the device; `probs` and `grads` are (B, H, T, T) per layer, first
+/// layer first.
+pub(crate) fn chefer_row(gpu: &Gpu, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<GpuTensor> {
     let first = probs.first().ok_or_else(|| Error::Backend("chefer: no layers".into()))?;
     let &[_, heads, tokens, _] = first.shape() else {
         return Err(Error::Backend(format!("chefer: maps of shape {:?} are not (B, H, T, T)", first.shape())));
@@ -32,5 +33,5 @@ pub(crate) fn chefer_row(gpu: &Gpu, probs: &[&GpuTensor], grads: &[&GpuTensor], 
         gpu.dispatch(&CHEFER_STEP, &params, &[a.buffer(), g.buffer(), relevance.buffer(), next.buffer()], groups)?;
         relevance = next;
     }
-    gpu.download(&relevance)
+    Ok(relevance)
 }
