@@ -4,8 +4,6 @@
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
-use std::cell::RefCell;
-use std::rc::Rc;
 use crate::default_model::default_model_files;
 use crate::error::Error;
 use crate::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
@@ -15,6 +13,8 @@ use crate::preprocess::decode_image;
 use crate::render::{render_explanation, title, MapChoice};
 use crate::scene::{Scene, SceneSpec};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 fn js_error(error: Error) -> JsError {
@@ -40,6 +40,16 @@ struct ExplainOptions {
 }
 
 impl ExplainOptions {
+    fn from_js(options: JsValue) -> Result<Self, JsError> {
+        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))
+    }
+
+    /// The explanation of `image` these options ask for.
+    fn request<'a>(&'a self, image: &'a [u8]) -> Result<Request<'a>, JsError> {
+        let (method, options) = self.method_options().map_err(js_error)?;
+        Ok(Request { image: ImageInput::Encoded(image), texts: &self.texts, target: self.target, method, options })
+    }
+
     fn method_options(&self) -> Result<(Method, MethodOptions), Error> {
         let defaults = MethodOptions::default();
         let options = MethodOptions {
@@ -53,6 +63,15 @@ impl ExplainOptions {
         };
         options.validate()?;
         Ok((self.method.parse()?, options))
+    }
+}
+
+/// `progress(done, total)` for the page's optional callback; a throwing callback is ignored.
+fn progress_reporter(progress: &Option<js_sys::Function>) -> impl Fn(usize, usize) + '_ {
+    move |done, total| {
+        if let Some(callback) = progress {
+            let _ = callback.call2(&JsValue::NULL, &(done as u32).into(), &(total as u32).into());
+        }
     }
 }
 
@@ -151,26 +170,19 @@ impl Engine {
     /// explanation JSON. When the device fails (lost, out of memory) the explanation is redone on
     /// the CPU, carries a warning saying so, and later ones stay on the CPU.
     #[wasm_bindgen(js_name = explainAsync)]
-    pub fn explain_async(&self, image: Vec<u8>, options: JsValue, progress: Option<js_sys::Function>) -> js_sys::Promise {
+    pub fn explain_async(
+        &self,
+        image: Vec<u8>,
+        options: JsValue,
+        progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
         let cpu = self.explainer.clone();
         let slot = self.gpu.clone();
         let gpu = slot.borrow().clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let options: ExplainOptions =
-                serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
-            let (method, method_options) = options.method_options().map_err(js_error)?;
-            let request = Request {
-                image: ImageInput::Encoded(&image),
-                texts: &options.texts,
-                target: options.target,
-                method,
-                options: method_options,
-            };
-            let report = |done: usize, total: usize| {
-                if let Some(callback) = &progress {
-                    let _ = callback.call2(&JsValue::NULL, &(done as u32).into(), &(total as u32).into());
-                }
-            };
+            let options = ExplainOptions::from_js(options)?;
+            let request = options.request(&image)?;
+            let report = progress_reporter(&progress);
             let explanation = match gpu {
                 Some(gpu) => match gpu.explain_async(&request, &report).await {
                     Err(Error::Backend(reason)) => {
@@ -226,21 +238,9 @@ impl Engine {
         options: JsValue,
         progress: Option<js_sys::Function>,
     ) -> Result<String, JsError> {
-        let options: ExplainOptions =
-            serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
-        let (method, method_options) = options.method_options().map_err(js_error)?;
-        let request = Request {
-            image: ImageInput::Encoded(image),
-            texts: &options.texts,
-            target: options.target,
-            method,
-            options: method_options,
-        };
-        let report = |done: usize, total: usize| {
-            if let Some(callback) = &progress {
-                let _ = callback.call2(&JsValue::NULL, &(done as u32).into(), &(total as u32).into());
-            }
-        };
+        let options = ExplainOptions::from_js(options)?;
+        let request = options.request(image)?;
+        let report = progress_reporter(&progress);
         let explanation = self.explainer.explain_with_progress(&request, &report).map_err(js_error)?;
         to_json(&explanation)
     }

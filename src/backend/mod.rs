@@ -148,7 +148,12 @@ pub trait Backend {
     /// so that only T values are read back. `None` leaves it to the host
     /// (`explain::relevance::chefer`), which is what the CPU backend does: there the maps are
     /// already in host memory.
-    fn chefer_row(&self, _probs: &[&Self::Tensor], _grads: &[&Self::Tensor], _row: usize) -> Result<Option<Self::Tensor>> {
+    fn chefer_row(
+        &self,
+        _probs: &[&Self::Tensor],
+        _grads: &[&Self::Tensor],
+        _row: usize,
+    ) -> Result<Option<Self::Tensor>> {
         Ok(None)
     }
 }

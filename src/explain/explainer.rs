@@ -219,7 +219,8 @@ impl<B: Backend> Explainer<B> {
 
         let (patch_scores, pixel_scores, text_scores) = match method {
             Method::Attention => {
-                let vision = patches_of(last_layer_attention(&download_probs(backend, &image_pass.encoder.layers).await?, 0));
+                let vision =
+                    patches_of(last_layer_attention(&download_probs(backend, &image_pass.encoder.layers).await?, 0));
                 let text = last_layer_attention(&download_probs(backend, &target_pass.encoder.layers).await?, pooled);
                 (vision, None, Some(text))
             }
@@ -319,13 +320,14 @@ impl<B: Backend> Explainer<B> {
                 (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), None)
             }
             Method::Occlusion => {
-                let occluded_scores = self.batched_scores(
-                    geometry.patches(),
-                    |p| occlude_patch(&pixels.data, geometry, p),
-                    target_embed,
-                    progress,
-                )
-                .await?;
+                let occluded_scores = self
+                    .batched_scores(
+                        geometry.patches(),
+                        |p| occlude_patch(&pixels.data, geometry, p),
+                        target_embed,
+                        progress,
+                    )
+                    .await?;
                 (occluded_scores.iter().map(|s_p| score - s_p).collect(), None, None)
             }
         };
