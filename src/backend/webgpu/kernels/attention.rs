@@ -4,7 +4,10 @@ use super::{to_u32, AttentionShape, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::Result;
 
-const ATTENTION: Kernel = Kernel { name: "attention", source: include_str!("attention.wgsl") };
+const ATTENTION: Kernel = Kernel {
+    name: "attention",
+    source: concat!(include_str!("attention.wgsl"), include_str!("workgroup_reduce.wgsl")),
+};
 
 /// (output (B, T, D), probabilities (B, H, T, T)).
 pub(crate) fn attention(

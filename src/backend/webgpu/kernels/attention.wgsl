@@ -24,36 +24,8 @@ struct Params {
 // (batch, heads, tokens, tokens); masked entries are written as 0
 @group(0) @binding(5) var<storage, read_write> probs: array<f32>;
 
+// The workgroup size; reduce_sum and reduce_max come from workgroup_reduce.wgsl, appended by the launcher.
 const THREADS: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-
-fn reduce_max(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] = max(partial[lane], partial[lane + stride]);
-        }
-        workgroupBarrier();
-    }
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
-
-fn reduce_sum(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
 
 @compute @workgroup_size(64)
 fn main(

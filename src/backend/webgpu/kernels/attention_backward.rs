@@ -6,7 +6,10 @@ use crate::backend::webgpu::pool::GpuTensor;
 use crate::backend::AttentionGrads;
 use crate::error::Result;
 
-const ROWS: Kernel = Kernel { name: "attention_backward_rows", source: include_str!("attention_backward_rows.wgsl") };
+const ROWS: Kernel = Kernel {
+    name: "attention_backward_rows",
+    source: concat!(include_str!("attention_backward_rows.wgsl"), include_str!("workgroup_reduce.wgsl")),
+};
 const COLUMNS: Kernel =
     Kernel { name: "attention_backward_columns", source: include_str!("attention_backward_columns.wgsl") };
 

@@ -29,22 +29,8 @@ struct Params {
 // (batch, tokens, hidden)
 @group(0) @binding(7) var<storage, read_write> d_q: array<f32>;
 
+// The workgroup size; reduce_sum and reduce_max come from workgroup_reduce.wgsl, appended by the launcher.
 const THREADS: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
-
-fn reduce_sum(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
 
 @compute @workgroup_size(64)
 fn main(

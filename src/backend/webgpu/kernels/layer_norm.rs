@@ -4,7 +4,10 @@ use super::{rows_and_width, to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::Result;
 
-const LAYER_NORM: Kernel = Kernel { name: "layer_norm", source: include_str!("layer_norm.wgsl") };
+const LAYER_NORM: Kernel = Kernel {
+    name: "layer_norm",
+    source: concat!(include_str!("layer_norm.wgsl"), include_str!("workgroup_reduce.wgsl")),
+};
 
 pub(crate) fn layer_norm(gpu: &Gpu, x: &GpuTensor, gamma: &GpuTensor, beta: &GpuTensor, eps: f64) -> Result<GpuTensor> {
     let (rows, width) = rows_and_width(x, gamma, "layer norm")?;

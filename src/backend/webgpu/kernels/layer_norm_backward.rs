@@ -4,8 +4,10 @@ use super::{rows_and_width, same_shape, to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::Result;
 
-const LAYER_NORM_BACKWARD: Kernel =
-    Kernel { name: "layer_norm_backward", source: include_str!("layer_norm_backward.wgsl") };
+const LAYER_NORM_BACKWARD: Kernel = Kernel {
+    name: "layer_norm_backward",
+    source: concat!(include_str!("layer_norm_backward.wgsl"), include_str!("workgroup_reduce.wgsl")),
+};
 
 pub(crate) fn layer_norm_backward(
     gpu: &Gpu,

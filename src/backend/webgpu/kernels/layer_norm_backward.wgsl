@@ -19,22 +19,8 @@ struct Params {
 // (rows, width)
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
+// The workgroup size; reduce_sum and reduce_max come from workgroup_reduce.wgsl, appended by the launcher.
 const THREADS: u32 = 256u;
-var<workgroup> partial: array<f32, 256>;
-
-fn reduce_sum(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
 
 @compute @workgroup_size(256)
 fn main(
