@@ -72,6 +72,45 @@ impl WebGpuBackend {
         self.gpu.free_pooled_buffers();
     }
 
+    /// x (.., in) · Wᵀ + b for the (out, in) weight that `weight` reads, dense or quantized.
+    fn linear_product(
+        &self,
+        x: &GpuTensor,
+        weight: Operand,
+        (outputs, inputs): (usize, usize),
+        b: Option<&GpuTensor>,
+    ) -> Result<GpuTensor> {
+        if x.shape().last() != Some(&inputs) || b.is_some_and(|b| b.elements() != outputs) {
+            return Err(Error::Backend(format!(
+                "linear: input {:?} does not fit weight [{outputs}, {inputs}]",
+                x.shape()
+            )));
+        }
+        let mut shape = x.shape().to_vec();
+        *shape.last_mut().expect("checked non-empty above") = outputs;
+        let dims = (x.elements() / inputs.max(1), inputs, outputs);
+        matmul(&self.gpu, x, weight, b, dims, Layout::Transposed, shape)
+    }
+
+    /// dy (.., out) · W → (.., in) for the (out, in) weight that `weight` reads.
+    fn linear_backward_product(
+        &self,
+        dy: &GpuTensor,
+        weight: Operand,
+        (outputs, inputs): (usize, usize),
+    ) -> Result<GpuTensor> {
+        if dy.shape().last() != Some(&outputs) {
+            return Err(Error::Backend(format!(
+                "linear backward: {:?} does not fit weight [{outputs}, {inputs}]",
+                dy.shape()
+            )));
+        }
+        let mut shape = dy.shape().to_vec();
+        *shape.last_mut().expect("checked non-empty above") = inputs;
+        let dims = (dy.elements() / outputs.max(1), outputs, inputs);
+        matmul(&self.gpu, dy, weight, None, dims, Layout::Plain, shape)
+    }
+
     /// Destroys the device as a driver reset would: every later op fails with an error naming the
     /// loss. Lets tests check that callers fall back to the CPU.
     pub fn simulate_device_loss(&self) {
@@ -113,78 +152,28 @@ impl Backend for WebGpuBackend {
         let &[outputs, inputs] = w.shape() else {
             return Err(Error::Backend(format!("linear: weight shape {:?} is not (out, in)", w.shape())));
         };
-        if x.shape().last() != Some(&inputs) || b.is_some_and(|b| b.elements() != outputs) {
-            return Err(Error::Backend(format!("linear: input {:?} does not fit weight {:?}", x.shape(), w.shape())));
-        }
-        let mut shape = x.shape().to_vec();
-        *shape.last_mut().expect("checked non-empty above") = outputs;
-        matmul(
-            &self.gpu,
-            x,
-            Operand::Dense(w),
-            b,
-            (x.elements() / inputs.max(1), inputs, outputs),
-            Layout::Transposed,
-            shape,
-        )
+        self.linear_product(x, Operand::Dense(w), (outputs, inputs), b)
     }
 
     fn linear_backward(&self, dy: &GpuTensor, w: &GpuTensor) -> Result<GpuTensor> {
         let &[outputs, inputs] = w.shape() else {
             return Err(Error::Backend(format!("linear backward: weight shape {:?} is not (out, in)", w.shape())));
         };
-        if dy.shape().last() != Some(&outputs) {
-            return Err(Error::Backend(format!(
-                "linear backward: {:?} does not fit weight {:?}",
-                dy.shape(),
-                w.shape()
-            )));
-        }
-        let mut shape = dy.shape().to_vec();
-        *shape.last_mut().expect("checked non-empty above") = inputs;
-        matmul(
-            &self.gpu,
-            dy,
-            Operand::Dense(w),
-            None,
-            (dy.elements() / outputs.max(1), outputs, inputs),
-            Layout::Plain,
-            shape,
-        )
+        self.linear_backward_product(dy, Operand::Dense(w), (outputs, inputs))
     }
 
     fn quantized_linear(&self, x: &GpuTensor, w: &QuantizedMatrix, b: Option<&GpuTensor>) -> Result<GpuTensor> {
-        let (outputs, inputs) = w.shape();
-        if x.shape().last() != Some(&inputs) || b.is_some_and(|b| b.elements() != outputs) {
-            return Err(Error::Backend(format!("linear: input {:?} does not fit weight {:?}", x.shape(), w.shape())));
+        match self.packed.get(&self.gpu, w)? {
+            Some(packed) => self.linear_product(x, Operand::Quantized(&packed), w.shape(), b),
+            None => self.linear(x, &self.upload(&w.dequantize()?)?, b),
         }
-        let Some(packed) = self.packed.get(&self.gpu, w)? else {
-            let dense = self.upload(&w.dequantize()?)?;
-            return self.linear(x, &dense, b);
-        };
-        let mut shape = x.shape().to_vec();
-        *shape.last_mut().expect("checked non-empty above") = outputs;
-        let dims = (x.elements() / inputs.max(1), inputs, outputs);
-        matmul(&self.gpu, x, Operand::Quantized(&packed), b, dims, Layout::Transposed, shape)
     }
 
     fn quantized_linear_backward(&self, dy: &GpuTensor, w: &QuantizedMatrix) -> Result<GpuTensor> {
-        let (outputs, inputs) = w.shape();
-        if dy.shape().last() != Some(&outputs) {
-            return Err(Error::Backend(format!(
-                "linear backward: {:?} does not fit weight {:?}",
-                dy.shape(),
-                w.shape()
-            )));
+        match self.packed.get(&self.gpu, w)? {
+            Some(packed) => self.linear_backward_product(dy, Operand::Quantized(&packed), w.shape()),
+            None => self.linear_backward(dy, &self.upload(&w.dequantize()?)?),
         }
-        let Some(packed) = self.packed.get(&self.gpu, w)? else {
-            let dense = self.upload(&w.dequantize()?)?;
-            return self.linear_backward(dy, &dense);
-        };
-        let mut shape = dy.shape().to_vec();
-        *shape.last_mut().expect("checked non-empty above") = inputs;
-        let dims = (dy.elements() / outputs.max(1), outputs, inputs);
-        matmul(&self.gpu, dy, Operand::Quantized(&packed), None, dims, Layout::Plain, shape)
     }
 
     fn layer_norm(&self, x: &GpuTensor, gamma: &GpuTensor, beta: &GpuTensor, eps: f64) -> Result<GpuTensor> {
