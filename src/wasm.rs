@@ -6,7 +6,7 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::default_model::default_model_files;
 use crate::error::Error;
-use crate::explain::{Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use crate::explain::{explain_with_fallback_async, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use crate::heatmap::{encode_png, Colormap, OverlayOptions};
 use crate::loader::ModelFiles;
 use crate::preprocess::decode_image;
@@ -161,11 +161,6 @@ impl Engine {
         self.files.borrow_mut().take();
     }
 
-    /// The backend `explainAsync` runs on now: "webgpu" or "cpu".
-    pub fn backend(&self) -> String {
-        if self.gpu.borrow().is_some() { "webgpu" } else { "cpu" }.into()
-    }
-
     /// `explain` on the WebGPU device when one is attached, else on the CPU; resolves to the
     /// explanation JSON. When the device fails (lost, out of memory) the explanation is redone on
     /// the CPU, carries a warning saying so, and later ones stay on the CPU.
@@ -184,17 +179,19 @@ impl Engine {
             let request = options.request(&image)?;
             let report = progress_reporter(&progress);
             let explanation = match gpu {
-                Some(gpu) => match gpu.explain_async(&request, &report).await {
-                    Err(Error::Backend(reason)) => {
+                // A failed device stays failed: after one fallback, later explanations go
+                // straight to the CPU.
+                Some(gpu) => explain_with_fallback_async(
+                    &gpu,
+                    || {
                         slot.borrow_mut().take();
-                        let mut explanation = cpu.explain_with_progress(&request, &report).map_err(js_error)?;
-                        explanation.warnings.push(format!(
-                            "the webgpu backend failed ({reason}); this explanation was computed on the cpu, and so will the next ones"
-                        ));
-                        explanation
-                    }
-                    other => other.map_err(js_error)?,
-                },
+                        Ok(cpu.clone())
+                    },
+                    &request,
+                    &report,
+                )
+                .await
+                .map_err(js_error)?,
                 None => cpu.explain_with_progress(&request, &report).map_err(js_error)?,
             };
             Ok(JsValue::from_str(&to_json(&explanation)?))
@@ -219,6 +216,7 @@ impl Engine {
         let vision = &config.vision_config;
         to_json(&EngineInfo {
             model: &self.explainer.info,
+            // Where `explainAsync` runs now.
             backend: if self.gpu.borrow().is_some() { "webgpu" } else { "cpu" },
             image_size: vision.image_size,
             patch_size: vision.patch_size,

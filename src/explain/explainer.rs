@@ -513,7 +513,7 @@ fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
 
 /// Runs a future that never has to wait: every backend answers at once except a GPU in the
 /// browser, which is refused here with an error rather than blocking the thread forever.
-fn now<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+pub(super) fn now<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     let mut future = std::pin::pin!(future);
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(result) => result,

@@ -3,22 +3,35 @@
 //! The explanation then says `backend: "cpu"` and carries a warning naming the GPU's failure,
 //! so the JSON always says what actually ran.
 
+use super::explainer::now;
 use super::{Explainer, Explanation, Request};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use std::borrow::Borrow;
 
 /// Runs `request` on `gpu`; when that fails with `Error::Backend`, runs it again on the CPU
-/// explainer made by `cpu` (built only when needed, e.g. from the same model bytes).
-pub fn explain_with_fallback<G: Backend>(
+/// explainer given by `cpu` (asked for only when needed: built from the same model bytes, or one
+/// already held).
+pub fn explain_with_fallback<G: Backend, C: Borrow<Explainer<CpuBackend>>>(
     gpu: &Explainer<G>,
-    cpu: impl FnOnce() -> Result<Explainer<CpuBackend>>,
+    cpu: impl FnOnce() -> Result<C>,
     request: &Request,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Explanation> {
-    match gpu.explain_with_progress(request, progress) {
+    now(explain_with_fallback_async(gpu, cpu, request, progress))
+}
+
+/// `explain_with_fallback` for a GPU that must be awaited (WebGPU in the browser).
+pub async fn explain_with_fallback_async<G: Backend, C: Borrow<Explainer<CpuBackend>>>(
+    gpu: &Explainer<G>,
+    cpu: impl FnOnce() -> Result<C>,
+    request: &Request<'_>,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Explanation> {
+    match gpu.explain_async(request, progress).await {
         Err(Error::Backend(reason)) => {
-            let mut explanation = cpu()?.explain_with_progress(request, progress)?;
+            let mut explanation = cpu()?.borrow().explain_with_progress(request, progress)?;
             explanation.warnings.push(format!(
                 "the {} backend failed ({reason}); this explanation was computed on the cpu",
                 gpu.backend().name()

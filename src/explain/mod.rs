@@ -8,7 +8,7 @@ pub mod noise;
 pub mod relevance;
 
 pub use explainer::{Explainer, ImageInput, Request};
-pub use fallback::explain_with_fallback;
+pub use fallback::{explain_with_fallback, explain_with_fallback_async};
 pub use maps::Geometry;
 pub use relevance::HeadFusion;
 
