@@ -226,7 +226,9 @@ fn cli_reports_errors_with_nonzero_exit() {
     let model = fixture("clip-random-a");
     let image = fixture("clip-random-a/image.png");
     let (model, image) = (model.to_str().unwrap(), image.to_str().unwrap());
-    let cases: [(&[&str], &str); 5] = [
+    let out = std::env::temp_dir().join("sightline-bad-format.gguf");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
         (
             &["explain", "--model", model, "--image", image, "--text", "x", "--method", "saliency"],
             "unknown method `saliency` (known: attention, rollout",
@@ -243,6 +245,10 @@ fn cli_reports_errors_with_nonzero_exit() {
         (
             &["explain", "--model", model, "--image", image, "--text", "x", "--method", "rollout", "--steps", "0"],
             "steps must be between 1 and",
+        ),
+        (
+            &["quantize", "--model", "default", "--to", "q5_0", "--out", out],
+            "unknown format `q5_0` (known: q8_0, q4_0, q4_k, f16)",
         ),
     ];
     for (args, message) in cases {
