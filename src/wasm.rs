@@ -198,6 +198,13 @@ impl Engine {
         })
     }
 
+    /// Whether this model's config is the embedded model's, whose weights are then its
+    /// full-precision original.
+    #[wasm_bindgen(js_name = hasDefaultConfig)]
+    pub fn has_default_config(&self) -> bool {
+        crate::default_model::has_default_config(self.explainer.config())
+    }
+
     /// For tests: destroys the attached WebGPU device as a driver reset would.
     #[wasm_bindgen(js_name = loseWebGpuDeviceForTest)]
     pub fn lose_web_gpu_device_for_test(&self) -> bool {
@@ -457,14 +464,4 @@ pub fn explanation_drift(a_json: &str, b_json: &str) -> Result<String, JsError> 
     };
     let drift = crate::eval::explanation_drift(&parse(a_json)?, &parse(b_json)?).map_err(js_error)?;
     to_json(&drift)
-}
-
-#[wasm_bindgen]
-impl Engine {
-    /// Whether this model's config is the embedded model's, whose weights are then its
-    /// full-precision original.
-    #[wasm_bindgen(js_name = hasDefaultConfig)]
-    pub fn has_default_config(&self) -> bool {
-        crate::default_model::has_default_config(self.explainer.config())
-    }
 }
