@@ -8,11 +8,15 @@ eager attention, float32, and times on one image + one 7-token text:
   (a) forward with output_attentions=True (what attention rollout needs),
       under torch.no_grad();
   (b) forward + backward of logits_per_image[0, 0] w.r.t. pixel_values
-      (what the `gradient` method needs).
+      (the image half of the `gradient` method);
+  (c) the same w.r.t. pixel_values and the text's token embeddings, which is
+      everything `sightline explain --method gradient` returns (pixel and
+      token maps).
 
 Prints one JSON object:
   {"arch", "threads", "iters", "forward_ms": {"median", "min"},
-   "forward_backward_ms": {"median", "min"}, "peak_rss_mb", ...}
+   "forward_backward_ms": {"median", "min"},
+   "forward_backward_with_text_ms": {"median", "min"}, "peak_rss_mb", ...}
 
 Usage: python3 tools/bench_torch.py --arch clip-vit-b32 --threads 2 --iters 10
 """
@@ -80,6 +84,23 @@ def main() -> None:
         (g,) = torch.autograd.grad(out.logits_per_image[0, 0], x)
         return g
 
+    token_embeddings = []
+
+    def keep_token_embeddings(_module, _inputs, output):
+        output.requires_grad_(True)
+        token_embeddings.append(output)
+        return output
+
+    def fwd_bwd_with_text():
+        token_embeddings.clear()
+        x = pixel_values.clone().requires_grad_(True)
+        hook = model.text_model.embeddings.token_embedding.register_forward_hook(keep_token_embeddings)
+        try:
+            out = model(input_ids=input_ids, pixel_values=x)
+        finally:
+            hook.remove()
+        return torch.autograd.grad(out.logits_per_image[0, 0], [x, token_embeddings[0]])
+
     def timeit(fn):
         for _ in range(args.warmup):
             fn()
@@ -92,6 +113,7 @@ def main() -> None:
 
     fwd_ms = timeit(fwd)
     fb_ms = timeit(fwd_bwd)
+    fbt_ms = timeit(fwd_bwd_with_text)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     result = {
         "arch": args.arch,
@@ -99,6 +121,7 @@ def main() -> None:
         "iters": args.iters,
         "forward_ms": fwd_ms,
         "forward_backward_ms": fb_ms,
+        "forward_backward_with_text_ms": fbt_ms,
         "peak_rss_mb": round(peak_kb / 1024.0, 1),
         "torch": torch.__version__,
         "build_s": round(build_s, 2),

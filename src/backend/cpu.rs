@@ -139,6 +139,22 @@ impl Backend for CpuBackend {
         Ok(y.reshape(out_dims)?)
     }
 
+    /// W stored transposed, (in, out) in memory, and viewed as (out, in). gemm streams a weight
+    /// in this layout straight into its AVX-512 kernels, while W as PyTorch stores it is repacked
+    /// on every product: on ViT-B/32's layers (50 rows, weights not in cache) a forward product
+    /// takes 0.6× the time. The backward product dy · W already reads W in the fast layout, so W
+    /// is kept too, at the cost of a second copy of the dense linear weights. Without AVX-512
+    /// both layouts run at the same speed and no copy is made.
+    fn linear_forward_copy(&self, w: &HostTensor) -> Result<Option<Tensor>> {
+        if !fast_transposed_products() {
+            return Ok(None);
+        }
+        let &[outputs, inputs] = w.shape.as_slice() else {
+            return Err(Error::Backend(format!("linear weight of shape {:?} is not (out, in)", w.shape)));
+        };
+        Ok(Some(tensor(transpose(&w.data, outputs, inputs), &[inputs, outputs])?.t()?))
+    }
+
     fn linear_backward(&self, dy: &Tensor, w: &Tensor) -> Result<Tensor> {
         let dims = dy.dims().to_vec();
         let (out, inp) = w.dims2()?;
@@ -411,6 +427,35 @@ impl Backend for CpuBackend {
         let tokens = x.dims()[1];
         Ok(x.narrow(1, 1, tokens - 1)?.contiguous()?)
     }
+}
+
+/// Whether gemm's products read a transposed weight faster than PyTorch's layout: with its
+/// AVX-512 kernels (chosen at run time), measured on x86-64; elsewhere unmeasured, so no.
+fn fast_transposed_products() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// (rows, cols) row-major → (cols, rows) row-major, in square blocks that stay in cache.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const BLOCK: usize = 32;
+    let mut out = vec![0f32; values.len()];
+    for row_block in (0..rows).step_by(BLOCK) {
+        for col_block in (0..cols).step_by(BLOCK) {
+            for r in row_block..(row_block + BLOCK).min(rows) {
+                for c in col_block..(col_block + BLOCK).min(cols) {
+                    out[c * rows + r] = values[r * cols + c];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Mean and 1/σ of one row, accumulated in f64 so long rows stay exact to f32 precision.

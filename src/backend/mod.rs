@@ -49,6 +49,12 @@ pub trait Backend {
 
     /// x (.., in) · wᵀ + b with w (out, in), b (out).
     fn linear(&self, x: &Self::Tensor, w: &Self::Tensor, b: Option<&Self::Tensor>) -> Result<Self::Tensor>;
+    /// A second copy of a dense linear weight W (out, in) in the layout this backend's forward
+    /// product reads fastest, passed to `linear` in place of W (the backward keeps W). `None`, the
+    /// default, uses W for both.
+    fn linear_forward_copy(&self, _w: &HostTensor) -> Result<Option<Self::Tensor>> {
+        Ok(None)
+    }
     /// dy (.., out) · w → (.., in).
     fn linear_backward(&self, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
 

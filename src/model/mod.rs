@@ -45,6 +45,22 @@ impl<'a, 'w, B: Backend> WeightLoader<'a, 'w, B> {
         })
     }
 
+    /// A linear layer's weight (out, in), and the backend's copy of it laid out for the forward
+    /// product when the backend keeps one (`Backend::linear_forward_copy`).
+    pub fn get_linear_weight(
+        &self,
+        name: &str,
+        shape: [usize; 2],
+    ) -> Result<(MatrixWeight<B::Tensor>, Option<B::Tensor>)> {
+        let full = if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
+        Ok(match self.weights.get_matrix(&full, shape)? {
+            MatrixSource::Dense(tensor) => {
+                (MatrixWeight::Dense(self.backend.upload(&tensor)?), self.backend.linear_forward_copy(&tensor)?)
+            }
+            MatrixSource::Quantized(matrix) => (MatrixWeight::Quantized(matrix), None),
+        })
+    }
+
     pub fn get_host(&self, name: &str, shape: &[usize]) -> Result<crate::loader::HostTensor> {
         let full = if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
         self.weights.get(&full, shape)
@@ -70,6 +86,8 @@ impl<T> MatrixWeight<T> {
 /// y = x · Wᵀ + b, with W (out, in) as PyTorch stores it, dense or quantized.
 pub struct Linear<T> {
     weight: MatrixWeight<T>,
+    /// The same dense weight laid out for the forward product, on backends that keep one.
+    forward_copy: Option<T>,
     bias: Option<T>,
 }
 
@@ -80,14 +98,14 @@ impl<T> Linear<T> {
         outputs: usize,
         bias: bool,
     ) -> Result<Self> {
-        let weight = loader.get_matrix("weight", [outputs, inputs])?;
+        let (weight, forward_copy) = loader.get_linear_weight("weight", [outputs, inputs])?;
         let bias = if bias { Some(loader.get("bias", &[outputs])?) } else { None };
-        Ok(Linear { weight, bias })
+        Ok(Linear { weight, forward_copy, bias })
     }
 
     pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, x: &T) -> Result<T> {
         match &self.weight {
-            MatrixWeight::Dense(w) => backend.linear(x, w, self.bias.as_ref()),
+            MatrixWeight::Dense(w) => backend.linear(x, self.forward_copy.as_ref().unwrap_or(w), self.bias.as_ref()),
             MatrixWeight::Quantized(w) => backend.quantized_linear(x, w, self.bias.as_ref()),
         }
     }
