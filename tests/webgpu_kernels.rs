@@ -317,3 +317,93 @@ fn quantized_linear_forward_and_backward_read_the_blocks_on_the_device() {
         assert_eq!(gpu.packed_quantized_weights(), cases.len() - 1, "every format but q6_k runs on its codes");
     }
 }
+
+/// Non-negative maps (B, H, T, T) rounded to a few levels, so that fused values tie and the
+/// discard cut has to break ties by index as the host's stable sort does.
+fn tied_maps(seed: u64, layers: usize, shape: [usize; 4]) -> Vec<HostTensor> {
+    (0..layers)
+        .map(|l| {
+            let mut t = random(seed + l as u64, &shape, 0.3);
+            t.data.iter_mut().for_each(|v| *v = (v.abs() * 8.0).round() / 8.0);
+            t
+        })
+        .collect()
+}
+
+#[test]
+fn rollout_and_attention_rows_on_the_device() {
+    use sightline::explain::relevance::{discarded_entries, last_layer_attention, rollout, HeadFusion};
+    let Some(gpu) = gpu() else { return };
+    // (layers, batch, heads, tokens): one token, one head, batch 2 (only element 0 counts).
+    for (seed, &(layers, batch, heads, tokens)) in [(1, 1, 1, 1), (3, 2, 4, 17), (2, 1, 12, 50)].iter().enumerate() {
+        let probs = tied_maps(2000 + seed as u64 * 100, layers, [batch, heads, tokens, tokens]);
+        let on_device: Vec<_> = probs.iter().map(|t| gpu.upload(t).unwrap()).collect();
+        let refs: Vec<_> = on_device.iter().collect();
+        for row in [0, tokens - 1] {
+            let what = format!("{layers}x{heads}x{tokens} row {row}");
+            let attention = gpu.attention_row(refs[layers - 1], row).unwrap().expect("computed on the device");
+            let expected = last_layer_attention(&probs, row);
+            assert_close(&format!("attention {what}"), &gpu.download(&attention).unwrap().data, &expected, TOLERANCE);
+            for fusion in [HeadFusion::Mean, HeadFusion::Max, HeadFusion::Min] {
+                for ratio in [0.0, 0.3, 0.9] {
+                    let discard = discarded_entries(tokens * tokens, ratio);
+                    let actual = gpu.rollout_row(&refs, row, fusion, discard).unwrap().expect("computed on the device");
+                    let expected = rollout(&probs, row, fusion, ratio);
+                    let what = format!("rollout {what} {fusion:?} discard {ratio}");
+                    assert_close(&what, &gpu.download(&actual).unwrap().data, &expected, TOLERANCE);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gradcam_on_the_device() {
+    use sightline::explain::relevance::token_gradcam;
+    let Some(gpu) = gpu() else { return };
+    for (seed, &(batch, tokens, channels)) in [(1, 1, 1), (2, 17, 300), (1, 50, 768)].iter().enumerate() {
+        let hidden = random(3000 + seed as u64, &[batch, tokens, channels], 1.0);
+        let gradient = random(3050 + seed as u64, &[batch, tokens, channels], 1.0);
+        let weighted = if tokens > 1 { 1..tokens } else { 0..1 };
+        let actual = gpu
+            .token_gradcam(&gpu.upload(&hidden).unwrap(), &gpu.upload(&gradient).unwrap(), weighted.clone())
+            .unwrap()
+            .expect("computed on the device");
+        let expected = token_gradcam(&hidden, &gradient, weighted);
+        assert_close(
+            &format!("gradcam {tokens}x{channels}"),
+            &gpu.download(&actual).unwrap().data,
+            &expected,
+            TOLERANCE,
+        );
+    }
+}
+
+#[test]
+fn batched_method_inputs_scores_and_sums() {
+    // (copies, image side, patch side): a patch grid that leaves a margin (10 = 3 × 3 + 1).
+    for &(copies, size, patch) in &[(1, 4, 4), (3, 10, 3), (5, 32, 8)] {
+        let grid = size / patch;
+        let image = random(4000 + size as u64, &[1, 3, size, size], 1.0);
+        let factors: Vec<f32> = (1..=copies).map(|k| k as f32 / copies as f32).collect();
+        let occluded = copies.min(grid * grid);
+        compare!(format!("copies of a {size}² image"), vec![image], |b, x| vec![
+            b.scaled_copies(&x[0], &factors).unwrap(),
+            b.occluded_copies(&x[0], grid * grid - occluded, occluded, patch).unwrap(),
+        ]);
+    }
+    for &(rows, width) in &[(1, 1), (3, 512), (33, 700)] {
+        let image = random(4100 + rows as u64, &[rows, width], 1.0);
+        let text = random(4200 + rows as u64, &[1, width], 1.0);
+        let total = random(4300 + rows as u64, &[width], 1.0);
+        compare!(format!("scores and sums of {rows}x{width}"), vec![image, text, total], |b, x| {
+            let (scores, gradients) = b.scaled_cosine_with_gradients(&x[0], &x[1], 100.0).unwrap();
+            vec![
+                scores,
+                gradients,
+                b.sum_batch(&x[0], false, None).unwrap(),
+                b.sum_batch(&x[0], true, Some(&x[2])).unwrap(),
+            ]
+        });
+    }
+}

@@ -2,6 +2,7 @@
 //! multi-threaded natively, wasm SIMD in the browser); the cheap row-wise ops are plain loops over
 //! contiguous slices, which keeps their backward passes easy to check against the formulas.
 
+use super::cosine::scaled_cosine_with_gradients;
 use super::{AttentionGrads, Backend};
 use crate::config::Activation;
 use crate::error::{Error, Result};
@@ -427,6 +428,79 @@ impl Backend for CpuBackend {
         let tokens = x.dims()[1];
         Ok(x.narrow(1, 1, tokens - 1)?.contiguous()?)
     }
+
+    fn scaled_copies(&self, x: &Tensor, factors: &[f32]) -> Result<Tensor> {
+        let shape = copies_shape(x, factors.len(), "scaled copies")?;
+        let values = with_values(x, |v| factors.iter().flat_map(|f| v.iter().map(move |x| f * x)).collect())?;
+        tensor(values, &shape)
+    }
+
+    fn occluded_copies(&self, x: &Tensor, first: usize, count: usize, patch: usize) -> Result<Tensor> {
+        let &[1, 3, size, width] = x.dims() else {
+            return Err(Error::Backend(format!("occluded copies: input {:?} is not (1, 3, S, S)", x.dims())));
+        };
+        let grid = if patch == 0 { 0 } else { size / patch };
+        if size != width || first + count > grid * grid {
+            return Err(Error::Backend(format!(
+                "occluded copies: patches {first}..{} of a {grid} × {grid} grid",
+                first + count
+            )));
+        }
+        let values = with_values(x, |v| {
+            let mut all = Vec::with_capacity(count * v.len());
+            for index in first..first + count {
+                let mut copy = v.to_vec();
+                let (row, col) = (index / grid, index % grid);
+                for channel in copy.chunks_exact_mut(size * size) {
+                    for y in row * patch..(row + 1) * patch {
+                        channel[y * size + col * patch..][..patch].fill(0.0);
+                    }
+                }
+                all.extend(copy);
+            }
+            all
+        })?;
+        tensor(values, &copies_shape(x, count, "occluded copies")?)
+    }
+
+    fn scaled_cosine_with_gradients(&self, image: &Tensor, text: &Tensor, multiplier: f32) -> Result<(Tensor, Tensor)> {
+        let (rows, width) = image.dims2()?;
+        let text = with_values(text, <[f32]>::to_vec)?;
+        if text.len() != width {
+            return Err(Error::Backend(format!("scaled cosine: image {:?} vs text of {}", image.dims(), text.len())));
+        }
+        let (scores, gradients): (Vec<f32>, Vec<Vec<f32>>) = with_values(image, |v| {
+            v.chunks_exact(width.max(1))
+                .map(|u| {
+                    let s = scaled_cosine_with_gradients(multiplier, u, &text);
+                    (s.score, s.d_image)
+                })
+                .unzip()
+        })?;
+        Ok((tensor(scores, &[rows])?, tensor(gradients.concat(), &[rows, width])?))
+    }
+
+    fn sum_batch(&self, x: &Tensor, absolute: bool, total: Option<&Tensor>) -> Result<Tensor> {
+        let Some((_, rest)) = x.dims().split_first() else {
+            return Err(Error::Backend("sum over the batch: a tensor without dimensions".into()));
+        };
+        let count: usize = rest.iter().product();
+        let mut sum = match total {
+            Some(t) if t.elem_count() == count => with_values(t, <[f32]>::to_vec)?,
+            Some(t) => {
+                return Err(Error::Backend(format!("sum over the batch: total {:?} for {:?}", t.dims(), x.dims())))
+            }
+            None => vec![0f32; count],
+        };
+        with_values(x, |v| {
+            for item in v.chunks_exact(count.max(1)) {
+                for (s, value) in sum.iter_mut().zip(item) {
+                    *s += if absolute { value.abs() } else { *value };
+                }
+            }
+        })?;
+        tensor(sum, rest)
+    }
 }
 
 /// Whether gemm's products read a transposed weight faster than PyTorch's layout: with its
@@ -456,6 +530,14 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// The dims of `x` with its leading 1 replaced by `copies`.
+fn copies_shape(x: &Tensor, copies: usize, op: &str) -> Result<Vec<usize>> {
+    match x.dims() {
+        [1, rest @ ..] => Ok([&[copies], rest].concat()),
+        other => Err(Error::Backend(format!("{op}: input {other:?} is not a batch of one"))),
+    }
 }
 
 /// Mean and 1/σ of one row, accumulated in f64 so long rows stay exact to f32 precision.

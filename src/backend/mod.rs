@@ -3,12 +3,15 @@
 //! activations are ever needed (never with respect to weights), which keeps every backward a
 //! single product. The CPU backend is the reference; a GPU backend implements the same trait.
 
+pub mod cosine;
 pub mod cpu;
 pub mod webgpu;
 
 use crate::config::Activation;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loader::{HostTensor, QuantizedMatrix};
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// Gradients of the attention op's inputs, plus the gradient with respect to the attention
 /// probabilities themselves (after softmax), which relevance methods read.
@@ -17,6 +20,28 @@ pub struct AttentionGrads<T> {
     pub d_key: T,
     pub d_value: T,
     pub d_probs: T,
+}
+
+/// How attention heads are combined before rollout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadFusion {
+    #[default]
+    Mean,
+    Max,
+    Min,
+}
+
+impl std::str::FromStr for HeadFusion {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mean" => Ok(HeadFusion::Mean),
+            "max" => Ok(HeadFusion::Max),
+            "min" => Ok(HeadFusion::Min),
+            other => Err(Error::InvalidOption(format!("head fusion `{other}` is not one of mean, max, min"))),
+        }
+    }
 }
 
 /// Shapes use B = batch, T = tokens, D = hidden size, H = heads, N = patches, P = patch side.
@@ -34,6 +59,11 @@ pub trait Backend {
     /// work to the phase that asked for it (a GPU runs recorded work only when results are read).
     fn finish(&self) -> Result<()> {
         Ok(())
+    }
+    /// `finish` without blocking the thread where that matters (a GPU in the browser).
+    #[allow(async_fn_in_trait)]
+    async fn finish_async(&self) -> Result<()> {
+        self.finish()
     }
     fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
     /// Reads a tensor back, waiting for the device. In the browser a GPU cannot be waited for:
@@ -149,16 +179,66 @@ pub trait Backend {
     /// x (B, T, D) → (B, T-1, D), without the first token.
     fn drop_first_token(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
 
+    /// x (1, ...) → (F, ...): copy k is factors[k] · x (integrated gradients' path points).
+    fn scaled_copies(&self, x: &Self::Tensor, factors: &[f32]) -> Result<Self::Tensor>;
+    /// x (1, 3, S, S) → (count, 3, S, S): copy k has patch `first + k` of the grid of
+    /// `patch` × `patch` patches set to 0 (occlusion's inputs); pixels past the last whole patch
+    /// are never occluded.
+    fn occluded_copies(&self, x: &Self::Tensor, first: usize, count: usize, patch: usize) -> Result<Self::Tensor>;
+    /// For image embeddings (B, E) and one text embedding (E): the explained scores
+    /// c · cos(u_b, v) as (B) and their gradients with respect to each u_b as (B, E)
+    /// (`cosine::scaled_cosine_with_gradients` row by row).
+    fn scaled_cosine_with_gradients(
+        &self,
+        image: &Self::Tensor,
+        text: &Self::Tensor,
+        multiplier: f32,
+    ) -> Result<(Self::Tensor, Self::Tensor)>;
+    /// x (B, ...) → (...): `total` + Σ_b x[b], or of |x[b]| when `absolute`.
+    fn sum_batch(&self, x: &Self::Tensor, absolute: bool, total: Option<&Self::Tensor>) -> Result<Self::Tensor>;
+    /// Hands the work recorded so far to the device without waiting for it, so that a GPU
+    /// starts on one batch while the next is recorded and no command buffer grows without bound.
+    fn submit(&self) -> Result<()> {
+        Ok(())
+    }
+
+    // The methods' own arithmetic where the maps live. Each returns `None` to leave it to the
+    // host (`explain::relevance`), which is what the CPU backend does: there the maps are already
+    // in host memory. A GPU computes them on the device so that only the final row crosses back.
+
+    /// Row `row` of the last layer's attention (B, H, T, T) averaged over heads, on batch element
+    /// 0, as (1, T).
+    fn attention_row(&self, _probs: &Self::Tensor, _row: usize) -> Result<Option<Self::Tensor>> {
+        Ok(None)
+    }
+    /// Row `row` of rollout on batch element 0 from each layer's (B, H, T, T) probabilities, first
+    /// layer first, zeroing the `discard` smallest entries of each fused map, as a (T) tensor.
+    fn rollout_row(
+        &self,
+        _probs: &[&Self::Tensor],
+        _row: usize,
+        _fusion: HeadFusion,
+        _discard: usize,
+    ) -> Result<Option<Self::Tensor>> {
+        Ok(None)
+    }
     /// Row `row` of Chefer et al.'s relevance on batch element 0, as a (T) tensor, from each
-    /// layer's attention probabilities and their gradients (B, H, T, T), computed where they live
-    /// so that only T values are read back. `None` leaves it to the host
-    /// (`explain::relevance::chefer`), which is what the CPU backend does: there the maps are
-    /// already in host memory.
+    /// layer's attention probabilities and their gradients (B, H, T, T).
     fn chefer_row(
         &self,
         _probs: &[&Self::Tensor],
         _grads: &[&Self::Tensor],
         _row: usize,
+    ) -> Result<Option<Self::Tensor>> {
+        Ok(None)
+    }
+    /// Grad-CAM on the tokens of batch element 0 of `hidden` (B, T, D), weighted by the mean of
+    /// `gradient` (B, T, D) over the `weighted` tokens, as a (T) tensor.
+    fn token_gradcam(
+        &self,
+        _hidden: &Self::Tensor,
+        _gradient: &Self::Tensor,
+        _weighted: Range<usize>,
     ) -> Result<Option<Self::Tensor>> {
         Ok(None)
     }

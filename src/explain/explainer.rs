@@ -3,24 +3,25 @@
 //! (integrated gradients, SmoothGrad, occlusion) run their inputs as batches, split only when a
 //! batch would exceed the activation-memory budget.
 
+use super::device_relevance::{
+    attention_relevance, chefer_relevance, download_probs, gradcam_relevance, rollout_relevance,
+};
 use super::maps::{max_abs_over_channels, pixels_to_patches, sum_over_channels, Geometry, PatchReduction};
 use super::noise::standard_normals;
-use super::relevance::{chefer, last_layer_attention, rollout, token_gradcam};
+use super::timings::Timings;
 use super::{Explanation, Method, MethodOptions, ModelInfo};
+use crate::backend::cosine::{scaled_cosine, scaled_cosine_with_gradients};
 use crate::backend::Backend;
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, ModelFiles, Weights};
-use crate::model::clip::{clip_logit, clip_logit_with_gradients};
 use crate::model::{ClipModel, Recording};
 use crate::preprocess::{
     decode_image, ImageLimits, PreparedImage, Preprocessor, PreprocessorConfig, TextEncoder, TokenizedText,
 };
 use image::RgbImage;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
-use web_time::Instant;
 
 /// Activation memory one batched pass may use before it is split.
 const DEFAULT_BATCH_BUDGET_BYTES: usize = 1 << 30;
@@ -49,31 +50,6 @@ pub struct Request<'a> {
     pub target: usize,
     pub method: Method,
     pub options: MethodOptions,
-}
-
-/// Wall-clock phases, reported in `timings_ms`.
-struct Timings {
-    start: Instant,
-    phase: Instant,
-    phases: BTreeMap<String, f64>,
-}
-
-impl Timings {
-    fn new() -> Self {
-        let now = Instant::now();
-        Timings { start: now, phase: now, phases: BTreeMap::new() }
-    }
-
-    fn lap(&mut self, name: &str) {
-        let now = Instant::now();
-        *self.phases.entry(name.to_string()).or_default() += (now - self.phase).as_secs_f64() * 1e3;
-        self.phase = now;
-    }
-
-    fn finish(mut self) -> BTreeMap<String, f64> {
-        self.phases.insert("total".into(), self.start.elapsed().as_secs_f64() * 1e3);
-        self.phases
-    }
 }
 
 impl<B: Backend> Explainer<B> {
@@ -169,7 +145,7 @@ impl<B: Backend> Explainer<B> {
                 texts.len()
             )));
         }
-        let mut timings = Timings::new();
+        let timings = Timings::new();
         let decoded;
         let image = match request.image {
             ImageInput::Encoded(bytes) => {
@@ -191,14 +167,14 @@ impl<B: Backend> Explainer<B> {
         for (i, text) in tokenized.iter().enumerate() {
             let recording = if i == request.target { Recording::Backward } else { Recording::Nothing };
             let pass = self.model.encode_text(backend, &text.ids, text.pooled_position, recording)?;
-            text_embeds.push(backend.download_async(&pass.embeds).await?.data);
+            text_embeds.push(timings.read(backend, &pass.embeds).await?.data);
             if i == request.target {
                 target_pass = Some(pass);
             }
         }
         let target_pass = target_pass.expect("the target text was encoded");
         let target_embed = &text_embeds[request.target];
-        timings.lap("text_forward");
+        timings.lap_after_device(backend, "text_forward").await?;
 
         let geometry = self.geometry();
         let pixels = &prepared.pixels;
@@ -207,92 +183,100 @@ impl<B: Backend> Explainer<B> {
             Method::Gradient | Method::GradXInput | Method::Chefer | Method::Gradcam => Recording::Backward,
             Method::IntegratedGradients | Method::Smoothgrad | Method::Occlusion => Recording::Nothing,
         };
-        let image_pass = self.model.encode_image(backend, &backend.upload(&batch_of(pixels, 1))?, image_recording)?;
-        let image_embed = backend.download_async(&image_pass.embeds).await?.data;
+        let pixels_on_device = backend.upload(&batch_of(pixels, 1))?;
+        timings.lap_after_device(backend, "upload").await?;
+        let image_pass = self.model.encode_image(backend, &pixels_on_device, image_recording)?;
+        let image_embed = timings.read(backend, &image_pass.embeds).await?.data;
         let logits: Vec<f32> =
-            text_embeds.iter().map(|t| clip_logit(self.model.logit_multiplier, &image_embed, t)).collect();
+            text_embeds.iter().map(|t| scaled_cosine(self.model.logit_multiplier, &image_embed, t)).collect();
         let score = logits[request.target];
-        timings.lap("image_forward");
+        timings.lap_after_device(backend, "image_forward").await?;
 
         let patches_of = |token_scores: Vec<f32>| token_scores[1..].to_vec();
         let pooled = target.pooled_position;
+        let vision_tokens = geometry.patches() + 1;
 
         let (patch_scores, pixel_scores, text_scores) = match method {
             Method::Attention => {
-                let vision =
-                    patches_of(last_layer_attention(&download_probs(backend, &image_pass.encoder.layers).await?, 0));
-                let text = last_layer_attention(&download_probs(backend, &target_pass.encoder.layers).await?, pooled);
+                let vision = patches_of(attention_relevance(backend, &timings, &image_pass.encoder.layers, 0).await?);
+                let text = attention_relevance(backend, &timings, &target_pass.encoder.layers, pooled).await?;
                 (vision, None, Some(text))
             }
             Method::Rollout => {
                 let (fusion, discard) = (request.options.head_fusion, request.options.discard_ratio);
-                let vision_probs = download_probs(backend, &image_pass.encoder.layers).await?;
-                let text_probs = download_probs(backend, &target_pass.encoder.layers).await?;
-                let vision = patches_of(rollout(&vision_probs, 0, fusion, discard));
-                (vision, None, Some(rollout(&text_probs, pooled, fusion, discard)))
+                let (image_layers, text_layers) = (&image_pass.encoder.layers, &target_pass.encoder.layers);
+                let vision = patches_of(
+                    rollout_relevance(backend, &timings, image_layers, 0, vision_tokens, fusion, discard).await?,
+                );
+                let text = rollout_relevance(backend, &timings, text_layers, pooled, target.ids.len(), fusion, discard)
+                    .await?;
+                (vision, None, Some(text))
             }
             Method::Gradient | Method::GradXInput | Method::Chefer | Method::Gradcam => {
-                let gradients = clip_logit_with_gradients(self.model.logit_multiplier, &image_embed, target_embed);
+                let gradients = scaled_cosine_with_gradients(self.model.logit_multiplier, &image_embed, target_embed);
                 let d_image = backend.upload(&HostTensor::new(gradients.d_image, vec![1, image_embed.len()]))?;
                 let d_text = backend.upload(&HostTensor::new(gradients.d_text, vec![1, target_embed.len()]))?;
                 let vision_grads = self.model.image_backward(backend, &image_pass, &d_image)?;
                 let text_grads = self.model.text_backward(backend, &target_pass, &d_text)?;
-                backend.finish()?;
-                timings.lap("backward");
+                timings.lap_after_device(backend, "backward").await?;
                 match method {
                     Method::Gradient => {
-                        let g = backend.download_async(&vision_grads.d_pixels).await?.data;
+                        let g = timings.read(backend, &vision_grads.d_pixels).await?.data;
                         let pixel = max_abs_over_channels(&g, geometry);
-                        let d_e = backend.download_async(&text_grads.d_token_embeddings).await?;
+                        let d_e = timings.read(backend, &text_grads.d_token_embeddings).await?;
                         let text = rows(&d_e).map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt()).collect();
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), Some(text))
                     }
                     Method::GradXInput => {
-                        let g = backend.download_async(&vision_grads.d_pixels).await?.data;
+                        let g = timings.read(backend, &vision_grads.d_pixels).await?.data;
                         let product: Vec<f32> = g.iter().zip(&pixels.data).map(|(g, x)| g * x).collect();
                         let pixel = sum_over_channels(&product, geometry);
-                        let d_e = backend.download_async(&text_grads.d_token_embeddings).await?;
-                        let e = backend.download_async(&target_pass.token_embeddings).await?;
+                        let d_e = timings.read(backend, &text_grads.d_token_embeddings).await?;
+                        let e = timings.read(backend, &target_pass.token_embeddings).await?;
                         let text =
                             rows(&d_e).zip(rows(&e)).map(|(g, e)| g.iter().zip(e).map(|(g, e)| g * e).sum()).collect();
                         (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), Some(text))
                     }
                     Method::Chefer => {
-                        let vision =
-                            chefer_relevance(backend, &image_pass.encoder.layers, &vision_grads.encoder.d_probs, 0)
-                                .await?;
-                        let text =
-                            chefer_relevance(backend, &target_pass.encoder.layers, &text_grads.encoder.d_probs, pooled)
-                                .await?;
+                        let vision = chefer_relevance(
+                            backend,
+                            &timings,
+                            &image_pass.encoder.layers,
+                            &vision_grads.encoder.d_probs,
+                            0,
+                        )
+                        .await?;
+                        let text = chefer_relevance(
+                            backend,
+                            &timings,
+                            &target_pass.encoder.layers,
+                            &text_grads.encoder.d_probs,
+                            pooled,
+                        )
+                        .await?;
                         (patches_of(vision), None, Some(text))
                     }
                     _ => {
                         let last = image_pass.encoder.layers.last().expect("a model has at least one layer");
-                        let hidden = backend.download_async(&last.input).await?;
-                        let d_hidden = backend
-                            .download_async(
-                                vision_grads.encoder.d_layer_inputs.last().expect("a model has at least one layer"),
-                            )
-                            .await?;
-                        let tokens = hidden.shape[1];
-                        (patches_of(token_gradcam(&hidden, &d_hidden, 1..tokens)), None, None)
+                        let d_hidden =
+                            vision_grads.encoder.d_layer_inputs.last().expect("a model has at least one layer");
+                        let relevance =
+                            gradcam_relevance(backend, &timings, &last.input, d_hidden, vision_tokens).await?;
+                        (patches_of(relevance), None, None)
                     }
                 }
             }
             Method::IntegratedGradients => {
                 let steps = request.options.steps;
-                let mut total = vec![0f32; pixels.data.len()];
-                self.for_each_gradient(
+                let alphas: Vec<f32> = (1..=steps).map(|k| k as f32 / steps as f32).collect();
+                let total = self.gradient_sum(
                     steps,
-                    |k| {
-                        let alpha = (k + 1) as f32 / steps as f32;
-                        pixels.data.iter().map(|x| alpha * x).collect()
-                    },
-                    target_embed,
-                    |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g),
+                    |range| backend.scaled_copies(&pixels_on_device, &alphas[range]),
+                    &target_pass.embeds,
+                    false,
                     progress,
-                )
-                .await?;
+                )?;
+                let total = timings.read(backend, &total).await?.data;
                 let ig: Vec<f32> = total.iter().zip(&pixels.data).map(|(g, x)| x * g / steps as f32).collect();
                 let pixel = sum_over_channels(&ig, geometry);
                 (pixels_to_patches(&pixel, geometry, PatchReduction::Sum), Some(pixel), None)
@@ -304,34 +288,44 @@ impl<B: Backend> Explainer<B> {
                     pixels.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
                 let sigma = 0.15 * (hi - lo);
                 let noise = standard_normals(request.options.seed, steps * n);
-                let mut total = vec![0f32; n];
-                self.for_each_gradient(
+                let noisy = |k: usize| -> Vec<f32> {
+                    pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect()
+                };
+                let total = self.gradient_sum(
                     steps,
-                    |k| {
-                        pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect()
-                    },
-                    target_embed,
-                    |_, g| total.iter_mut().zip(g).for_each(|(t, g)| *t += g.abs()),
+                    |range| backend.upload(&stack_inputs(range, &noisy, geometry)),
+                    &target_pass.embeds,
+                    true,
                     progress,
-                )
-                .await?;
-                let mean: Vec<f32> = total.iter().map(|v| v / steps as f32).collect();
+                )?;
+                let mean: Vec<f32> =
+                    timings.read(backend, &total).await?.data.iter().map(|v| v / steps as f32).collect();
                 let pixel = max_abs_over_channels(&mean, geometry);
                 (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), None)
             }
             Method::Occlusion => {
-                let occluded_scores = self
-                    .batched_scores(
-                        geometry.patches(),
-                        |p| occlude_patch(&pixels.data, geometry, p),
-                        target_embed,
-                        progress,
-                    )
-                    .await?;
-                (occluded_scores.iter().map(|s_p| score - s_p).collect(), None, None)
+                let patches = geometry.patches();
+                let chunk = self.batch_size(Recording::Nothing);
+                let multiplier = self.model.logit_multiplier;
+                let mut score_batches = Vec::new();
+                for start in (0..patches).step_by(chunk) {
+                    let end = (start + chunk).min(patches);
+                    let batch = backend.occluded_copies(&pixels_on_device, start, end - start, geometry.patch_size)?;
+                    let pass = self.model.encode_image(backend, &batch, Recording::Nothing)?;
+                    score_batches
+                        .push(backend.scaled_cosine_with_gradients(&pass.embeds, &target_pass.embeds, multiplier)?.0);
+                    backend.submit()?;
+                    progress(end, patches);
+                }
+                let mut patch_scores = Vec::with_capacity(patches);
+                for occluded_scores in &score_batches {
+                    patch_scores
+                        .extend(timings.read(backend, occluded_scores).await?.data.iter().map(|s_p| score - s_p));
+                }
+                (patch_scores, None, None)
             }
         };
-        timings.lap("method");
+        timings.lap_after_device(backend, "method").await?;
 
         let probs = (texts.len() > 1).then(|| softmax(&logits));
         Ok(Explanation {
@@ -363,7 +357,7 @@ impl<B: Backend> Explainer<B> {
         let backend = &self.backend;
         let pass =
             self.model.encode_image(backend, &backend.upload(&batch_of(&prepared.pixels, 1))?, Recording::Attention)?;
-        now(download_probs(backend, &pass.encoder.layers))
+        now(download_probs(backend, &Timings::new(), &pass.encoder.layers))
     }
 
     /// Images per batched pass that fit the memory budget when `recording` is kept.
@@ -384,50 +378,31 @@ impl<B: Backend> Explainer<B> {
         by_budget.min(by_tensor).max(1)
     }
 
-    /// ∂s_k/∂x_k for `count` inputs made by `input(k)`, handed to `consume(k, gradient)` in order.
-    async fn for_each_gradient(
+    /// Σ_k ∂s_k/∂x_k (or Σ_k |∂s_k/∂x_k|), as (3, S, S), over `count` inputs that `batch(range)`
+    /// makes on the device, run as batches split only at the activation budget. Nothing is read
+    /// back: the scores' gradients are seeded and the sum kept where the batches run.
+    fn gradient_sum(
         &self,
         count: usize,
-        input: impl Fn(usize) -> Vec<f32>,
-        text_embed: &[f32],
-        mut consume: impl FnMut(usize, &[f32]),
+        batch: impl Fn(std::ops::Range<usize>) -> Result<B::Tensor>,
+        text_embed: &B::Tensor,
+        absolute: bool,
         progress: &dyn Fn(usize, usize),
-    ) -> Result<()> {
-        let geometry = self.geometry();
-        let per_image = 3 * geometry.pixels();
+    ) -> Result<B::Tensor> {
         let chunk = self.batch_size(Recording::Backward);
         let backend = &self.backend;
+        let mut total = None;
         for start in (0..count).step_by(chunk) {
             let end = (start + chunk).min(count);
-            let batch = stack_inputs(start..end, &input, geometry);
-            let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Backward)?;
-            let embeds = backend.download_async(&pass.embeds).await?;
-            let width = embeds.shape[1];
-            let d_embeds: Vec<f32> = embeds
-                .data
-                .chunks_exact(width)
-                .flat_map(|u| clip_logit_with_gradients(self.model.logit_multiplier, u, text_embed).d_image)
-                .collect();
-            let d_embeds = backend.upload(&HostTensor::new(d_embeds, vec![end - start, width]))?;
-            let grads = backend.download_async(&self.model.image_backward(backend, &pass, &d_embeds)?.d_pixels).await?;
-            for (offset, g) in grads.data.chunks_exact(per_image).enumerate() {
-                consume(start + offset, g);
-            }
+            let pass = self.model.encode_image(backend, &batch(start..end)?, Recording::Backward)?;
+            let (_, d_embeds) =
+                backend.scaled_cosine_with_gradients(&pass.embeds, text_embed, self.model.logit_multiplier)?;
+            let d_pixels = self.model.image_backward(backend, &pass, &d_embeds)?.d_pixels;
+            total = Some(backend.sum_batch(&d_pixels, absolute, total.as_ref())?);
+            backend.submit()?;
             progress(end, count);
         }
-        Ok(())
-    }
-
-    /// s(x_k) for `count` inputs made by `input(k)`, without recording anything.
-    async fn batched_scores(
-        &self,
-        count: usize,
-        input: impl Fn(usize) -> Vec<f32>,
-        text_embed: &[f32],
-        progress: &dyn Fn(usize, usize),
-    ) -> Result<Vec<f32>> {
-        let embeds = self.image_embeddings_async(count, input, progress).await?;
-        Ok(embeds.iter().map(|u| clip_logit(self.model.logit_multiplier, u, text_embed)).collect())
+        total.ok_or_else(|| Error::InvalidOption("at least one step is needed".into()))
     }
 
     /// The normalized model input (3, S, S) of `image`, exactly as `explain` prepares it.
@@ -455,16 +430,10 @@ impl<B: Backend> Explainer<B> {
     /// The projected embeddings of `count` normalized inputs (3·S·S values each) made by
     /// `input(k)`, run as batches split only at the activation budget, without recording anything.
     pub fn image_embeddings(&self, count: usize, input: impl Fn(usize) -> Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        now(self.image_embeddings_async(count, input, &|_, _| {}))
+        now(self.image_embeddings_async(count, input))
     }
 
-    /// As `image_embeddings`, reporting (done, total) inputs after each batch.
-    async fn image_embeddings_async(
-        &self,
-        count: usize,
-        input: impl Fn(usize) -> Vec<f32>,
-        progress: &dyn Fn(usize, usize),
-    ) -> Result<Vec<Vec<f32>>> {
+    async fn image_embeddings_async(&self, count: usize, input: impl Fn(usize) -> Vec<f32>) -> Result<Vec<Vec<f32>>> {
         let geometry = self.geometry();
         let chunk = self.batch_size(Recording::Nothing);
         let backend = &self.backend;
@@ -476,7 +445,6 @@ impl<B: Backend> Explainer<B> {
             let embeds = backend.download_async(&pass.embeds).await?;
             let width = embeds.shape[1];
             all.extend(embeds.data.chunks_exact(width).map(<[f32]>::to_vec));
-            progress(end, count);
         }
         Ok(all)
     }
@@ -485,7 +453,7 @@ impl<B: Backend> Explainer<B> {
     /// probabilities `explain` reports as `probs`.
     pub fn zero_shot_probabilities(&self, image_embedding: &[f32], text_embeddings: &[Vec<f32>]) -> Vec<f32> {
         let logits: Vec<f32> =
-            text_embeddings.iter().map(|t| clip_logit(self.model.logit_multiplier, image_embedding, t)).collect();
+            text_embeddings.iter().map(|t| scaled_cosine(self.model.logit_multiplier, image_embedding, t)).collect();
         softmax(&logits)
     }
 }
@@ -502,15 +470,6 @@ fn stack_inputs(range: std::ops::Range<usize>, input: &impl Fn(usize) -> Vec<f32
     HostTensor::new(data, vec![count, 3, geometry.image_size, geometry.image_size])
 }
 
-/// The input with patch `index`'s pixels (all channels) set to 0 in normalized space.
-fn occlude_patch(pixels: &[f32], geometry: Geometry, index: usize) -> Vec<f32> {
-    let mut out = pixels.to_vec();
-    for span in geometry.patch_spans(index) {
-        out[span].fill(0.0);
-    }
-    out
-}
-
 /// Runs a future that never has to wait: every backend answers at once except a GPU in the
 /// browser, which is refused here with an error rather than blocking the thread forever.
 pub(super) fn now<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
@@ -521,44 +480,6 @@ pub(super) fn now<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
             Err(Error::Backend("this backend reads back asynchronously: await `explain_async` instead".into()))
         }
     }
-}
-
-async fn download_all<B: Backend>(backend: &B, tensors: &[B::Tensor]) -> Result<Vec<HostTensor>> {
-    let mut all = Vec::with_capacity(tensors.len());
-    for t in tensors {
-        all.push(backend.download_async(t).await?);
-    }
-    Ok(all)
-}
-
-/// Row `row` of Chefer's relevance: on the device when the backend computes it there (only T
-/// values cross back), else on the host from every layer's maps.
-async fn chefer_relevance<B: Backend>(
-    backend: &B,
-    layers: &[crate::model::LayerRecord<B::Tensor>],
-    grads: &[B::Tensor],
-    row: usize,
-) -> Result<Vec<f32>> {
-    let probs = recorded_probs(layers)?;
-    let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
-    match backend.chefer_row(&probs, &grad_refs, row)? {
-        Some(on_device) => Ok(backend.download_async(&on_device).await?.data),
-        None => Ok(chefer(&download_probs(backend, layers).await?, &download_all(backend, grads).await?, row)),
-    }
-}
-
-fn recorded_probs<T>(layers: &[crate::model::LayerRecord<T>]) -> Result<Vec<&T>> {
-    layers
-        .iter()
-        .map(|layer| layer.probs.as_ref().ok_or_else(|| Error::Backend("attention was not recorded".into())))
-        .collect()
-}
-
-async fn download_probs<B: Backend>(
-    backend: &B,
-    layers: &[crate::model::LayerRecord<B::Tensor>],
-) -> Result<Vec<HostTensor>> {
-    download_all(backend, &recorded_probs(layers)?.into_iter().cloned().collect::<Vec<_>>()).await
 }
 
 /// The rows of a (1, T, D) tensor.

@@ -1,11 +1,13 @@
 //! The explanation methods and the `Explanation` they produce (the JSON contract of the CLI, the
 //! wasm API and the custom element).
 
+mod device_relevance;
 mod explainer;
 mod fallback;
 mod maps;
 pub mod noise;
 pub mod relevance;
+mod timings;
 
 pub use explainer::{Explainer, ImageInput, Request};
 pub use fallback::{explain_with_fallback, explain_with_fallback_async};

@@ -4,31 +4,8 @@
 //! product is ever needed (the CLS or pooled token), so products are taken as a row vector times
 //! matrices: O(L·T²) instead of O(L·T³).
 
-use crate::error::{Error, Result};
+pub use crate::backend::HeadFusion;
 use crate::loader::HostTensor;
-use serde::{Deserialize, Serialize};
-
-/// How attention heads are combined before rollout.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HeadFusion {
-    #[default]
-    Mean,
-    Max,
-    Min,
-}
-
-impl std::str::FromStr for HeadFusion {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "mean" => Ok(HeadFusion::Mean),
-            "max" => Ok(HeadFusion::Max),
-            "min" => Ok(HeadFusion::Min),
-            other => Err(Error::InvalidOption(format!("head fusion `{other}` is not one of mean, max, min"))),
-        }
-    }
-}
 
 /// One batch element's attention of one layer, (H, T, T), out of a (B, H, T, T) tensor.
 fn heads_of(probs: &HostTensor, batch_index: usize) -> (usize, usize, &[f32]) {
@@ -81,10 +58,15 @@ pub fn last_layer_attention(layers: &[HostTensor], row: usize) -> Vec<f32> {
     fused[row * tokens..(row + 1) * tokens].to_vec()
 }
 
+/// How many of a fused map's `entries` the discard `ratio` zeroes (rounded down).
+pub fn discarded_entries(entries: usize, ratio: f32) -> usize {
+    (entries as f32 * ratio) as usize
+}
+
 /// Zeroes the `ratio` share of smallest entries of the fused map, sparing entry 0 (CLS→CLS), as
 /// the reference implementation (jacobgil/vit-explain) does.
 fn discard_lowest(fused: &mut [f32], ratio: f32) {
-    let count = (fused.len() as f32 * ratio) as usize;
+    let count = discarded_entries(fused.len(), ratio);
     if count == 0 {
         return;
     }

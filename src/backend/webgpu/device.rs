@@ -4,7 +4,7 @@
 
 use super::pipelines::{Kernel, PipelineCache};
 use super::pool::{BufferPool, GpuTensor};
-use super::readback::{read_floats, read_floats_async, wait_until_idle};
+use super::readback::{read_floats, read_floats_async, wait_until_idle, wait_until_idle_async};
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 
@@ -180,6 +180,14 @@ impl Gpu {
         self.check()
     }
 
+    /// `finish` without blocking: the browser resolves the wait from its event loop.
+    pub async fn finish_async(&self) -> Result<()> {
+        self.check()?;
+        self.submit()?;
+        wait_until_idle_async(&self.device, &self.queue).await?;
+        self.check()
+    }
+
     /// Records one dispatch of `kernel`: binding 0 is the uniform `params` (u32 words, f32 as
     /// bits), bindings 1.. are `buffers` in the order the shader declares them.
     pub fn dispatch(&self, kernel: &Kernel, params: &[u32], buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
@@ -241,7 +249,8 @@ impl Gpu {
         Ok(())
     }
 
-    fn submit(&self) -> Result<()> {
+    /// Hands the recorded commands to the queue without waiting for them.
+    pub fn submit(&self) -> Result<()> {
         let mut pending = self.pending.lock().map_err(|_| Error::Backend("the command encoder is poisoned".into()))?;
         // Submitted while the lock is held: otherwise another thread could record into a fresh
         // encoder and submit it first, running commands before those they depend on, or read a

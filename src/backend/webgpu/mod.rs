@@ -16,7 +16,7 @@ mod readback;
 
 pub use pool::GpuTensor;
 
-use super::{AttentionGrads, Backend};
+use super::{AttentionGrads, Backend, HeadFusion};
 use crate::config::Activation;
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, QuantizedMatrix};
@@ -131,6 +131,10 @@ impl Backend for WebGpuBackend {
 
     fn finish(&self) -> Result<()> {
         self.gpu.finish()
+    }
+
+    async fn finish_async(&self) -> Result<()> {
+        self.gpu.finish_async().await
     }
 
     fn upload(&self, tensor: &HostTensor) -> Result<GpuTensor> {
@@ -270,7 +274,55 @@ impl Backend for WebGpuBackend {
         kernels::drop_first_token(&self.gpu, x)
     }
 
+    fn scaled_copies(&self, x: &GpuTensor, factors: &[f32]) -> Result<GpuTensor> {
+        kernels::scaled_copies(&self.gpu, x, factors)
+    }
+
+    fn occluded_copies(&self, x: &GpuTensor, first: usize, count: usize, patch: usize) -> Result<GpuTensor> {
+        kernels::occluded_copies(&self.gpu, x, first, count, patch)
+    }
+
+    fn scaled_cosine_with_gradients(
+        &self,
+        image: &GpuTensor,
+        text: &GpuTensor,
+        multiplier: f32,
+    ) -> Result<(GpuTensor, GpuTensor)> {
+        kernels::scaled_cosine_with_gradients(&self.gpu, image, text, multiplier)
+    }
+
+    fn sum_batch(&self, x: &GpuTensor, absolute: bool, total: Option<&GpuTensor>) -> Result<GpuTensor> {
+        kernels::sum_batch(&self.gpu, x, absolute, total)
+    }
+
+    fn submit(&self) -> Result<()> {
+        self.gpu.submit()
+    }
+
+    fn attention_row(&self, probs: &GpuTensor, row: usize) -> Result<Option<GpuTensor>> {
+        kernels::attention_row(&self.gpu, probs, row).map(Some)
+    }
+
+    fn rollout_row(
+        &self,
+        probs: &[&GpuTensor],
+        row: usize,
+        fusion: HeadFusion,
+        discard: usize,
+    ) -> Result<Option<GpuTensor>> {
+        kernels::rollout_row(&self.gpu, probs, row, fusion, discard).map(Some)
+    }
+
     fn chefer_row(&self, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<Option<GpuTensor>> {
         kernels::chefer_row(&self.gpu, probs, grads, row).map(Some)
+    }
+
+    fn token_gradcam(
+        &self,
+        hidden: &GpuTensor,
+        gradient: &GpuTensor,
+        weighted: std::ops::Range<usize>,
+    ) -> Result<Option<GpuTensor>> {
+        kernels::token_gradcam(&self.gpu, hidden, gradient, weighted).map(Some)
     }
 }

@@ -46,6 +46,27 @@ pub(crate) fn wait_until_idle(_device: &wgpu::Device) -> Result<()> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn wait_until_idle_async(device: &wgpu::Device, _queue: &wgpu::Queue) -> Result<()> {
+    wait_until_idle(device)
+}
+
+/// Resolves once the queue has run everything submitted to it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn wait_until_idle_async(_device: &wgpu::Device, queue: &wgpu::Queue) -> Result<()> {
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(MapState::default()));
+    let on_done = answer.clone();
+    queue.on_submitted_work_done(move || {
+        if let Ok(mut state) = on_done.lock() {
+            state.result = Some(Ok(()));
+            if let Some(waker) = state.waker.take() {
+                waker.wake();
+            }
+        }
+    });
+    MapFuture { state: answer }.await.map_err(|e| Error::Backend(format!("waiting for the GPU failed: {e}")))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) async fn read_floats_async(device: &wgpu::Device, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
     read_floats(device, staging)
 }
@@ -79,7 +100,7 @@ struct MapState {
     waker: Option<std::task::Waker>,
 }
 
-/// Resolves when `map_async`'s callback has run.
+/// Resolves when a callback of the device (`map_async`, `on_submitted_work_done`) has run.
 #[cfg(target_arch = "wasm32")]
 struct MapFuture {
     state: std::sync::Arc<std::sync::Mutex<MapState>>,
