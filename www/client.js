@@ -23,8 +23,10 @@ export class EngineError extends Error {
 }
 
 export class EngineClient {
-  constructor({ workerUrl = DEFAULT_WORKER_URL, onRestart = null } = {}) {
+  constructor({ workerUrl = DEFAULT_WORKER_URL, onRestart = null, backend = null } = {}) {
     this.workerUrl = workerUrl;
+    // 'auto' | 'webgpu' | 'cpu'; by default the page's `?backend=`, else 'auto'.
+    this.backend = backend ?? new URLSearchParams(globalThis.location?.search ?? '').get('backend') ?? 'auto';
     this.onRestart = onRestart;
     this.nextId = 1;
     this.pending = new Map();
@@ -39,7 +41,7 @@ export class EngineClient {
 
   start() {
     const early = globalThis.__sightlineEarly;
-    if (early && early.url === new URL(this.workerUrl).href) {
+    if (early && early.url === new URL(this.workerUrl).href && early.backend === this.backend) {
       // The worker that early.js started (its request 0 is `init`).
       globalThis.__sightlineEarly = null;
       this.worker = early.worker;
@@ -63,7 +65,7 @@ export class EngineClient {
       for (const message of early.messages) this.receive(message);
       if (early.failed) queueMicrotask(() => this.crashed(new EngineError(`The engine worker failed: ${early.failed}`, { fatal: true })));
     } else {
-      this.initialized = this.request('init', { backend: new URLSearchParams(globalThis.location?.search ?? '').get('backend') ?? 'auto' });
+      this.initialized = this.request('init', { backend: this.backend });
     }
     // A failed init is reported by whoever awaits it.
     this.initialized.catch(() => {});

@@ -5,7 +5,8 @@
   try {
     const url = new URL('worker.js', document.currentScript.src).href;
     const worker = new Worker(url, { type: 'module', name: 'sightline-engine' });
-    const early = { worker, url, messages: [], failed: null };
+    const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
+    const early = { worker, url, backend, messages: [], failed: null };
     early.onMessage = (event) => early.messages.push(event.data);
     early.onError = (event) => {
       event.preventDefault();
@@ -13,7 +14,7 @@
     };
     worker.addEventListener('message', early.onMessage);
     worker.addEventListener('error', early.onError);
-    worker.postMessage({ id: 0, type: 'init', backend: new URLSearchParams(location.search).get('backend') ?? 'auto' });
+    worker.postMessage({ id: 0, type: 'init', backend });
     globalThis.__sightlineEarly = early;
   } catch {
     // The app starts its own worker.

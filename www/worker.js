@@ -159,9 +159,15 @@ let backendPreference = 'auto';
 /** Why explanations run on the CPU against the preference, for the page to show; null when not. */
 let backendNotice = null;
 
+/** How long the last model took to go onto the GPU (ms) and the adapter it went to, or null. */
+let attachMs = null;
+let adapter = null;
+
 /** Puts a freshly built engine's model on the GPU when the preference and the browser allow. */
 async function attachBackend(target) {
   backendNotice = null;
+  attachMs = null;
+  adapter = null;
   const wanted = backendPreference !== 'cpu';
   if (!wanted || !self.navigator?.gpu) {
     if (backendPreference === 'webgpu') backendNotice = 'This browser has no WebGPU, so explanations run on the CPU.';
@@ -169,7 +175,9 @@ async function attachBackend(target) {
     return;
   }
   try {
-    await target.attachWebGpu();
+    const started = performance.now();
+    adapter = await target.attachWebGpu();
+    attachMs = performance.now() - started;
   } catch (error) {
     const message = errorMessage(error);
     // Auto quietly means the CPU when there is no adapter; anything else is worth saying.
@@ -180,7 +188,7 @@ async function attachBackend(target) {
 }
 
 function engineInfo() {
-  return { ...JSON.parse(engine.info()), backendNotice };
+  return { ...JSON.parse(engine.info()), backendNotice, attachMs, adapter };
 }
 
 async function load(source, progress) {
