@@ -5,14 +5,15 @@
 //                        method="chefer" target="0"></sightline-explainer>
 //
 // Attributes: image (URL), text (one text, or several separated by "|"), method (default chefer),
-// target (index or one of the texts; default 0), backend (auto | cpu | webgpu: there is no WebGPU
-// backend yet, so webgpu falls back to cpu with a visible notice), model ("default" or a model
-// folder URL), and optionally colormap, opacity, steps, seed, head-fusion, discard-ratio.
+// target (index or one of the texts; default 0), backend (auto: WebGPU on a hardware adapter, else
+// the CPU; webgpu: WebGPU whenever the browser has it, and the CPU with a visible notice when not;
+// cpu), model ("default" or a model folder URL), and optionally colormap, opacity, steps, seed,
+// head-fusion, discard-ratio.
 //
 // Events (bubbling, composed): `sightline-explained` with the explanation JSON as `detail` (the
 // CLI's contract), `sightline-error` with `{ message }`. The engine (engine.js, worker.js) is found
-// next to this module, so the script tag is all a page needs. Elements using the same model share
-// one engine worker.
+// next to this module, so the script tag is all a page needs. Elements using the same model and
+// backend share one engine worker.
 
 import './heatmap-element.js';
 import { EngineClient } from './client.js';
@@ -23,21 +24,22 @@ import { normalizeModelUrl } from './models.js';
 const STYLESHEET = new URL('./sightline-element.css', import.meta.url).href;
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
 
-/** One engine per model, shared by every element of the page. */
+/** One engine per model and backend, shared by every element of the page. */
 const engines = new Map();
 
-function engineFor(model) {
-  const key = !model || model === 'default' ? 'default' : normalizeModelUrl(model, document.baseURI);
+/** Resolves to `{ client, info }` once the model is loaded. */
+function engineFor(model, backend) {
+  const source = !model || model === 'default' ? 'default' : normalizeModelUrl(model, document.baseURI);
+  const key = `${backend} ${source}`;
   if (!engines.has(key)) {
-    const client = new EngineClient();
+    const client = new EngineClient({ backend });
     const ready = (async () => {
-      const { defaultModel } = await client.init();
-      if (key === 'default') {
+      const { defaultModel, info } = await client.init();
+      if (source === 'default') {
         if (!defaultModel.available) throw new Error(defaultModel.message);
-        return client;
+        return { client, info };
       }
-      await client.load({ kind: 'url', url: key });
-      return client;
+      return { client, info: await client.load({ kind: 'url', url: source }) };
     })();
     ready.catch(() => engines.delete(key));
     engines.set(key, ready);
@@ -149,7 +151,7 @@ export class SightlineExplainer extends HTMLElement {
         return image;
       });
       imageReady.catch(() => {});
-      const [engine, image] = await Promise.all([engineFor(request.model), imageReady]);
+      const [{ client: engine, info }, image] = await Promise.all([engineFor(request.model, request.backend), imageReady]);
       if (!current()) return;
       this.setStatus('Explaining…');
       const explanation = await engine.explain({ key: image.url, bytes: image.bytes }, request.options, {
@@ -158,9 +160,9 @@ export class SightlineExplainer extends HTMLElement {
       if (!current()) return;
       const warnings = [...(explanation.warnings ?? [])];
       let notice = '';
-      if (request.backend === 'webgpu') {
-        notice = 'WebGPU was requested, but this engine has no WebGPU backend yet: the CPU (WebAssembly) backend ran instead.';
-        warnings.push(notice);
+      if (request.backend === 'webgpu' && explanation.backend !== 'webgpu') {
+        notice = info.backendNotice ?? 'WebGPU was requested but could not be used: the CPU (WebAssembly) backend ran instead.';
+        if (!warnings.includes(notice)) warnings.push(notice);
       }
       this.explanation = { ...explanation, warnings };
       this.notice.textContent = notice;

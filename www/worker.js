@@ -153,8 +153,8 @@ async function initialize() {
   return { defaultModel, info: engine ? engineInfo() : null };
 }
 
-/** 'auto' (WebGPU when the browser has an adapter, else the CPU), 'webgpu' or 'cpu'; the page
- * passes its `?backend=` with `init`. */
+/** 'auto' (WebGPU when the browser has a hardware adapter, else the CPU), 'webgpu' (whenever the
+ * browser has an adapter) or 'cpu'; the page passes its `?backend=` with `init`. */
 let backendPreference = 'auto';
 /** Why explanations run on the CPU against the preference, for the page to show; null when not. */
 let backendNotice = null;
@@ -163,27 +163,38 @@ let backendNotice = null;
 let attachMs = null;
 let adapter = null;
 
+/** The browser's WebGPU adapter as `{ description, software }`, or null when it has none. A
+ * software adapter (SwiftShader, or any the browser marks as a fallback) runs the kernels on the
+ * CPU: on the built-in model it explains about a hundred times slower than the wasm CPU path
+ * (docs/PERFORMANCE.md, measured with bench.html). */
+async function describeAdapter() {
+  const found = await self.navigator.gpu.requestAdapter().catch(() => null);
+  if (!found) return null;
+  const info = found.info ?? {};
+  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  const software = Boolean(info.isFallbackAdapter ?? found.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe|software/i.test(description);
+  return { description, software };
+}
+
 /** Puts a freshly built engine's model on the GPU when the preference and the browser allow. */
 async function attachBackend(target) {
   backendNotice = null;
   attachMs = null;
   adapter = null;
-  const wanted = backendPreference !== 'cpu';
-  if (!wanted || !self.navigator?.gpu) {
-    if (backendPreference === 'webgpu') backendNotice = 'This browser has no WebGPU, so explanations run on the CPU.';
+  const found = backendPreference !== 'cpu' && self.navigator?.gpu ? await describeAdapter() : null;
+  if (!found || (found.software && backendPreference === 'auto')) {
+    if (backendPreference === 'webgpu') backendNotice = 'This browser has no WebGPU adapter, so explanations run on the CPU.';
     target.releaseModelFiles();
     return;
   }
+  adapter = found.software ? `${found.description} (software)` : found.description;
   try {
     const started = performance.now();
-    adapter = await target.attachWebGpu();
+    await target.attachWebGpu();
     attachMs = performance.now() - started;
   } catch (error) {
-    const message = errorMessage(error);
-    // Auto quietly means the CPU when there is no adapter; anything else is worth saying.
-    if (backendPreference === 'webgpu' || !/no WebGPU adapter/.test(message)) {
-      backendNotice = `WebGPU could not be used (${message}), so explanations run on the CPU.`;
-    }
+    adapter = null;
+    backendNotice = `WebGPU could not be used (${errorMessage(error)}), so explanations run on the CPU.`;
   }
 }
 

@@ -1,7 +1,7 @@
-// The WebGPU backend in the browser (Chromium's WebGPU on its software adapter here): `auto` picks
-// it when an adapter exists, every method equals the CPU backend within the parity contract (2e-3
-// of the largest magnitude), and a device lost under an explanation gives the CPU's result with a
-// visible warning.
+// The WebGPU backend in the browser (Chromium's WebGPU on its software adapter, SwiftShader, here):
+// `webgpu` uses it, `auto` keeps the faster wasm CPU path on a software adapter, every method
+// equals the CPU backend within the parity contract (2e-3 of the largest magnitude), and a device
+// lost under an explanation gives the CPU's result with a visible warning.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -19,7 +19,7 @@ before(async () => {
   [server, browser] = await Promise.all([startServer(), launchBrowser({ webgpu: true })]);
   gpuPage = (await newPage(browser)).page;
   cpuPage = (await newPage(browser)).page;
-  await Promise.all([openAppWithModel(gpuPage, server.origin, '?backend=auto'), openAppWithModel(cpuPage, server.origin, '?backend=cpu')]);
+  await Promise.all([openAppWithModel(gpuPage, server.origin, '?backend=webgpu'), openAppWithModel(cpuPage, server.origin, '?backend=auto')]);
   await Promise.all([waitForExplanation(gpuPage), waitForExplanation(cpuPage)]);
 });
 
@@ -37,9 +37,14 @@ function explain(page, method) {
   }, method);
 }
 
-test('auto uses WebGPU when the browser has an adapter, and the page says which backend ran', async () => {
-  assert.equal(await gpuPage.evaluate(() => globalThis.sightline.store.get().model.info.backend), 'webgpu');
-  assert.equal(await cpuPage.evaluate(() => globalThis.sightline.store.get().model.info.backend), 'cpu');
+test('webgpu uses the adapter, auto keeps the CPU on a software one, and the page says which backend ran', async () => {
+  const gpuInfo = await gpuPage.evaluate(() => globalThis.sightline.store.get().model.info);
+  assert.equal(gpuInfo.backend, 'webgpu');
+  assert.match(gpuInfo.adapter, /swiftshader.*\(software\)/i);
+  assert.equal(gpuInfo.backendNotice, null);
+  const autoInfo = await cpuPage.evaluate(() => globalThis.sightline.store.get().model.info);
+  assert.equal(autoInfo.backend, 'cpu');
+  assert.equal(autoInfo.backendNotice, null, 'auto chooses the CPU quietly');
   const shown = await gpuPage.evaluate(() => globalThis.sightline.currentResult().explanation.backend);
   assert.equal(shown, 'webgpu');
 });

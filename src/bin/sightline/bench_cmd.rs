@@ -4,13 +4,19 @@ use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
 use sightline::backend::Backend;
 use sightline::bench::{random_explainer, random_quantized_explainer, run as run_bench, BenchReport};
-use sightline::explain::{Method, MethodOptions};
-use sightline::quantize::QuantFormat;
+use sightline::default_model::default_model_files;
+use sightline::explain::{Explainer, Method, MethodOptions};
+use sightline::loader::ModelFiles;
+use sightline::quantize::{quantize_model, QuantFormat, QuantizeOptions};
 use sightline::{Error, Result};
+
+/// `--arch` for the embedded default model rather than random weights.
+const DEFAULT_ARCH: &str = "default";
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// clip-vit-b32 or clip-vit-b16: random weights at the published checkpoint's sizes.
+    /// clip-vit-b32 or clip-vit-b16: random weights at the published checkpoint's sizes;
+    /// `default`: the embedded default model.
     #[arg(long, default_value = "clip-vit-b32")]
     arch: String,
     #[arg(long, default_value = "rollout")]
@@ -51,12 +57,19 @@ fn bench_on<B: Backend>(
     method: Method,
     options: MethodOptions,
 ) -> Result<BenchReport> {
-    let (explainer, file_bytes) = match format {
-        Some(format) => {
-            let (explainer, bytes) = random_quantized_explainer(backend, &args.arch, format)?;
+    let (explainer, file_bytes) = match (args.arch.as_str(), format) {
+        (DEFAULT_ARCH, Some(format)) => {
+            let options = QuantizeOptions { format, quantize_embeddings: false };
+            let gguf = quantize_model(&default_model_files()?, &options)?.bytes;
+            let bytes = gguf.len();
+            (Explainer::load(backend, &ModelFiles::from_gguf_bytes("default".into(), gguf)?)?, Some(bytes))
+        }
+        (DEFAULT_ARCH, None) => (Explainer::load(backend, &default_model_files()?)?, None),
+        (arch, Some(format)) => {
+            let (explainer, bytes) = random_quantized_explainer(backend, arch, format)?;
             (explainer, Some(bytes))
         }
-        None => (random_explainer(backend, &args.arch)?, None),
+        (arch, None) => (random_explainer(backend, arch)?, None),
     };
     let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let mut report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
