@@ -19,6 +19,7 @@ Prints one JSON object:
    "forward_backward_with_text_ms": {"median", "min"}, "peak_rss_mb", ...}
 
 Usage: python3 tools/bench_torch.py --arch clip-vit-b32 --threads 2 --iters 10
+       python3 tools/bench_torch.py --arch clip-vit-b16 --device cuda   # eager on a GPU
 """
 
 from __future__ import annotations
@@ -60,17 +61,24 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the same eager model on a GPU")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     t0 = time.perf_counter()
-    model = build(args.arch)
+    model = build(args.arch).to(device)
     build_s = time.perf_counter() - t0
 
     g = torch.Generator().manual_seed(1)
-    pixel_values = torch.randn(1, 3, 224, 224, generator=g)
+    pixel_values = torch.randn(1, 3, 224, 224, generator=g).to(device)
     # "a photo of a cat" with the real CLIP BPE: <sot> a photo of a cat <eot>
-    input_ids = torch.tensor([[49406, 320, 1125, 539, 320, 2368, 49407]])
+    input_ids = torch.tensor([[49406, 320, 1125, 539, 320, 2368, 49407]], device=device)
+
+    def synchronize():
+        # A GPU runs queued kernels asynchronously: time until they are done.
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     def fwd():
         with torch.no_grad():
@@ -104,10 +112,12 @@ def main() -> None:
     def timeit(fn):
         for _ in range(args.warmup):
             fn()
+        synchronize()
         ts = []
         for _ in range(args.iters):
             t = time.perf_counter()
             fn()
+            synchronize()
             ts.append((time.perf_counter() - t) * 1000.0)
         return {"median": round(statistics.median(ts), 3), "min": round(min(ts), 3)}
 
@@ -118,6 +128,7 @@ def main() -> None:
     result = {
         "arch": args.arch,
         "threads": args.threads,
+        "device": args.device,
         "iters": args.iters,
         "forward_ms": fwd_ms,
         "forward_backward_ms": fb_ms,
@@ -126,6 +137,9 @@ def main() -> None:
         "torch": torch.__version__,
         "build_s": round(build_s, 2),
     }
+    if device.type == "cuda":
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        result["gpu"] = torch.cuda.get_device_name()
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 
