@@ -3,7 +3,7 @@
 //! contiguous slices, which keeps their backward passes easy to check against the formulas.
 
 use super::cosine::scaled_cosine_with_gradients;
-use super::{AttentionGrads, Backend};
+use super::{copies_shape, occlusion_geometry, AttentionGrads, Backend};
 use crate::config::Activation;
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, QuantizedMatrix};
@@ -430,22 +430,13 @@ impl Backend for CpuBackend {
     }
 
     fn scaled_copies(&self, x: &Tensor, factors: &[f32]) -> Result<Tensor> {
-        let shape = copies_shape(x, factors.len(), "scaled copies")?;
+        let shape = copies_shape(x.dims(), factors.len(), "scaled copies")?;
         let values = with_values(x, |v| factors.iter().flat_map(|f| v.iter().map(move |x| f * x)).collect())?;
         tensor(values, &shape)
     }
 
     fn occluded_copies(&self, x: &Tensor, first: usize, count: usize, patch: usize) -> Result<Tensor> {
-        let &[1, 3, size, width] = x.dims() else {
-            return Err(Error::Backend(format!("occluded copies: input {:?} is not (1, 3, S, S)", x.dims())));
-        };
-        let grid = if patch == 0 { 0 } else { size / patch };
-        if size != width || first + count > grid * grid {
-            return Err(Error::Backend(format!(
-                "occluded copies: patches {first}..{} of a {grid} × {grid} grid",
-                first + count
-            )));
-        }
+        let (size, grid) = occlusion_geometry(x.dims(), first, count, patch)?;
         let values = with_values(x, |v| {
             let mut all = Vec::with_capacity(count * v.len());
             for index in first..first + count {
@@ -460,7 +451,7 @@ impl Backend for CpuBackend {
             }
             all
         })?;
-        tensor(values, &copies_shape(x, count, "occluded copies")?)
+        tensor(values, &copies_shape(x.dims(), count, "occluded copies")?)
     }
 
     fn scaled_cosine_with_gradients(&self, image: &Tensor, text: &Tensor, multiplier: f32) -> Result<(Tensor, Tensor)> {
@@ -530,14 +521,6 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// The dims of `x` with its leading 1 replaced by `copies`.
-fn copies_shape(x: &Tensor, copies: usize, op: &str) -> Result<Vec<usize>> {
-    match x.dims() {
-        [1, rest @ ..] => Ok([&[copies], rest].concat()),
-        other => Err(Error::Backend(format!("{op}: input {other:?} is not a batch of one"))),
-    }
 }
 
 /// Mean and 1/σ of one row, accumulated in f64 so long rows stay exact to f32 precision.

@@ -44,6 +44,30 @@ impl std::str::FromStr for HeadFusion {
     }
 }
 
+/// The shape of copies of a batch-of-one input `shape` (1, ...): (copies, ...).
+pub(crate) fn copies_shape(shape: &[usize], copies: usize, op: &str) -> Result<Vec<usize>> {
+    match shape {
+        [1, rest @ ..] => Ok([&[copies], rest].concat()),
+        other => Err(Error::Backend(format!("{op}: input {other:?} is not a batch of one"))),
+    }
+}
+
+/// The occlusion of patches `first..first + count` of an image (1, 3, S, S) cut into `patch`-pixel
+/// patches: checks they exist and returns (S, the grid's side).
+pub(crate) fn occlusion_geometry(shape: &[usize], first: usize, count: usize, patch: usize) -> Result<(usize, usize)> {
+    let &[1, 3, size, width] = shape else {
+        return Err(Error::Backend(format!("occluded copies: input {shape:?} is not (1, 3, S, S)")));
+    };
+    let grid = if patch == 0 { 0 } else { size / patch };
+    if size != width || first + count > grid * grid {
+        return Err(Error::Backend(format!(
+            "occluded copies: patches {first}..{} of a {grid} × {grid} grid",
+            first + count
+        )));
+    }
+    Ok((size, grid))
+}
+
 /// Shapes use B = batch, T = tokens, D = hidden size, H = heads, N = patches, P = patch side.
 pub trait Backend {
     type Tensor: Clone;

@@ -3,22 +3,15 @@
 
 use super::{elementwise_grid, to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
-use crate::error::{Error, Result};
+use crate::backend::{copies_shape, occlusion_geometry};
+use crate::error::Result;
 
 const SCALED_COPIES: Kernel = Kernel { name: "scaled_copies", source: include_str!("scaled_copies.wgsl") };
 const OCCLUDED_COPIES: Kernel = Kernel { name: "occluded_copies", source: include_str!("occluded_copies.wgsl") };
 
-/// The shape of `x` with its leading 1 replaced by `copies`.
-fn copies_shape(x: &GpuTensor, copies: usize, op: &str) -> Result<Vec<usize>> {
-    match x.shape() {
-        [1, rest @ ..] => Ok([&[copies], rest].concat()),
-        other => Err(Error::Backend(format!("{op}: input {other:?} is not a batch of one"))),
-    }
-}
-
 /// x (1, ...) → (F, ...): copy k is factors[k] · x.
 pub(crate) fn scaled_copies(gpu: &Gpu, x: &GpuTensor, factors: &[f32]) -> Result<GpuTensor> {
-    let shape = copies_shape(x, factors.len(), "scaled copies")?;
+    let shape = copies_shape(x.shape(), factors.len(), "scaled copies")?;
     let out = gpu.tensor(shape)?;
     let factors_on_device = gpu.upload(bytemuck::cast_slice(factors), vec![factors.len()])?;
     let params = [to_u32(x.elements())?, to_u32(factors.len())?];
@@ -30,17 +23,8 @@ pub(crate) fn scaled_copies(gpu: &Gpu, x: &GpuTensor, factors: &[f32]) -> Result
 /// x (1, 3, S, S) → (count, 3, S, S): copy k has patch `first + k` of the grid of `patch` × `patch`
 /// patches set to 0.
 pub(crate) fn occluded_copies(gpu: &Gpu, x: &GpuTensor, first: usize, count: usize, patch: usize) -> Result<GpuTensor> {
-    let &[1, 3, size, width] = x.shape() else {
-        return Err(Error::Backend(format!("occluded copies: input {:?} is not (1, 3, S, S)", x.shape())));
-    };
-    let grid = if patch == 0 { 0 } else { size / patch };
-    if size != width || first + count > grid * grid {
-        return Err(Error::Backend(format!(
-            "occluded copies: patches {first}..{} of a {grid} × {grid} grid",
-            first + count
-        )));
-    }
-    let out = gpu.tensor(copies_shape(x, count, "occluded copies")?)?;
+    let (size, grid) = occlusion_geometry(x.shape(), first, count, patch)?;
+    let out = gpu.tensor(copies_shape(x.shape(), count, "occluded copies")?)?;
     let params = [to_u32(count)?, to_u32(size)?, to_u32(patch)?, to_u32(grid)?, to_u32(first)?];
     gpu.dispatch(&OCCLUDED_COPIES, &params, &[x.buffer(), out.buffer()], elementwise_grid(gpu, out.elements())?)?;
     Ok(out)
