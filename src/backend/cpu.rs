@@ -3,7 +3,7 @@
 //! contiguous slices, which keeps their backward passes easy to check against the formulas.
 
 use super::cosine::scaled_cosine_with_gradients;
-use super::{copies_shape, occlusion_geometry, AttentionGrads, Backend};
+use super::{copies_shape, occlusion_geometry, patch_spans, AttentionGrads, Backend};
 use crate::config::Activation;
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, QuantizedMatrix};
@@ -143,7 +143,7 @@ impl Backend for CpuBackend {
     /// W stored transposed, (in, out) in memory, and viewed as (out, in). gemm streams a weight
     /// in this layout straight into its AVX-512 kernels, while W as PyTorch stores it is repacked
     /// on every product: on ViT-B/32's layers (50 rows, weights not in cache) a forward product
-    /// takes 0.6× the time. The backward product dy · W already reads W in the fast layout, so W
+    /// takes 0.6–0.7× the time. The backward product dy · W already reads W in the fast layout, so W
     /// is kept too, at the cost of a second copy of the dense linear weights. Without AVX-512
     /// both layouts run at the same speed and no copy is made.
     fn linear_forward_copy(&self, w: &HostTensor) -> Result<Option<Tensor>> {
@@ -441,11 +441,8 @@ impl Backend for CpuBackend {
             let mut all = Vec::with_capacity(count * v.len());
             for index in first..first + count {
                 let mut copy = v.to_vec();
-                let (row, col) = (index / grid, index % grid);
-                for channel in copy.chunks_exact_mut(size * size) {
-                    for y in row * patch..(row + 1) * patch {
-                        channel[y * size + col * patch..][..patch].fill(0.0);
-                    }
+                for span in patch_spans(size, patch, grid, index) {
+                    copy[span].fill(0.0);
                 }
                 all.extend(copy);
             }

@@ -52,6 +52,23 @@ pub(crate) fn copies_shape(shape: &[usize], copies: usize, op: &str) -> Result<V
     }
 }
 
+/// The runs of patch `index`'s values in a (3, S, S) row-major image cut into a `grid_side` ×
+/// `grid_side` grid of `patch_size`-pixel patches: one per channel and row.
+pub fn patch_spans(
+    image_size: usize,
+    patch_size: usize,
+    grid_side: usize,
+    index: usize,
+) -> impl Iterator<Item = Range<usize>> {
+    let (row, col) = (index / grid_side, index % grid_side);
+    (0..3).flat_map(move |c| {
+        (row * patch_size..(row + 1) * patch_size).map(move |y| {
+            let start = (c * image_size + y) * image_size + col * patch_size;
+            start..start + patch_size
+        })
+    })
+}
+
 /// The occlusion of patches `first..first + count` of an image (1, 3, S, S) cut into `patch`-pixel
 /// patches: checks they exist and returns (S, the grid's side).
 pub(crate) fn occlusion_geometry(shape: &[usize], first: usize, count: usize, patch: usize) -> Result<(usize, usize)> {

@@ -304,21 +304,8 @@ impl<B: Backend> Explainer<B> {
                 (pixels_to_patches(&pixel, geometry, PatchReduction::Mean), Some(pixel), None)
             }
             Method::Occlusion => {
-                let patches = geometry.patches();
-                let chunk = self.batch_size(Recording::Nothing);
-                let multiplier = self.model.logit_multiplier;
-                let mut score_batches = Vec::new();
-                for start in (0..patches).step_by(chunk) {
-                    let end = (start + chunk).min(patches);
-                    let batch = backend.occluded_copies(&pixels_on_device, start, end - start, geometry.patch_size)?;
-                    let pass = self.model.encode_image(backend, &batch, Recording::Nothing)?;
-                    score_batches
-                        .push(backend.scaled_cosine_with_gradients(&pass.embeds, &target_pass.embeds, multiplier)?.0);
-                    backend.submit()?;
-                    progress(end, patches);
-                }
-                let mut patch_scores = Vec::with_capacity(patches);
-                for occluded_scores in &score_batches {
+                let mut patch_scores = Vec::with_capacity(geometry.patches());
+                for occluded_scores in &self.occlusion_scores(&pixels_on_device, &target_pass.embeds, progress)? {
                     patch_scores
                         .extend(timings.read(backend, occluded_scores).await?.data.iter().map(|s_p| score - s_p));
                 }
@@ -392,9 +379,9 @@ impl<B: Backend> Explainer<B> {
         let chunk = self.batch_size(Recording::Backward);
         let backend = &self.backend;
         let mut total = None;
-        for start in (0..count).step_by(chunk) {
-            let end = (start + chunk).min(count);
-            let pass = self.model.encode_image(backend, &batch(start..end)?, Recording::Backward)?;
+        for range in batch_ranges(count, chunk) {
+            let end = range.end;
+            let pass = self.model.encode_image(backend, &batch(range)?, Recording::Backward)?;
             let (_, d_embeds) =
                 backend.scaled_cosine_with_gradients(&pass.embeds, text_embed, self.model.logit_multiplier)?;
             let d_pixels = self.model.image_backward(backend, &pass, &d_embeds)?.d_pixels;
@@ -403,6 +390,30 @@ impl<B: Backend> Explainer<B> {
             progress(end, count);
         }
         total.ok_or_else(|| Error::InvalidOption("at least one step is needed".into()))
+    }
+
+    /// s(x_p) for the image `pixels` (1, 3, S, S) with each patch p occluded in turn, as one
+    /// tensor of scores per batch; the inputs are made and scored where the batches run, so
+    /// nothing is read back.
+    fn occlusion_scores(
+        &self,
+        pixels: &B::Tensor,
+        text_embed: &B::Tensor,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Vec<B::Tensor>> {
+        let geometry = self.geometry();
+        let patches = geometry.patches();
+        let backend = &self.backend;
+        let mut scores = Vec::new();
+        for range in batch_ranges(patches, self.batch_size(Recording::Nothing)) {
+            let end = range.end;
+            let batch = backend.occluded_copies(pixels, range.start, range.len(), geometry.patch_size)?;
+            let pass = self.model.encode_image(backend, &batch, Recording::Nothing)?;
+            scores.push(backend.scaled_cosine_with_gradients(&pass.embeds, text_embed, self.model.logit_multiplier)?.0);
+            backend.submit()?;
+            progress(end, patches);
+        }
+        Ok(scores)
     }
 
     /// The normalized model input (3, S, S) of `image`, exactly as `explain` prepares it.
@@ -430,19 +441,13 @@ impl<B: Backend> Explainer<B> {
     /// The projected embeddings of `count` normalized inputs (3·S·S values each) made by
     /// `input(k)`, run as batches split only at the activation budget, without recording anything.
     pub fn image_embeddings(&self, count: usize, input: impl Fn(usize) -> Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        now(self.image_embeddings_async(count, input))
-    }
-
-    async fn image_embeddings_async(&self, count: usize, input: impl Fn(usize) -> Vec<f32>) -> Result<Vec<Vec<f32>>> {
         let geometry = self.geometry();
-        let chunk = self.batch_size(Recording::Nothing);
         let backend = &self.backend;
         let mut all = Vec::with_capacity(count);
-        for start in (0..count).step_by(chunk) {
-            let end = (start + chunk).min(count);
-            let batch = stack_inputs(start..end, &input, geometry);
+        for range in batch_ranges(count, self.batch_size(Recording::Nothing)) {
+            let batch = stack_inputs(range, &input, geometry);
             let pass = self.model.encode_image(backend, &backend.upload(&batch)?, Recording::Nothing)?;
-            let embeds = backend.download_async(&pass.embeds).await?;
+            let embeds = backend.download(&pass.embeds)?;
             let width = embeds.shape[1];
             all.extend(embeds.data.chunks_exact(width).map(<[f32]>::to_vec));
         }
@@ -462,6 +467,11 @@ fn batch_of(pixels: &HostTensor, count: usize) -> HostTensor {
     let mut shape = vec![count];
     shape.extend(&pixels.shape);
     HostTensor::new(pixels.data.repeat(count), shape)
+}
+
+/// `0..count` in consecutive ranges of at most `chunk`: the batches of a batched pass.
+fn batch_ranges(count: usize, chunk: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..count).step_by(chunk).map(move |start| start..(start + chunk).min(count))
 }
 
 fn stack_inputs(range: std::ops::Range<usize>, input: &impl Fn(usize) -> Vec<f32>, geometry: Geometry) -> HostTensor {

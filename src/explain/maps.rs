@@ -27,14 +27,7 @@ impl Geometry {
 
     /// The runs of patch `index`'s values in a (3, S, S) row-major input: one per channel and row.
     pub fn patch_spans(&self, index: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-        let Geometry { image_size, patch_size, grid_side } = *self;
-        let (row, col) = (index / grid_side, index % grid_side);
-        (0..3).flat_map(move |c| {
-            (row * patch_size..(row + 1) * patch_size).map(move |y| {
-                let start = (c * image_size + y) * image_size + col * patch_size;
-                start..start + patch_size
-            })
-        })
+        crate::backend::patch_spans(self.image_size, self.patch_size, self.grid_side, index)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Launcher of Chefer's relevance propagation on the device (chefer_step.wgsl, one dispatch per
 //! layer): the per-layer maps stay on the GPU and only the final row is read back, by the caller.
 
-use super::{to_u32, Gpu, Kernel};
+use super::{attention_maps_shape, to_u32, unit_row, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::{Error, Result};
 
@@ -11,21 +11,12 @@ const CHEFER_STEP: Kernel = Kernel { name: "chefer_step", source: include_str!("
 /// element 0, as a (T) tensor on the device; `probs` and `grads` are (B, H, T, T) per layer, first
 /// layer first.
 pub(crate) fn chefer_row(gpu: &Gpu, probs: &[&GpuTensor], grads: &[&GpuTensor], row: usize) -> Result<GpuTensor> {
-    let first = probs.first().ok_or_else(|| Error::Backend("chefer: no layers".into()))?;
-    let &[_, heads, tokens, _] = first.shape() else {
-        return Err(Error::Backend(format!("chefer: maps of shape {:?} are not (B, H, T, T)", first.shape())));
-    };
+    let all_maps: Vec<&GpuTensor> = probs.iter().chain(grads).copied().collect();
+    let (heads, tokens) = attention_maps_shape(&all_maps, "chefer")?;
     if probs.len() != grads.len() || row >= tokens {
         return Err(Error::Backend(format!("chefer: {} maps, {} gradients, row {row}", probs.len(), grads.len())));
     }
-    for map in probs.iter().chain(grads) {
-        if map.shape() != first.shape() {
-            return Err(Error::Backend(format!("chefer: maps {:?} and {:?} differ", map.shape(), first.shape())));
-        }
-    }
-    let mut unit = vec![0f32; tokens];
-    unit[row] = 1.0;
-    let mut relevance = gpu.upload(bytemuck::cast_slice(&unit), vec![tokens])?;
+    let mut relevance = unit_row(gpu, tokens, row)?;
     let params = [to_u32(heads)?, to_u32(tokens)?];
     let groups = [to_u32(tokens.div_ceil(64))?, 1, 1];
     for (a, g) in probs.iter().zip(grads).rev() {

@@ -78,6 +78,25 @@ fn rows_and_width(x: &GpuTensor, weight: &GpuTensor, op: &str) -> Result<(usize,
     Ok((x.elements() / width, width))
 }
 
+/// (heads, tokens) of per-layer attention maps (B, H, T, T), all of one shape.
+fn attention_maps_shape(maps: &[&GpuTensor], op: &str) -> Result<(usize, usize)> {
+    let first = maps.first().ok_or_else(|| Error::Backend(format!("{op}: no layers")))?;
+    let &[_, heads, tokens, columns] = first.shape() else {
+        return Err(Error::Backend(format!("{op}: maps of shape {:?} are not (B, H, T, T)", first.shape())));
+    };
+    if tokens != columns || heads == 0 || maps.iter().any(|m| m.shape() != first.shape()) {
+        return Err(Error::Backend(format!("{op}: maps must all be (B, H, T, T), first is {:?}", first.shape())));
+    }
+    Ok((heads, tokens))
+}
+
+/// The one-hot row e_row (T) on the device, where a relevance row starts before the layers.
+fn unit_row(gpu: &Gpu, tokens: usize, row: usize) -> Result<GpuTensor> {
+    let mut unit = vec![0f32; tokens];
+    unit[row] = 1.0;
+    gpu.upload(bytemuck::cast_slice(&unit), vec![tokens])
+}
+
 /// The dimensions of an attention op on q, k, v (B, T, D) with `heads` heads.
 #[derive(Clone, Copy)]
 pub(crate) struct AttentionShape {

@@ -2,7 +2,7 @@
 //! of raw attention's row: the per-layer maps stay on the GPU and only the final row is read
 //! back, by the caller.
 
-use super::{elementwise_grid, select_token, to_u32, Gpu, Kernel};
+use super::{attention_maps_shape, elementwise_grid, select_token, to_u32, unit_row, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::backend::HeadFusion;
 use crate::error::{Error, Result};
@@ -15,18 +15,6 @@ const DISCARD_CUT: Kernel = Kernel {
 const DISCARD_APPLY: Kernel = Kernel { name: "discard_apply", source: include_str!("discard_apply.wgsl") };
 const ROLLOUT_SCALE: Kernel = Kernel { name: "rollout_scale", source: include_str!("rollout_scale.wgsl") };
 const ROLLOUT_STEP: Kernel = Kernel { name: "rollout_step", source: include_str!("rollout_step.wgsl") };
-
-/// (heads, tokens) of (B, H, T, T) maps, all of one shape.
-fn map_shape(maps: &[&GpuTensor], op: &str) -> Result<(usize, usize)> {
-    let first = maps.first().ok_or_else(|| Error::Backend(format!("{op}: no layers")))?;
-    let &[_, heads, tokens, columns] = first.shape() else {
-        return Err(Error::Backend(format!("{op}: maps of shape {:?} are not (B, H, T, T)", first.shape())));
-    };
-    if tokens != columns || heads == 0 || maps.iter().any(|m| m.shape() != first.shape()) {
-        return Err(Error::Backend(format!("{op}: maps must all be (B, H, T, T), first is {:?}", first.shape())));
-    }
-    Ok((heads, tokens))
-}
 
 /// The (T, T) head fusion of batch element 0 of one (B, H, T, T) map.
 fn fuse_heads(gpu: &Gpu, probs: &GpuTensor, (heads, tokens): (usize, usize), fusion: HeadFusion) -> Result<GpuTensor> {
@@ -43,7 +31,7 @@ fn fuse_heads(gpu: &Gpu, probs: &GpuTensor, (heads, tokens): (usize, usize), fus
 
 /// Row `row` of the last layer's attention averaged over heads, on batch element 0, as (1, T).
 pub(crate) fn attention_row(gpu: &Gpu, probs: &GpuTensor, row: usize) -> Result<GpuTensor> {
-    let shape = map_shape(&[probs], "attention row")?;
+    let shape = attention_maps_shape(&[probs], "attention row")?;
     select_token(gpu, &fuse_heads(gpu, probs, shape, HeadFusion::Mean)?, row)
 }
 
@@ -57,14 +45,12 @@ pub(crate) fn rollout_row(
     fusion: HeadFusion,
     discard: usize,
 ) -> Result<GpuTensor> {
-    let (heads, tokens) = map_shape(probs, "rollout")?;
+    let (heads, tokens) = attention_maps_shape(probs, "rollout")?;
     let entries = tokens * tokens;
     if row >= tokens || discard > entries {
         return Err(Error::Backend(format!("rollout: row {row}, discard {discard} of {tokens} tokens")));
     }
-    let mut unit = vec![0f32; tokens];
-    unit[row] = 1.0;
-    let mut relevance = gpu.upload(bytemuck::cast_slice(&unit), vec![tokens])?;
+    let mut relevance = unit_row(gpu, tokens, row)?;
     let per_row = [to_u32(tokens)?];
     let per_token = [to_u32(tokens.div_ceil(64))?, 1, 1];
     for layer in probs.iter().rev() {
