@@ -10,7 +10,7 @@ use sightline::backend::webgpu::WebGpuBackend;
 use sightline::backend::Backend;
 use sightline::config::Activation;
 use sightline::explain::noise::standard_normals;
-use sightline::loader::HostTensor;
+use sightline::loader::{HostTensor, HostView};
 use std::sync::OnceLock;
 
 /// f32 kernels sum in a different order than candle's gemm and the CPU's loops.
@@ -257,6 +257,10 @@ fn pipelines_are_compiled_once() {
     assert_eq!(gpu.compiled_pipelines(), compiled);
 }
 
+fn views(tensors: &[HostTensor]) -> Vec<HostView<'_>> {
+    tensors.iter().map(HostTensor::view).collect()
+}
+
 #[test]
 fn chefer_relevance_on_the_device() {
     let Some(gpu) = gpu() else { return };
@@ -275,7 +279,7 @@ fn chefer_relevance_on_the_device() {
         let up = |ts: &[HostTensor]| ts.iter().map(|t| gpu.upload(t).unwrap()).collect::<Vec<_>>();
         let (gpu_probs, gpu_grads) = (up(&probs), up(&grads));
         for row in [0, tokens - 1] {
-            let expected = sightline::explain::relevance::chefer(&probs, &grads, row);
+            let expected = sightline::explain::relevance::chefer(&views(&probs), &views(&grads), row);
             let actual = gpu
                 .chefer_row(&gpu_probs.iter().collect::<Vec<_>>(), &gpu_grads.iter().collect::<Vec<_>>(), row)
                 .unwrap()
@@ -339,16 +343,17 @@ fn rollout_and_attention_rows_on_the_device() {
         let probs = tied_maps(2000 + seed as u64 * 100, layers, [batch, heads, tokens, tokens]);
         let on_device: Vec<_> = probs.iter().map(|t| gpu.upload(t).unwrap()).collect();
         let refs: Vec<_> = on_device.iter().collect();
+        let views = views(&probs);
         for row in [0, tokens - 1] {
             let what = format!("{layers}x{heads}x{tokens} row {row}");
             let attention = gpu.attention_row(refs[layers - 1], row).unwrap().expect("computed on the device");
-            let expected = last_layer_attention(&probs, row);
+            let expected = last_layer_attention(&probs[layers - 1].view(), row);
             assert_close(&format!("attention {what}"), &gpu.download(&attention).unwrap().data, &expected, TOLERANCE);
             for fusion in [HeadFusion::Mean, HeadFusion::Max, HeadFusion::Min] {
                 for ratio in [0.0, 0.3, 0.9] {
                     let discard = discarded_entries(tokens * tokens, ratio);
                     let actual = gpu.rollout_row(&refs, row, fusion, discard).unwrap().expect("computed on the device");
-                    let expected = rollout(&probs, row, fusion, ratio);
+                    let expected = rollout(&views, row, fusion, discard);
                     let what = format!("rollout {what} {fusion:?} discard {ratio}");
                     assert_close(&what, &gpu.download(&actual).unwrap().data, &expected, TOLERANCE);
                 }
@@ -369,7 +374,7 @@ fn gradcam_on_the_device() {
             .token_gradcam(&gpu.upload(&hidden).unwrap(), &gpu.upload(&gradient).unwrap(), weighted.clone())
             .unwrap()
             .expect("computed on the device");
-        let expected = token_gradcam(&hidden, &gradient, weighted);
+        let expected = token_gradcam(&hidden.view(), &gradient.view(), weighted);
         assert_close(
             &format!("gradcam {tokens}x{channels}"),
             &gpu.download(&actual).unwrap().data,

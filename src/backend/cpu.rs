@@ -1,13 +1,17 @@
-//! The reference backend: candle tensors on the CPU. Matrix products go to candle's gemm (SIMD,
-//! multi-threaded natively, wasm SIMD in the browser); the cheap row-wise ops are plain loops over
+//! The reference backend: candle tensors on the CPU. Matrix products go to gemm (SIMD,
+//! multi-threaded natively, wasm SIMD in the browser), called directly for linear layers and
+//! attention (cpu_products.rs, cpu_attention.rs); the cheap row-wise ops are plain loops over
 //! contiguous slices, which keeps their backward passes easy to check against the formulas.
 
+use super::activations;
 use super::cosine::scaled_cosine_with_gradients;
+use super::cpu_attention::{self, HeadsShape};
+use super::cpu_products::{product, StridedMatrix};
 use super::{copies_shape, occlusion_geometry, patch_spans, AttentionGrads, Backend};
 use crate::config::Activation;
 use crate::error::{Error, Result};
-use crate::loader::{HostTensor, QuantizedMatrix};
-use candle_core::{Device, Storage, Tensor};
+use crate::loader::{HostTensor, HostView, QuantizedMatrix};
+use candle_core::{Device, Layout, Storage, Tensor};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuBackend;
@@ -16,14 +20,46 @@ pub struct CpuBackend;
 fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
+    Ok(f(values_in(&storage, layout)?))
+}
+
+/// Runs `f` on the contiguous values of every tensor, read in place.
+fn with_all_values<R>(tensors: &[&Tensor], f: impl FnOnce(&[HostView]) -> R) -> Result<R> {
+    let contiguous = tensors.iter().map(|t| t.contiguous()).collect::<candle_core::Result<Vec<_>>>()?;
+    let storages: Vec<_> = contiguous.iter().map(|t| t.storage_and_layout()).collect();
+    let views = storages
+        .iter()
+        .zip(&contiguous)
+        .map(|((storage, layout), t)| Ok(HostView { data: values_in(storage, layout)?, shape: t.dims() }))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(f(&views))
+}
+
+/// Runs `f` on a weight (out, in), contiguous or a transposed view of a contiguous (in, out), read
+/// in place through its strides.
+fn with_weight<R>(w: &Tensor, f: impl FnOnce(StridedMatrix) -> R) -> Result<R> {
+    let (rows, cols) = w.dims2()?;
+    let (storage, layout) = w.storage_and_layout();
     let Storage::Cpu(cpu) = &*storage else {
+        return Err(Error::Backend("the cpu backend got a weight on another device".into()));
+    };
+    let values = &cpu.as_slice::<f32>()?[layout.start_offset()..];
+    let &[row_stride, col_stride] = layout.stride() else {
+        return Err(Error::Backend(format!("a weight with strides {:?}", layout.stride())));
+    };
+    Ok(f(StridedMatrix { values, rows, cols, row_stride, col_stride }))
+}
+
+/// The values a contiguous tensor's `layout` covers in `storage`.
+fn values_in<'a>(storage: &'a Storage, layout: &Layout) -> Result<&'a [f32]> {
+    let Storage::Cpu(cpu) = storage else {
         return Err(Error::Backend("the cpu backend got a tensor on another device".into()));
     };
     let all = cpu.as_slice::<f32>()?;
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| Error::Backend("tensor is not contiguous after contiguous()".into()))?;
-    Ok(f(&all[start..end]))
+    Ok(&all[start..end])
 }
 
 fn tensor(values: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
@@ -32,82 +68,6 @@ fn tensor(values: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
 
 fn last_dim(t: &Tensor) -> usize {
     t.dims().last().copied().unwrap_or(1)
-}
-
-/// (B, T, H·d) → (B·H, T, d), contiguous.
-fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
-    let (b, t, d) = x.dims3()?;
-    Ok(x.reshape((b, t, heads, d / heads))?.transpose(1, 2)?.contiguous()?.reshape((b * heads, t, d / heads))?)
-}
-
-/// (B·H, T, d) → (B, T, H·d).
-fn merge_heads(x: &Tensor, batch: usize, heads: usize) -> Result<Tensor> {
-    let (_, t, d) = x.dims3()?;
-    Ok(x.reshape((batch, heads, t, d))?.transpose(1, 2)?.contiguous()?.reshape((batch, t, heads * d))?)
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// Constants of GELU and of CLIP's quick approximation.
-const QUICK_GELU_ALPHA: f32 = 1.702;
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-const GELU_TANH_CUBIC: f32 = 0.044_715;
-const INV_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-
-fn activate(x: f32, act: Activation) -> f32 {
-    match act {
-        Activation::QuickGelu => x * sigmoid(QUICK_GELU_ALPHA * x),
-        Activation::Gelu => 0.5 * x * (1.0 + erf(x * INV_SQRT_2)),
-        Activation::GeluTanh => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x)).tanh()),
-    }
-}
-
-/// (act(x), act'(x)) sharing the one transcendental each needs.
-fn activate_with_derivative(x: f32, act: Activation) -> (f32, f32) {
-    match act {
-        Activation::QuickGelu => {
-            let s = sigmoid(QUICK_GELU_ALPHA * x);
-            (x * s, s * (1.0 + QUICK_GELU_ALPHA * x * (1.0 - s)))
-        }
-        Activation::Gelu => {
-            let cdf = 0.5 * (1.0 + erf(x * INV_SQRT_2));
-            let pdf = (-0.5 * x * x).exp() * INV_SQRT_2 / std::f32::consts::PI.sqrt();
-            (x * cdf, cdf + x * pdf)
-        }
-        Activation::GeluTanh => {
-            let t = (SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x)).tanh();
-            let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_CUBIC * x * x);
-            (0.5 * x * (1.0 + t), 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner)
-        }
-    }
-}
-
-/// erf in f64 (Abramowitz–Stegun 7.1.26 is too coarse for a 2e-3 parity budget after many layers),
-/// via the complementary error function's continued-fraction-free series of W. J. Cody's rational
-/// approximations as implemented by libm.
-fn erf(x: f32) -> f32 {
-    libm_erf(x as f64) as f32
-}
-
-fn libm_erf(x: f64) -> f64 {
-    // std has no erf; this is the classic Numerical Recipes erfc with relative error < 1.2e-7.
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    if x >= 0.0 {
-        1.0 - erfc
-    } else {
-        erfc - 1.0
-    }
 }
 
 impl Backend for CpuBackend {
@@ -126,18 +86,18 @@ impl Backend for CpuBackend {
         Ok(HostTensor::new(data, t.dims().to_vec()))
     }
 
+    fn with_host_views<R>(&self, tensors: &[&Tensor], f: &mut dyn FnMut(&[HostView]) -> R) -> Result<Option<R>> {
+        with_all_values(tensors, f).map(Some)
+    }
+
     fn linear(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
         let (out, inp) = w.dims2()?;
-        let rows = x.elem_count() / inp;
-        let y = x.reshape((rows, inp))?.matmul(&w.t()?)?;
-        let y = match b {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        };
-        let mut out_dims = dims;
+        let rows = x.elem_count() / inp.max(1);
+        let bias = b.map(|b| with_values(b, <[f32]>::to_vec)).transpose()?;
+        let y = with_values(x, |x| with_weight(w, |w| product(x, rows, w.transposed(), bias.as_deref())))???;
+        let mut out_dims = x.dims().to_vec();
         *out_dims.last_mut().expect("x has at least one dimension") = out;
-        Ok(y.reshape(out_dims)?)
+        tensor(y, &out_dims)
     }
 
     /// W stored transposed, (in, out) in memory, and viewed as (out, in). gemm streams a weight
@@ -157,13 +117,12 @@ impl Backend for CpuBackend {
     }
 
     fn linear_backward(&self, dy: &Tensor, w: &Tensor) -> Result<Tensor> {
-        let dims = dy.dims().to_vec();
         let (out, inp) = w.dims2()?;
-        let rows = dy.elem_count() / out;
-        let dx = dy.reshape((rows, out))?.matmul(w)?;
-        let mut in_dims = dims;
+        let rows = dy.elem_count() / out.max(1);
+        let dx = with_values(dy, |dy| with_weight(w, |w| product(dy, rows, w, None)))???;
+        let mut in_dims = dy.dims().to_vec();
         *in_dims.last_mut().expect("dy has at least one dimension") = inp;
-        Ok(dx.reshape(in_dims)?)
+        tensor(dx, &in_dims)
     }
 
     /// y = x · dequant(W)ᵀ, one chunk of W's rows (y's columns) at a time, so only a sliver of the
@@ -258,13 +217,11 @@ impl Backend for CpuBackend {
     }
 
     fn activation(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
-        let out = with_values(x, |x| x.iter().map(|v| activate(*v, act)).collect())?;
-        tensor(out, x.dims())
+        tensor(with_values(x, |x| activations::apply(x, act))?, x.dims())
     }
 
     fn activation_with_derivative(&self, x: &Tensor, act: Activation) -> Result<(Tensor, Tensor)> {
-        let (values, derivatives): (Vec<f32>, Vec<f32>) =
-            with_values(x, |x| x.iter().map(|v| activate_with_derivative(*v, act)).unzip())?;
+        let (values, derivatives) = with_values(x, |x| activations::apply_with_derivative(x, act))?;
         Ok((tensor(values, x.dims())?, tensor(derivatives, x.dims())?))
     }
 
@@ -278,20 +235,10 @@ impl Backend for CpuBackend {
 
     fn attention(&self, q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, causal: bool) -> Result<(Tensor, Tensor)> {
         let (batch, tokens, hidden) = q.dims3()?;
-        let scale = 1.0 / ((hidden / heads) as f64).sqrt();
-        let (qh, kh, vh) = (split_heads(q, heads)?, split_heads(k, heads)?, split_heads(v, heads)?);
-        let scores = (qh.matmul(&kh.t()?)? * scale)?;
-        let probs = with_values(&scores, |s| {
-            let mut p = vec![0f32; s.len()];
-            for (i, (row, out)) in s.chunks_exact(tokens).zip(p.chunks_exact_mut(tokens)).enumerate() {
-                let visible = if causal { i % tokens + 1 } else { tokens };
-                softmax_row(&row[..visible], &mut out[..visible]);
-            }
-            p
-        })?;
-        let probs = tensor(probs, &[batch * heads, tokens, tokens])?;
-        let out = merge_heads(&probs.matmul(&vh)?, batch, heads)?;
-        Ok((out, probs.reshape((batch, heads, tokens, tokens))?))
+        let shape = HeadsShape::new(batch, tokens, hidden, heads)?;
+        let (out, probs) =
+            with_all_values(&[q, k, v], |t| cpu_attention::attention(t[0].data, t[1].data, t[2].data, shape, causal))??;
+        Ok((tensor(out, &[batch, tokens, hidden])?, tensor(probs, &[batch, heads, tokens, tokens])?))
     }
 
     fn attention_backward(
@@ -304,35 +251,16 @@ impl Backend for CpuBackend {
         heads: usize,
     ) -> Result<AttentionGrads<Tensor>> {
         let (batch, tokens, hidden) = q.dims3()?;
-        let scale = 1.0 / ((hidden / heads) as f64).sqrt();
-        let (qh, kh, vh) = (split_heads(q, heads)?, split_heads(k, heads)?, split_heads(v, heads)?);
-        let d_outh = split_heads(d_out, heads)?;
-        let p = probs.reshape((batch * heads, tokens, tokens))?;
-        let d_probs = d_outh.matmul(&vh.t()?)?;
-        let d_value = p.t()?.matmul(&d_outh)?;
-        // Softmax VJP, row by row: dS = P ⊙ (dP − Σ_j dP_j P_j).
-        let d_scores = with_values(&p, |p| {
-            with_values(&d_probs, |dp| {
-                let mut ds = vec![0f32; p.len()];
-                for ((p_row, dp_row), ds_row) in
-                    p.chunks_exact(tokens).zip(dp.chunks_exact(tokens)).zip(ds.chunks_exact_mut(tokens))
-                {
-                    let dot: f32 = p_row.iter().zip(dp_row).map(|(a, b)| a * b).sum();
-                    for j in 0..tokens {
-                        ds_row[j] = p_row[j] * (dp_row[j] - dot);
-                    }
-                }
-                ds
-            })
+        let shape = HeadsShape::new(batch, tokens, hidden, heads)?;
+        let grads = with_all_values(&[q, k, v, probs, d_out], |t| {
+            cpu_attention::attention_backward(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, shape)
         })??;
-        let d_scores = (tensor(d_scores, &[batch * heads, tokens, tokens])? * scale)?;
-        let d_query = d_scores.matmul(&kh)?;
-        let d_key = d_scores.t()?.matmul(&qh)?;
+        let activations = |values| tensor(values, &[batch, tokens, hidden]);
         Ok(AttentionGrads {
-            d_query: merge_heads(&d_query, batch, heads)?,
-            d_key: merge_heads(&d_key, batch, heads)?,
-            d_value: merge_heads(&d_value, batch, heads)?,
-            d_probs: d_probs.reshape((batch, heads, tokens, tokens))?,
+            d_query: activations(grads.d_query)?,
+            d_key: activations(grads.d_key)?,
+            d_value: activations(grads.d_value)?,
+            d_probs: tensor(grads.d_probs, &[batch, heads, tokens, tokens])?,
         })
     }
 
@@ -526,16 +454,4 @@ fn row_statistics(row: &[f32], eps: f64) -> (f32, f32) {
     let mean = row.iter().map(|v| *v as f64).sum::<f64>() / n;
     let var = row.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / n;
     (mean as f32, (1.0 / (var + eps).sqrt()) as f32)
-}
-
-fn softmax_row(scores: &[f32], out: &mut [f32]) {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut total = 0f32;
-    for (o, s) in out.iter_mut().zip(scores) {
-        *o = (s - max).exp();
-        total += *o;
-    }
-    for o in out.iter_mut() {
-        *o /= total;
-    }
 }

@@ -3,13 +3,17 @@
 //! activations are ever needed (never with respect to weights), which keeps every backward a
 //! single product. The CPU backend is the reference; a GPU backend implements the same trait.
 
+mod activations;
 pub mod cosine;
 pub mod cpu;
+mod cpu_attention;
+mod cpu_products;
+mod vector_exp;
 pub mod webgpu;
 
 use crate::config::Activation;
 use crate::error::{Error, Result};
-use crate::loader::{HostTensor, QuantizedMatrix};
+use crate::loader::{HostTensor, HostView, QuantizedMatrix};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -243,9 +247,21 @@ pub trait Backend {
         Ok(())
     }
 
+    /// Calls `f` on `tensors` where they already sit in host memory, so that host arithmetic
+    /// reads them in place (the CPU backend); `None`, without calling `f`, where they would have
+    /// to be read back first (a GPU).
+    fn with_host_views<R>(
+        &self,
+        _tensors: &[&Self::Tensor],
+        _f: &mut dyn FnMut(&[HostView]) -> R,
+    ) -> Result<Option<R>> {
+        Ok(None)
+    }
+
     // The methods' own arithmetic where the maps live. Each returns `None` to leave it to the
     // host (`explain::relevance`), which is what the CPU backend does: there the maps are already
-    // in host memory. A GPU computes them on the device so that only the final row crosses back.
+    // in host memory (see `with_host_views`). A GPU computes them on the device so that only the
+    // final row crosses back.
 
     /// Row `row` of the last layer's attention (B, H, T, T) averaged over heads, on batch element
     /// 0, as (1, T).

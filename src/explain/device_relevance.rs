@@ -1,25 +1,31 @@
 //! The methods' relevance arithmetic where the maps live: each helper asks the backend to compute
-//! its row on the device (a GPU: only the final T values cross back) and otherwise reads the maps
-//! back and computes it on the host with `relevance` (the CPU backend, whose maps are already in
-//! host memory).
+//! its row on the device (a GPU: only the final T values cross back) and otherwise computes it on
+//! the host with `relevance`, reading the maps in place where they already are in host memory
+//! (the CPU backend) and reading them back otherwise.
 
 use super::relevance::{chefer, discarded_entries, last_layer_attention, rollout, token_gradcam, HeadFusion};
 use super::timings::Timings;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::loader::HostTensor;
+use crate::loader::{HostTensor, HostView};
 use crate::model::LayerRecord;
 
-pub(super) async fn download_all<B: Backend>(
+/// `f` on the host values of `tensors`: in place where the backend holds them in host memory,
+/// else on copies read back.
+async fn on_host<B: Backend, R>(
     backend: &B,
     timings: &Timings,
-    tensors: &[B::Tensor],
-) -> Result<Vec<HostTensor>> {
-    let mut all = Vec::with_capacity(tensors.len());
-    for t in tensors {
-        all.push(timings.read(backend, t).await?);
+    tensors: &[&B::Tensor],
+    mut f: impl FnMut(&[HostView]) -> R,
+) -> Result<R> {
+    if let Some(result) = backend.with_host_views(tensors, &mut f)? {
+        return Ok(result);
     }
-    Ok(all)
+    let mut copies = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        copies.push(timings.read(backend, t).await?);
+    }
+    Ok(f(&copies.iter().map(HostTensor::view).collect::<Vec<_>>()))
 }
 
 /// Row `row` of the last layer's head-averaged attention: on the device when the backend computes
@@ -34,7 +40,7 @@ pub(super) async fn attention_relevance<B: Backend>(
     let last = *probs.last().ok_or_else(|| Error::Backend("a model without layers".into()))?;
     match backend.attention_row(last, row)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => Ok(last_layer_attention(&[timings.read(backend, last).await?], row)),
+        None => on_host(backend, timings, &[last], |maps| last_layer_attention(&maps[0], row)).await,
     }
 }
 
@@ -50,9 +56,10 @@ pub(super) async fn rollout_relevance<B: Backend>(
     discard_ratio: f32,
 ) -> Result<Vec<f32>> {
     let probs = recorded_probs(layers)?;
-    match backend.rollout_row(&probs, row, fusion, discarded_entries(tokens * tokens, discard_ratio))? {
+    let discard = discarded_entries(tokens * tokens, discard_ratio);
+    match backend.rollout_row(&probs, row, fusion, discard)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => Ok(rollout(&download_probs(backend, timings, layers).await?, row, fusion, discard_ratio)),
+        None => on_host(backend, timings, &probs, |maps| rollout(maps, row, fusion, discard)).await,
     }
 }
 
@@ -67,10 +74,7 @@ pub(super) async fn gradcam_relevance<B: Backend>(
 ) -> Result<Vec<f32>> {
     match backend.token_gradcam(hidden, gradient, 1..tokens)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => {
-            let (hidden, gradient) = (timings.read(backend, hidden).await?, timings.read(backend, gradient).await?);
-            Ok(token_gradcam(&hidden, &gradient, 1..tokens))
-        }
+        None => on_host(backend, timings, &[hidden, gradient], |t| token_gradcam(&t[0], &t[1], 1..tokens)).await,
     }
 }
 
@@ -87,11 +91,14 @@ pub(super) async fn chefer_relevance<B: Backend>(
     let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
     match backend.chefer_row(&probs, &grad_refs, row)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => Ok(chefer(
-            &download_probs(backend, timings, layers).await?,
-            &download_all(backend, timings, grads).await?,
-            row,
-        )),
+        None => {
+            let maps_then_grads = [probs.as_slice(), grad_refs.as_slice()].concat();
+            on_host(backend, timings, &maps_then_grads, |all| {
+                let (maps, grads) = all.split_at(probs.len());
+                chefer(maps, grads, row)
+            })
+            .await
+        }
     }
 }
 
@@ -107,5 +114,9 @@ pub(super) async fn download_probs<B: Backend>(
     timings: &Timings,
     layers: &[LayerRecord<B::Tensor>],
 ) -> Result<Vec<HostTensor>> {
-    download_all(backend, timings, &recorded_probs(layers)?.into_iter().cloned().collect::<Vec<_>>()).await
+    let mut all = Vec::with_capacity(layers.len());
+    for probs in recorded_probs(layers)? {
+        all.push(timings.read(backend, probs).await?);
+    }
+    Ok(all)
 }

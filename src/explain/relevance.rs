@@ -5,10 +5,10 @@
 //! matrices: O(L·T²) instead of O(L·T³).
 
 pub use crate::backend::HeadFusion;
-use crate::loader::HostTensor;
+use crate::loader::HostView;
 
 /// One batch element's attention of one layer, (H, T, T), out of a (B, H, T, T) tensor.
-fn heads_of(probs: &HostTensor, batch_index: usize) -> (usize, usize, &[f32]) {
+fn heads_of<'a>(probs: &HostView<'a>, batch_index: usize) -> (usize, usize, &'a [f32]) {
     let (heads, tokens) = (probs.shape[1], probs.shape[2]);
     let size = heads * tokens * tokens;
     (heads, tokens, &probs.data[batch_index * size..(batch_index + 1) * size])
@@ -51,8 +51,7 @@ fn unit_row(tokens: usize, index: usize) -> Vec<f32> {
 }
 
 /// Row `row` of the last layer's attention, averaged over heads (all T columns).
-pub fn last_layer_attention(layers: &[HostTensor], row: usize) -> Vec<f32> {
-    let last = layers.last().expect("a model has at least one layer");
+pub fn last_layer_attention(last: &HostView, row: usize) -> Vec<f32> {
     let (heads, tokens, values) = heads_of(last, 0);
     let fused = fuse(heads, tokens, values, HeadFusion::Mean);
     fused[row * tokens..(row + 1) * tokens].to_vec()
@@ -63,10 +62,9 @@ pub fn discarded_entries(entries: usize, ratio: f32) -> usize {
     (entries as f32 * ratio) as usize
 }
 
-/// Zeroes the `ratio` share of smallest entries of the fused map, sparing entry 0 (CLS→CLS), as
-/// the reference implementation (jacobgil/vit-explain) does.
-fn discard_lowest(fused: &mut [f32], ratio: f32) {
-    let count = discarded_entries(fused.len(), ratio);
+/// Zeroes the `count` smallest entries of the fused map, sparing entry 0 (CLS→CLS), as the
+/// reference implementation (jacobgil/vit-explain) does.
+fn discard_lowest(fused: &mut [f32], count: usize) {
     if count == 0 {
         return;
     }
@@ -77,14 +75,15 @@ fn discard_lowest(fused: &mut [f32], ratio: f32) {
     }
 }
 
-/// Row `row` of R = Â_L ⋯ Â_1, Â_l = rows-normalized(0.5 · fuse(A_l) + 0.5 · I).
-pub fn rollout(layers: &[HostTensor], row: usize, fusion: HeadFusion, discard_ratio: f32) -> Vec<f32> {
+/// Row `row` of R = Â_L ⋯ Â_1, Â_l = rows-normalized(0.5 · fuse(A_l) + 0.5 · I), with the
+/// `discard` smallest entries of each fused map zeroed (see [`discarded_entries`]).
+pub fn rollout(layers: &[HostView], row: usize, fusion: HeadFusion, discard: usize) -> Vec<f32> {
     let tokens = layers[0].shape[2];
     let mut r = unit_row(tokens, row);
     for probs in layers.iter().rev() {
         let (heads, _, values) = heads_of(probs, 0);
         let mut a = fuse(heads, tokens, values, fusion);
-        discard_lowest(&mut a, discard_ratio);
+        discard_lowest(&mut a, discard);
         // The halves cancel in the normalization: rows-normalized(A + I).
         for (i, a_row) in a.chunks_exact_mut(tokens).enumerate() {
             a_row[i] += 1.0;
@@ -99,7 +98,7 @@ pub fn rollout(layers: &[HostTensor], row: usize, fusion: HeadFusion, discard_ra
 }
 
 /// Row `row` of R after R ← R + mean_h(ReLU(∂s/∂A_l ⊙ A_l)) · R for l = 1..L, from R = I.
-pub fn chefer(layers: &[HostTensor], grads: &[HostTensor], row: usize) -> Vec<f32> {
+pub fn chefer(layers: &[HostView], grads: &[HostView], row: usize) -> Vec<f32> {
     let tokens = layers[0].shape[2];
     let mut r = unit_row(tokens, row);
     for (probs, grad) in layers.iter().zip(grads).rev() {
@@ -116,7 +115,7 @@ pub fn chefer(layers: &[HostTensor], grads: &[HostTensor], row: usize) -> Vec<f3
 }
 
 /// Grad-CAM on tokens: w = mean over `weight_tokens` of ∂s/∂h; score_t = ReLU(Σ_c w_c · h_tc).
-pub fn token_gradcam(hidden: &HostTensor, gradient: &HostTensor, weight_tokens: std::ops::Range<usize>) -> Vec<f32> {
+pub fn token_gradcam(hidden: &HostView, gradient: &HostView, weight_tokens: std::ops::Range<usize>) -> Vec<f32> {
     let (tokens, channels) = (hidden.shape[1], hidden.shape[2]);
     let mut weights = vec![0f64; channels];
     for t in weight_tokens.clone() {

@@ -39,4 +39,16 @@ impl HostTensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         HostTensor { data, shape }
     }
+
+    pub fn view(&self) -> HostView<'_> {
+        HostView { data: &self.data, shape: &self.shape }
+    }
+}
+
+/// A dense f32 tensor in host memory, row-major, borrowed: a [`HostTensor`], or a CPU backend's
+/// tensor read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct HostView<'a> {
+    pub data: &'a [f32],
+    pub shape: &'a [usize],
 }
