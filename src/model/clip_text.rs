@@ -23,12 +23,9 @@ pub struct TextTower<T> {
 pub struct TextPass<T> {
     /// e_t, the token embeddings before positions are added, (1, T, D).
     pub token_embeddings: T,
+    /// Its `pooled` is the pooled token's final state before `final_layer_norm`, (1, D). The norm
+    /// is row-wise, so norming only this row equals transformers' norm-then-select.
     pub encoder: EncoderTrace<T>,
-    pooled_position: usize,
-    token_count: usize,
-    /// The pooled token's final state before `final_layer_norm`, (1, D). The norm is row-wise, so
-    /// norming only this row equals transformers' norm-then-select.
-    pooled: T,
     /// (1, projection)
     pub embeds: T,
 }
@@ -69,10 +66,9 @@ impl<T: Clone> TextTower<T> {
     ) -> Result<TextPass<T>> {
         let token_embeddings = self.token_embedding.gather_rows(backend, ids)?;
         let input = backend.add_positions(&token_embeddings, &self.position_embedding)?;
-        let encoder = self.encoder.forward(backend, &input, recording)?;
-        let pooled = backend.select_token(&encoder.output, pooled_position)?;
-        let embeds = self.projection.forward(backend, &self.final_layer_norm.forward(backend, &pooled)?)?;
-        Ok(TextPass { token_embeddings, encoder, pooled_position, token_count: ids.len(), pooled, embeds })
+        let encoder = self.encoder.forward(backend, &input, ids.len(), pooled_position, recording)?;
+        let embeds = self.projection.forward(backend, &self.final_layer_norm.forward(backend, &encoder.pooled)?)?;
+        Ok(TextPass { token_embeddings, encoder, embeds })
     }
 
     pub fn backward<B: Backend<Tensor = T>>(
@@ -82,9 +78,8 @@ impl<T: Clone> TextTower<T> {
         d_embeds: &T,
     ) -> Result<TextGrads<T>> {
         let d_normed = self.projection.backward(backend, d_embeds)?;
-        let d_pooled = self.final_layer_norm.backward(backend, &pass.pooled, &d_normed)?;
-        let d_output = backend.select_token_backward(&d_pooled, pass.pooled_position, pass.token_count)?;
-        let encoder = self.encoder.backward(backend, &pass.encoder, &d_output)?;
+        let d_pooled = self.final_layer_norm.backward(backend, &pass.encoder.pooled, &d_normed)?;
+        let encoder = self.encoder.backward(backend, &pass.encoder, &d_pooled)?;
         Ok(TextGrads { d_token_embeddings: encoder.d_input.clone(), encoder })
     }
 }

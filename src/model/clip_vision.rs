@@ -26,9 +26,8 @@ pub struct VisionTower<T> {
 pub struct VisionPass<T> {
     /// The embeddings before `pre_layrnorm`, (B, N + 1, D).
     embeddings: T,
+    /// Its `pooled` is the class token's final state before `post_layernorm`, (B, D).
     pub encoder: EncoderTrace<T>,
-    /// The class token's final state before `post_layernorm`, (B, D).
-    pooled: T,
     /// (B, projection)
     pub embeds: T,
 }
@@ -72,10 +71,10 @@ impl<T: Clone> VisionTower<T> {
         let tokens = backend.prepend_class(&patches, &self.class_embedding)?;
         let embeddings = backend.add_positions(&tokens, &self.position_embedding)?;
         let encoder_input = self.pre_layrnorm.forward(backend, &embeddings)?;
-        let encoder = self.encoder.forward(backend, &encoder_input, recording)?;
-        let pooled = backend.select_token(&encoder.output, 0)?;
-        let embeds = self.projection.forward(backend, &self.post_layernorm.forward(backend, &pooled)?)?;
-        Ok(VisionPass { embeddings, encoder, pooled, embeds })
+        let tokens = self.config.num_patches() + 1;
+        let encoder = self.encoder.forward(backend, &encoder_input, tokens, 0, recording)?;
+        let embeds = self.projection.forward(backend, &self.post_layernorm.forward(backend, &encoder.pooled)?)?;
+        Ok(VisionPass { embeddings, encoder, embeds })
     }
 
     /// Backpropagates ∂s/∂embeds (B, projection) through a pass recorded with `Recording::Backward`.
@@ -85,11 +84,9 @@ impl<T: Clone> VisionTower<T> {
         pass: &VisionPass<T>,
         d_embeds: &T,
     ) -> Result<VisionGrads<T>> {
-        let tokens = self.config.num_patches() + 1;
         let d_normed = self.projection.backward(backend, d_embeds)?;
-        let d_pooled = self.post_layernorm.backward(backend, &pass.pooled, &d_normed)?;
-        let d_output = backend.select_token_backward(&d_pooled, 0, tokens)?;
-        let encoder = self.encoder.backward(backend, &pass.encoder, &d_output)?;
+        let d_pooled = self.post_layernorm.backward(backend, &pass.encoder.pooled, &d_normed)?;
+        let encoder = self.encoder.backward(backend, &pass.encoder, &d_pooled)?;
         let d_embeddings = self.pre_layrnorm.backward(backend, &pass.embeddings, &encoder.d_input)?;
         let d_patches = backend.drop_first_token(&d_embeddings)?;
         let d_pixels = backend.patch_embed_backward(
