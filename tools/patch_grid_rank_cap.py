@@ -8,7 +8,7 @@ patch order; its rank accuracy is the share of those pixels on the object. Print
 several grids, so a model's patch size can be chosen for a rank-accuracy target.
 
 Usage (numpy only):
-  target/release/sightline scenes --count 300 --seed 1000002 --size 96 --min-objects 2 --out /tmp/scenes
+  target/release/sightline scenes --count 400 --seed 1000002 --size 96 --min-objects 2 --out /tmp/scenes
   python3 tools/patch_grid_rank_cap.py /tmp/scenes --grids 8 12 16
 """
 from __future__ import annotations
