@@ -40,10 +40,7 @@ fn with_all_values<R>(tensors: &[&Tensor], f: impl FnOnce(&[HostView]) -> R) -> 
 fn with_weight<R>(w: &Tensor, f: impl FnOnce(StridedMatrix) -> R) -> Result<R> {
     let (rows, cols) = w.dims2()?;
     let (storage, layout) = w.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        return Err(Error::Backend("the cpu backend got a weight on another device".into()));
-    };
-    let values = &cpu.as_slice::<f32>()?[layout.start_offset()..];
+    let values = &all_values(&storage)?[layout.start_offset()..];
     let &[row_stride, col_stride] = layout.stride() else {
         return Err(Error::Backend(format!("a weight with strides {:?}", layout.stride())));
     };
@@ -52,14 +49,19 @@ fn with_weight<R>(w: &Tensor, f: impl FnOnce(StridedMatrix) -> R) -> Result<R> {
 
 /// The values a contiguous tensor's `layout` covers in `storage`.
 fn values_in<'a>(storage: &'a Storage, layout: &Layout) -> Result<&'a [f32]> {
-    let Storage::Cpu(cpu) = storage else {
-        return Err(Error::Backend("the cpu backend got a tensor on another device".into()));
-    };
-    let all = cpu.as_slice::<f32>()?;
+    let all = all_values(storage)?;
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| Error::Backend("tensor is not contiguous after contiguous()".into()))?;
     Ok(&all[start..end])
+}
+
+/// Every f32 value of a CPU storage, whichever tensors view it.
+fn all_values(storage: &Storage) -> Result<&[f32]> {
+    let Storage::Cpu(cpu) = storage else {
+        return Err(Error::Backend("the cpu backend got a tensor on another device".into()));
+    };
+    Ok(cpu.as_slice::<f32>()?)
 }
 
 fn tensor(values: Vec<f32>, shape: &[usize]) -> Result<Tensor> {

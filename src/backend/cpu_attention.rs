@@ -55,13 +55,12 @@ impl HeadsShape {
 
     /// Head `h` of batch element `b`, (T, d), read in place.
     fn head<'a>(&self, activations: &'a [f32], b: usize, h: usize) -> StridedMatrix<'a> {
-        StridedMatrix {
-            values: &activations[self.head_start(b, h)..],
-            rows: self.tokens,
-            cols: self.hidden / self.heads,
-            row_stride: self.hidden,
-            col_stride: 1,
-        }
+        StridedMatrix::rows_of(
+            &activations[self.head_start(b, h)..],
+            self.tokens,
+            self.hidden / self.heads,
+            self.hidden,
+        )
     }
 
     /// Writes `lhs · rhs` into head `h` of batch element `b` of `activations`.
@@ -88,7 +87,7 @@ impl HeadsShape {
 }
 
 fn square(values: &[f32], side: usize) -> StridedMatrix<'_> {
-    StridedMatrix { values, rows: side, cols: side, row_stride: side, col_stride: 1 }
+    StridedMatrix::rows_of(values, side, side, side)
 }
 
 /// (output (B, T, H·d), probabilities (B, H, T, T)) of softmax(q·kᵀ/√d) · v per head; with

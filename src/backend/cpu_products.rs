@@ -17,7 +17,12 @@ pub(super) struct StridedMatrix<'a> {
     pub col_stride: usize,
 }
 
-impl StridedMatrix<'_> {
+impl<'a> StridedMatrix<'a> {
+    /// `rows` rows of `row_stride` values each, of which the first `cols` are the matrix's.
+    pub fn rows_of(values: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        StridedMatrix { values, rows, cols, row_stride, col_stride: 1 }
+    }
+
     /// The index of the last element, which must lie inside `values`.
     fn last_index(&self) -> usize {
         (self.rows.saturating_sub(1)) * self.row_stride + (self.cols.saturating_sub(1)) * self.col_stride
@@ -54,7 +59,7 @@ pub(super) fn product(x: &[f32], rows: usize, b: StridedMatrix, bias: Option<&[f
         return Ok(out);
     }
     check_inside("linear product's weight", &b)?;
-    let x = StridedMatrix { values: x, rows, cols: inner, row_stride: inner, col_stride: 1 };
+    let x = StridedMatrix::rows_of(x, rows, inner, inner);
     // SAFETY: x and b lie inside their slices (checked), and `out` has room for rows × cols
     // values written row-major. With a bias, gemm reads `out` (initialised by `repeat`) and adds
     // the product; without, it writes every element of `out` without reading it (k > 0 here),
@@ -191,11 +196,9 @@ mod tests {
             let x = values(rows * inner, 1);
             let weight = values(cols * inner, 2); // (cols, inner) row-major, as PyTorch stores it
             let bias = values(cols, 3);
-            let as_stored =
-                StridedMatrix { values: &weight, rows: cols, cols: inner, row_stride: inner, col_stride: 1 }
-                    .transposed();
+            let as_stored = StridedMatrix::rows_of(&weight, cols, inner, inner).transposed();
             let copy: Vec<f32> = (0..inner * cols).map(|j| weight[(j % cols) * inner + j / cols]).collect();
-            let transposed_copy = StridedMatrix { values: &copy, rows: inner, cols, row_stride: cols, col_stride: 1 };
+            let transposed_copy = StridedMatrix::rows_of(&copy, inner, cols, cols);
             for b in [as_stored, transposed_copy] {
                 for bias in [None, Some(bias.as_slice())] {
                     let expected = naive(&x, rows, b, bias);
@@ -210,7 +213,7 @@ mod tests {
 
     #[test]
     fn empty_inner_dimension_gives_the_bias() {
-        let b = StridedMatrix { values: &[], rows: 0, cols: 3, row_stride: 3, col_stride: 1 };
+        let b = StridedMatrix::rows_of(&[], 0, 3, 3);
         assert_eq!(product(&[], 2, b, Some(&[1.0, 2.0, 3.0])).unwrap(), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
         assert_eq!(product(&[], 2, b, None).unwrap(), vec![0.0; 6]);
     }
@@ -224,20 +227,8 @@ mod tests {
         let k = values(tokens * 2 * width, 6);
         let mut dst = vec![7.0f32; tokens * 2 * tokens];
         for head in 0..2 {
-            let q_head = StridedMatrix {
-                values: &q[head * width..],
-                rows: tokens,
-                cols: width,
-                row_stride: 2 * width,
-                col_stride: 1,
-            };
-            let k_head = StridedMatrix {
-                values: &k[head * width..],
-                rows: tokens,
-                cols: width,
-                row_stride: 2 * width,
-                col_stride: 1,
-            };
+            let q_head = StridedMatrix::rows_of(&q[head * width..], tokens, width, 2 * width);
+            let k_head = StridedMatrix::rows_of(&k[head * width..], tokens, width, 2 * width);
             product_into(&mut dst[head * tokens..], 2 * tokens, 1, q_head, k_head.transposed()).unwrap();
             let expected = naive(
                 &q.iter().enumerate().filter(|(i, _)| (i / width) % 2 == head).map(|(_, v)| *v).collect::<Vec<_>>(),
@@ -257,13 +248,13 @@ mod tests {
     #[test]
     fn mismatched_shapes_and_strides_are_errors() {
         let weight = [0f32; 6];
-        let b = StridedMatrix { values: &weight, rows: 2, cols: 3, row_stride: 3, col_stride: 1 };
+        let b = StridedMatrix::rows_of(&weight, 2, 3, 3);
         assert!(product(&[0.0; 3], 2, b, None).is_err());
         assert!(product(&[0.0; 4], 2, b, Some(&[0.0; 2])).is_err());
         let too_far = StridedMatrix { row_stride: 4, ..b };
         assert!(product(&[0.0; 4], 2, too_far, None).is_err());
         let mut dst = [0f32; 6];
-        let lhs = StridedMatrix { values: &weight, rows: 2, cols: 2, row_stride: 2, col_stride: 1 };
+        let lhs = StridedMatrix::rows_of(&weight, 2, 2, 2);
         assert!(product_into(&mut dst, 3, 1, lhs, b).is_ok());
         assert!(product_into(&mut dst[1..], 3, 1, lhs, b).is_err(), "the output reaches past its slice");
         assert!(product_into(&mut dst, 3, 1, b, b).is_err(), "inner sizes differ");
