@@ -60,6 +60,10 @@ fn the_best_method_points_at_the_prompted_object() {
     assert!(best.pointing_game >= 0.9, "best pointing game {} by {} fell below 0.9", best.pointing_game, best.name);
     let random = report.row("random").expect("the random baseline");
     assert!(best.pointing_game > random.pointing_game + 0.5);
+    // The localisation targets for the best gradient method, on the same fixed scenes.
+    let ig = report.row("integrated_gradients").expect("integrated gradients ran");
+    assert!(ig.relevance_mass_accuracy >= 0.6, "integrated gradients' mass accuracy {}", ig.relevance_mass_accuracy);
+    assert!(ig.relevance_rank_accuracy >= 0.7, "integrated gradients' rank accuracy {}", ig.relevance_rank_accuracy);
 }
 
 #[test]

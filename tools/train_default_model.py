@@ -382,6 +382,17 @@ def train(model, data: SceneSet, table: CaptionTable, args, log, monitor=None):
                 width = 0.25 * flat.detach().std(1, keepdim=True) + 1e-8
                 above = torch.sigmoid((flat - kth) / width)
                 loss_sal = loss_sal + args.rank_weight * (1 - (above * inside).sum(1) / k).mean()
+            if args.rank_hinge_weight > 0:
+                # the same goal with hinges that never saturate: mask pixels below the K-th largest relevance and
+                # other pixels above it, in units of the relevance a mask pixel would get if all positive
+                # relevance were spread evenly over the mask
+                flat, inside = relevance.flatten(1), masks.flatten(1)
+                k = inside.sum(1).clamp(min=1)
+                kth = flat.detach().sort(1, descending=True).values.gather(1, (k - 1)[:, None])
+                unit = positive.detach().flatten(1).sum(1, keepdim=True) / k[:, None] + 1e-8
+                below = (F.relu(kth - flat) * inside).sum(1)
+                above = (F.relu(flat - kth) * ~inside).sum(1)
+                loss_sal = loss_sal + args.rank_hinge_weight * ((below + above) / (unit[:, 0] * k)).mean()
             loss = loss + args.saliency_weight * loss_sal
         else:
             loss_sal = torch.zeros(())
@@ -637,6 +648,9 @@ def main():
                     help="weight of the penalty on integrated-gradients relevance outside the prompted object")
     ap.add_argument("--rank-weight", type=float, default=0.0,
                     help="weight of a smoothed rank-accuracy term inside the saliency penalty")
+    ap.add_argument("--rank-hinge-weight", type=float, default=0.0,
+                    help="weight of a hinge rank term inside the saliency penalty: mask pixels below the K-th "
+                         "largest relevance, other pixels above it")
     ap.add_argument("--saliency-batch", type=int, default=32, help="images per step that get the saliency penalty")
     ap.add_argument("--init-from", default=None, help="start from this state dict (a fine-tuning run)")
     ap.add_argument("--dense-mode", choices=["ce", "bce"], default="ce")
@@ -797,7 +811,12 @@ the right reasons"): the integrated-gradients integrand x * ds/dx at a random po
 in [0.05, 1]), summed over channels, for one present object's caption; penalised is the share of its positive
 part outside that object's pixel mask. It teaches the model to base its score on the named object's pixels.""" + ("" if args.rank_weight <= 0 else f"""
 Inside that penalty, {args.rank_weight} x a smoothed relevance rank accuracy: with K mask pixels, the share of the
-mask above the K-th largest relevance, the step replaced by a sigmoid a quarter standard deviation wide.""")
+mask above the K-th largest relevance, the step replaced by a sigmoid a quarter standard deviation wide.""") + (
+        "" if args.rank_hinge_weight <= 0 else f"""
+Inside that penalty, {args.rank_hinge_weight} x a hinge form of relevance rank accuracy that never saturates: with
+K mask pixels and t the K-th largest relevance, the sum of (t - r) over mask pixels below t and of (r - t) over other
+pixels above t, divided by K times the relevance a mask pixel would get if all positive relevance lay evenly on
+the mask.""")
     init_note = "" if not args.init_from else f"""
 
 This run fine-tuned the state dict `{args.init_from}` (the checkpoint of a previous run of this script,
