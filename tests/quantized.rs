@@ -89,6 +89,8 @@ fn quantize_keeps_the_plan_and_says_where_it_fell_back() {
     let dtype_of = |name: &str| model.tensors.iter().find(|t| t.name == name).unwrap().dtype;
     assert_eq!(dtype_of("vision_model.encoder.layers.0.mlp.fc2.weight"), GgmlDType::Q4K);
     assert_eq!(dtype_of("vision_model.encoder.layers.0.mlp.fc1.weight"), GgmlDType::Q4_0);
+    assert_eq!(dtype_of("visual_projection.weight"), GgmlDType::Q8_0);
+    assert_eq!(dtype_of("text_projection.weight"), GgmlDType::Q8_0);
     assert_eq!(dtype_of("text_model.embeddings.token_embedding.weight"), GgmlDType::Q8_0);
     assert_eq!(dtype_of("vision_model.embeddings.patch_embedding.weight"), GgmlDType::F16);
     assert_eq!(dtype_of("vision_model.pre_layrnorm.weight"), GgmlDType::F32);
@@ -249,6 +251,7 @@ fn quantized_embeddings_load_and_explain() {
     let dtype_of = |name: &str| model.tensors.iter().find(|t| t.name == name).unwrap().dtype;
     assert_eq!(dtype_of("text_model.embeddings.token_embedding.weight"), GgmlDType::Q4_0);
     assert_eq!(dtype_of("vision_model.embeddings.position_embedding.weight"), GgmlDType::Q4_0);
+    assert_eq!(dtype_of("visual_projection.weight"), GgmlDType::Q4_0);
     // Patches of 8 pixels: rows of 8 values are not whole blocks of 32.
     assert_eq!(dtype_of("vision_model.embeddings.patch_embedding.weight"), GgmlDType::F16);
     let files = ModelFiles::from_gguf_bytes("embeddings q4_0".into(), model.bytes).unwrap();

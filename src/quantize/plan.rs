@@ -1,13 +1,17 @@
 //! Which storage type each tensor of a CLIP checkpoint gets when quantizing, and why.
 //!
-//! Linear weights (attention projections, MLPs, the two output projections) hold nearly all the
-//! values and take the requested format. Everything an explanation reads directly stays in
-//! higher precision: norms, biases, the class embedding and the logit scale in f32 (a few
+//! Linear weights (attention projections, MLPs) hold nearly all the values and take the requested
+//! format. The two output projections take it too, except that 4-bit files keep them in q8_0: they
+//! set the direction of every embedding, so every score and every gradient an explanation starts
+//! from passes through them, and at 4 bits they alone moved the default model's Chefer maps most
+//! (like llama.cpp keeping `output.weight` above its q4 mixtures; 0.7 % of ViT-B/32's values,
+//! docs/QUANTIZATION.md). Everything an explanation reads directly stays in higher precision: norms, biases, the class embedding and the logit scale in f32 (a few
 //! thousand values), the patch projection and position embeddings in f16 (gradient methods
 //! differentiate with respect to pixels through the patch projection), and the token embedding
 //! table in q8_0 (for ViT-B/32 it is 49408 × 512 values: f32 would exceed the memory budget,
-//! q4 would coarsen the text side of every score). `--quantize-embeddings` quantizes the
-//! embeddings too, to measure what that choice is worth (docs/QUANTIZATION.md).
+//! q4 would coarsen the text side of every score). `--quantize-embeddings` gives the embeddings
+//! and the output projections the requested format too, to measure what those choices are worth
+//! (docs/QUANTIZATION.md).
 
 use crate::error::{Error, Result};
 use crate::loader::gguf::type_name;
@@ -56,6 +60,8 @@ impl std::str::FromStr for QuantFormat {
 pub enum TensorRole {
     /// Weights of linear layers: the requested format.
     Linear,
+    /// `visual_projection` and `text_projection`: the requested format, q8_0 in place of 4 bits.
+    OutputProjection,
     TokenEmbedding,
     /// Patch projection and position embeddings.
     Embedding,
@@ -69,6 +75,8 @@ impl TensorRole {
             TensorRole::TokenEmbedding
         } else if name.ends_with("patch_embedding.weight") || name.ends_with("position_embedding.weight") {
             TensorRole::Embedding
+        } else if name.ends_with("visual_projection.weight") || name.ends_with("text_projection.weight") {
+            TensorRole::OutputProjection
         } else if shape.len() == 2 && name.ends_with(".weight") && !name.contains("norm") {
             TensorRole::Linear
         } else {
@@ -80,7 +88,8 @@ impl TensorRole {
 #[derive(Clone, Copy, Debug)]
 pub struct QuantizeOptions {
     pub format: QuantFormat,
-    /// Also quantize the patch projection and the token and position embeddings.
+    /// Also give the patch projection, the token and position embeddings and the output
+    /// projections the requested format.
     pub quantize_embeddings: bool,
 }
 
@@ -91,6 +100,10 @@ fn preferred(role: TensorRole, options: &QuantizeOptions) -> GgmlDType {
         TensorRole::Small => GgmlDType::F32,
         TensorRole::Linear => target,
         _ if options.quantize_embeddings => target,
+        TensorRole::OutputProjection if matches!(options.format, QuantFormat::Q4_0 | QuantFormat::Q4K) => {
+            GgmlDType::Q8_0
+        }
+        TensorRole::OutputProjection => target,
         TensorRole::TokenEmbedding if options.format == QuantFormat::F16 => GgmlDType::F16,
         TensorRole::TokenEmbedding => GgmlDType::Q8_0,
         TensorRole::Embedding => GgmlDType::F16,
