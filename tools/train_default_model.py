@@ -373,26 +373,24 @@ def train(model, data: SceneSet, table: CaptionTable, args, log, monitor=None):
             relevance = (x * grad).sum(1)  # (b, S, S)
             positive = F.relu(relevance)
             loss_sal = ((positive * ~masks).sum((1, 2)) / (positive.sum((1, 2)) + 1e-6)).mean()
-            if args.rank_weight > 0:
-                # relevance rank accuracy, smoothed: with K mask pixels, how much of the mask lies above the K-th
-                # largest relevance (a sigmoid step of width a quarter standard deviation instead of a hard one)
+            if args.rank_weight > 0 or args.rank_hinge_weight > 0:
+                # relevance rank accuracy: with K mask pixels, the mask should hold the K largest relevances
                 flat, inside = relevance.flatten(1), masks.flatten(1)
                 k = inside.sum(1).clamp(min=1)
                 kth = flat.detach().sort(1, descending=True).values.gather(1, (k - 1)[:, None])
+            if args.rank_weight > 0:
+                # smoothed: how much of the mask lies above the K-th largest relevance, a sigmoid step of width a
+                # quarter standard deviation instead of a hard one
                 width = 0.25 * flat.detach().std(1, keepdim=True) + 1e-8
                 above = torch.sigmoid((flat - kth) / width)
                 loss_sal = loss_sal + args.rank_weight * (1 - (above * inside).sum(1) / k).mean()
             if args.rank_hinge_weight > 0:
-                # the same goal with hinges that never saturate: mask pixels below the K-th largest relevance and
-                # other pixels above it, in units of the relevance a mask pixel would get if all positive
-                # relevance were spread evenly over the mask
-                flat, inside = relevance.flatten(1), masks.flatten(1)
-                k = inside.sum(1).clamp(min=1)
-                kth = flat.detach().sort(1, descending=True).values.gather(1, (k - 1)[:, None])
-                unit = positive.detach().flatten(1).sum(1, keepdim=True) / k[:, None] + 1e-8
+                # hinges that never saturate: mask pixels below the K-th largest relevance and other pixels above
+                # it, in units of the relevance a mask pixel would get if all positive relevance lay evenly on it
+                unit = positive.detach().flatten(1).sum(1) / k + 1e-8
                 below = (F.relu(kth - flat) * inside).sum(1)
                 above = (F.relu(flat - kth) * ~inside).sum(1)
-                loss_sal = loss_sal + args.rank_hinge_weight * ((below + above) / (unit[:, 0] * k)).mean()
+                loss_sal = loss_sal + args.rank_hinge_weight * ((below + above) / (unit * k)).mean()
             loss = loss + args.saliency_weight * loss_sal
         else:
             loss_sal = torch.zeros(())
