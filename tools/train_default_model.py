@@ -388,9 +388,9 @@ def train(model, data: SceneSet, table: CaptionTable, args, log, monitor=None):
                 # hinges that never saturate: mask pixels below the K-th largest relevance and other pixels above
                 # it, in units of the relevance a mask pixel would get if all positive relevance lay evenly on it
                 unit = positive.detach().flatten(1).sum(1) / k + 1e-8
-                below = (F.relu(kth - flat) * inside).sum(1)
-                above = (F.relu(flat - kth) * ~inside).sum(1)
-                loss_sal = loss_sal + args.rank_hinge_weight * ((below + above) / (unit * k)).mean()
+                mask_below = (F.relu(kth - flat) * inside).sum(1)
+                others_above = (F.relu(flat - kth) * ~inside).sum(1)
+                loss_sal = loss_sal + args.rank_hinge_weight * ((mask_below + others_above) / (unit * k)).mean()
             loss = loss + args.saliency_weight * loss_sal
         else:
             loss_sal = torch.zeros(())

@@ -1,15 +1,16 @@
 //! Which storage type each tensor of a CLIP checkpoint gets when quantizing, and why.
 //!
 //! Linear weights (attention projections, MLPs) hold nearly all the values and take the requested
-//! format. The two output projections take it too, except that 4-bit files keep them in q8_0: they
-//! set the direction of every embedding, so every score and every gradient an explanation starts
-//! from passes through them, and at 4 bits they alone moved the default model's Chefer maps most
-//! (like llama.cpp keeping `output.weight` above its q4 mixtures; 0.7 % of ViT-B/32's values,
-//! docs/QUANTIZATION.md). Everything an explanation reads directly stays in higher precision: norms, biases, the class embedding and the logit scale in f32 (a few
-//! thousand values), the patch projection and position embeddings in f16 (gradient methods
-//! differentiate with respect to pixels through the patch projection), and the token embedding
-//! table in q8_0 (for ViT-B/32 it is 49408 × 512 values: f32 would exceed the memory budget,
-//! q4 would coarsen the text side of every score). `--quantize-embeddings` gives the embeddings
+//! format. The two output projections take it too, except that 4-bit files keep them in q8_0:
+//! every embedding's direction, so every score and every gradient an explanation starts from,
+//! passes through them, and at 4 bits they moved the default model's Chefer maps more than any
+//! other tensors (docs/QUANTIZATION.md). They are 0.4 % of ViT-B/32's values; llama.cpp keeps
+//! `output.weight` above its q4 mixtures for the same reason. Everything an explanation reads
+//! directly stays in higher precision: norms, biases, the class embedding and the logit scale in
+//! f32 (a few thousand values), the patch projection and position embeddings in f16 (gradient
+//! methods differentiate with respect to pixels through the patch projection), and the token
+//! embedding table in q8_0 (for ViT-B/32 it is 49408 × 512 values: f32 would exceed the memory
+//! budget, q4 would coarsen the text side of every score). `--quantize-embeddings` gives the embeddings
 //! and the output projections the requested format too, to measure what those choices are worth
 //! (docs/QUANTIZATION.md).
 
