@@ -2,30 +2,9 @@
 //! `CLIPVisionConfig`) with transformers' defaults, so published checkpoints load unchanged, and
 //! presets at the real sizes of the OpenAI checkpoints for benchmarks.
 
+use crate::backend::Activation;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-
-/// Activation of the MLP blocks, as named by `hidden_act`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Activation {
-    /// x · σ(1.702 x), the original CLIP's.
-    #[serde(rename = "quick_gelu")]
-    QuickGelu,
-    /// Exact GELU, x · Φ(x).
-    #[serde(rename = "gelu")]
-    Gelu,
-    /// The tanh approximation of GELU.
-    #[serde(rename = "gelu_pytorch_tanh", alias = "gelu_new")]
-    GeluTanh,
-}
-
-fn activation_from_name(name: &str) -> Result<Activation> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| {
-        Error::Config(format!(
-            "hidden_act `{name}` is not supported (supported: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)"
-        ))
-    })
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClipTextConfig {
@@ -114,7 +93,7 @@ impl ClipTextConfig {
             num_layers: self.num_hidden_layers,
             num_heads: self.num_attention_heads,
             layer_norm_eps: self.layer_norm_eps,
-            activation: activation_from_name(&self.hidden_act)?,
+            activation: Activation::from_config_name(&self.hidden_act)?,
             causal: true,
         })
     }
@@ -133,7 +112,7 @@ impl ClipVisionConfig {
             num_layers: self.num_hidden_layers,
             num_heads: self.num_attention_heads,
             layer_norm_eps: self.layer_norm_eps,
-            activation: activation_from_name(&self.hidden_act)?,
+            activation: Activation::from_config_name(&self.hidden_act)?,
             causal: false,
         })
     }

@@ -27,16 +27,31 @@ pub enum Error {
     InvalidOption(String),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
-    #[error("backend: {0}")]
-    Backend(String),
+    /// The GPU device failed under the work: lost, out of memory, or none could be opened. The
+    /// only error an explanation may recover from by running again on the CPU.
+    #[error("GPU device: {0}")]
+    Device(String),
+    /// A shape or logic error inside the engine: a bug, never the input's fault, and never hidden
+    /// by a fallback.
+    #[error("internal error (a bug in Sightline): {0}")]
+    Internal(String),
+    /// A result could not be written as JSON.
+    #[error("writing JSON: {0}")]
+    Json(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// candle runs the CPU backend's tensor bookkeeping; its errors there are shape mismatches.
 impl From<candle_core::Error> for Error {
     fn from(e: candle_core::Error) -> Self {
-        Error::Backend(e.to_string())
+        Error::Internal(e.to_string())
     }
+}
+
+/// A value written as indented JSON for output (an explanation, a report).
+pub fn pretty_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value).map_err(|e| Error::Json(e.to_string()))
 }
 
 impl Error {

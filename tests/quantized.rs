@@ -8,7 +8,7 @@ use candle_core::quantized::GgmlDType;
 use common::{assert_close, fixture};
 use safetensors::tensor::{Dtype, TensorView};
 use sightline::backend::cpu::CpuBackend;
-use sightline::backend::Backend;
+use sightline::backend::prelude::*;
 use sightline::bench::random_clip_safetensors;
 use sightline::config::ClipConfig;
 use sightline::eval::{drift, EvalSettings};

@@ -6,11 +6,13 @@ mod common;
 
 use common::assert_close;
 use sightline::backend::cpu::CpuBackend;
+use sightline::backend::prelude::*;
+use sightline::backend::webgpu::GpuTensor;
 use sightline::backend::webgpu::WebGpuBackend;
-use sightline::backend::Backend;
-use sightline::config::Activation;
+use sightline::backend::{Activation, AttentionMask, AttentionShape};
 use sightline::explain::noise::standard_normals;
 use sightline::loader::{HostTensor, HostView};
+use sightline::Error;
 use std::sync::OnceLock;
 
 /// f32 kernels sum in a different order than candle's gemm and the CPU's loops.
@@ -136,43 +138,58 @@ fn elementwise_add_and_multiply() {
     }
 }
 
-/// (batch, tokens, hidden, heads): one token, one head, odd token counts, head_dim above 64.
-const ATTENTION_SHAPES: [(usize, usize, usize, usize); 6] =
-    [(1, 1, 8, 1), (1, 1, 16, 2), (2, 5, 12, 3), (1, 50, 64, 4), (3, 17, 130, 1), (1, 77, 96, 12)];
+/// Square self-attention (batch, tokens, hidden, heads): one token, one head, odd token counts,
+/// head_dim above 64 — each plain and causal; then the decoder's shapes: grouped and single
+/// key/value heads, queries against longer keys, causal offsets.
+fn attention_shapes() -> Vec<AttentionShape> {
+    let square = [(1, 1, 8, 1), (1, 1, 16, 2), (2, 5, 12, 3), (1, 50, 64, 4), (3, 17, 130, 1), (1, 77, 96, 12)];
+    let mut shapes: Vec<AttentionShape> = square
+        .iter()
+        .flat_map(|&(batch, tokens, hidden, heads)| {
+            [false, true].map(|causal| AttentionShape::square(batch, tokens, hidden, heads, causal).unwrap())
+        })
+        .collect();
+    let decoder = |batch, queries, keys, heads, kv_heads, head_dim, mask| {
+        AttentionShape { batch, queries, keys, heads, kv_heads, head_dim, mask }.checked().unwrap()
+    };
+    shapes.extend([
+        decoder(1, 9, 9, 9, 3, 64, AttentionMask::Causal { offset: 0 }),
+        decoder(2, 4, 11, 6, 1, 5, AttentionMask::Causal { offset: 7 }),
+        decoder(1, 1, 30, 4, 2, 70, AttentionMask::Causal { offset: 29 }),
+        decoder(1, 3, 8, 8, 4, 3, AttentionMask::None),
+    ]);
+    shapes
+}
 
 #[test]
-fn attention_forward_causal_and_not() {
-    for (seed, &(batch, tokens, hidden, heads)) in ATTENTION_SHAPES.iter().enumerate() {
+fn attention_forward() {
+    for (seed, shape) in attention_shapes().into_iter().enumerate() {
         let seed = 500 + seed as u64 * 10;
-        let shape = [batch, tokens, hidden];
-        let inputs = vec![random(seed, &shape, 1.5), random(seed + 1, &shape, 1.5), random(seed + 2, &shape, 1.0)];
-        for causal in [false, true] {
-            compare!(format!("attention {shape:?} heads {heads} causal {causal}"), inputs.clone(), |b, x| {
-                let (out, probs) = b.attention(&x[0], &x[1], &x[2], heads, causal).unwrap();
-                vec![out, probs]
-            });
-        }
+        let (q_dims, kv_dims) = (shape.query_dims(), shape.kv_dims());
+        let inputs = vec![random(seed, &q_dims, 1.5), random(seed + 1, &kv_dims, 1.5), random(seed + 2, &kv_dims, 1.0)];
+        compare!(format!("attention {shape:?}"), inputs, |b, x| {
+            let (out, probs) = b.attention(&x[0], &x[1], &x[2], &shape).unwrap();
+            vec![out, probs]
+        });
     }
 }
 
 #[test]
 fn attention_backward_all_gradients() {
-    for (seed, &(batch, tokens, hidden, heads)) in ATTENTION_SHAPES.iter().enumerate() {
+    for (seed, shape) in attention_shapes().into_iter().enumerate() {
         let seed = 600 + seed as u64 * 10;
-        let shape = [batch, tokens, hidden];
-        let (q, k, v) = (random(seed, &shape, 1.5), random(seed + 1, &shape, 1.5), random(seed + 2, &shape, 1.0));
-        let d_out = random(seed + 3, &shape, 1.0);
-        for causal in [false, true] {
-            // The probabilities come from the reference, so only the backward is compared.
-            let cpu = CpuBackend;
-            let up = |t: &HostTensor| cpu.upload(t).unwrap();
-            let probs = cpu.download(&cpu.attention(&up(&q), &up(&k), &up(&v), heads, causal).unwrap().1).unwrap();
-            let inputs = vec![q.clone(), k.clone(), v.clone(), probs, d_out.clone()];
-            compare!(format!("attention backward {shape:?} heads {heads} causal {causal}"), inputs, |b, x| {
-                let g = b.attention_backward(&x[0], &x[1], &x[2], &x[3], &x[4], heads).unwrap();
-                vec![g.d_query, g.d_key, g.d_value, g.d_probs]
-            });
-        }
+        let (q_dims, kv_dims) = (shape.query_dims(), shape.kv_dims());
+        let (q, k, v) = (random(seed, &q_dims, 1.5), random(seed + 1, &kv_dims, 1.5), random(seed + 2, &kv_dims, 1.0));
+        let d_out = random(seed + 3, &q_dims, 1.0);
+        // The probabilities come from the reference, so only the backward is compared.
+        let cpu = CpuBackend;
+        let up = |t: &HostTensor| cpu.upload(t).unwrap();
+        let probs = cpu.download(&cpu.attention(&up(&q), &up(&k), &up(&v), &shape).unwrap().1).unwrap();
+        let inputs = vec![q, k, v, probs, d_out];
+        compare!(format!("attention backward {shape:?}"), inputs, |b, x| {
+            let g = b.attention_backward(&x[0], &x[1], &x[2], &x[3], &x[4], &shape).unwrap();
+            vec![g.d_query, g.d_key, g.d_value, g.d_probs]
+        });
     }
 }
 
@@ -231,12 +248,18 @@ fn gather_rows_of_a_table() {
 fn bad_inputs_are_errors_not_panics() {
     let Some(gpu) = gpu() else { return };
     let table = gpu.upload(&random(901, &[4, 3], 1.0)).unwrap();
-    assert!(gpu.gather_rows(&table, &[4]).is_err(), "an id outside the table");
+    // A wrong shape is the engine's bug, never a device failure that the CPU could redo.
+    let internal = |result: Result<GpuTensor, Error>, what: &str| {
+        assert!(matches!(result, Err(Error::Internal(_))), "{what}: {:?}", result.err());
+    };
+    internal(gpu.gather_rows(&table, &[4]), "an id outside the table");
     let x = gpu.upload(&random(902, &[1, 2, 3], 1.0)).unwrap();
     let w = gpu.upload(&random(903, &[5, 4], 1.0)).unwrap();
-    assert!(gpu.linear(&x, &w, None).is_err(), "mismatched linear");
-    assert!(gpu.attention(&x, &x, &x, 2, false).is_err(), "3 columns into 2 heads");
-    assert!(gpu.select_token(&x, 2).is_err(), "token beyond the sequence");
+    internal(gpu.linear(&x, &w, None), "mismatched linear");
+    assert!(AttentionShape::square(1, 2, 3, 2, false).is_err(), "3 columns into 2 heads");
+    let two_heads = AttentionShape::square(1, 2, 4, 2, false).unwrap();
+    internal(gpu.attention(&x, &x, &x, &two_heads).map(|(out, _)| out), "inputs of another shape");
+    internal(gpu.select_token(&x, 2), "token beyond the sequence");
     // The device is still usable afterwards.
     assert_eq!(gpu.download(&gpu.add(&x, &x).unwrap()).unwrap().data.len(), 6);
 }

@@ -6,8 +6,8 @@ mod common;
 
 use common::{assert_close, fixture, read_json};
 use sightline::backend::cpu::CpuBackend;
+use sightline::backend::prelude::*;
 use sightline::backend::webgpu::WebGpuBackend;
-use sightline::backend::Backend;
 use sightline::default_model::default_model_files;
 use sightline::explain::{
     explain_with_fallback, Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request,

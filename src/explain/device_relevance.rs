@@ -37,7 +37,7 @@ pub(super) async fn attention_relevance<B: Backend>(
     row: usize,
 ) -> Result<Vec<f32>> {
     let probs = recorded_probs(layers)?;
-    let last = *probs.last().ok_or_else(|| Error::Backend("a model without layers".into()))?;
+    let last = *probs.last().ok_or_else(|| Error::Internal("a model without layers".into()))?;
     match backend.attention_row(last, row)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
         None => on_host(backend, timings, &[last], |maps| last_layer_attention(&maps[0], row)).await,
@@ -105,7 +105,7 @@ pub(super) async fn chefer_relevance<B: Backend>(
 pub(super) fn recorded_probs<T>(layers: &[LayerRecord<T>]) -> Result<Vec<&T>> {
     layers
         .iter()
-        .map(|layer| layer.probs.as_ref().ok_or_else(|| Error::Backend("attention was not recorded".into())))
+        .map(|layer| layer.probs.as_ref().ok_or_else(|| Error::Internal("attention was not recorded".into())))
         .collect()
 }
 

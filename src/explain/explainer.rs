@@ -487,7 +487,7 @@ pub(super) fn now<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(result) => result,
         Poll::Pending => {
-            Err(Error::Backend("this backend reads back asynchronously: await `explain_async` instead".into()))
+            Err(Error::Internal("this backend reads back asynchronously: await `explain_async` instead".into()))
         }
     }
 }

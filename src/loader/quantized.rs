@@ -104,7 +104,7 @@ impl QuantizedMatrix {
     /// Rows `start..end` in f32, row-major.
     pub fn row_range(&self, start: usize, end: usize) -> Result<Vec<f32>> {
         if start > end || end > self.rows {
-            return Err(Error::Backend(format!("rows {start}..{end} of a matrix of {} rows", self.rows)));
+            return Err(Error::Internal(format!("rows {start}..{end} of a matrix of {} rows", self.rows)));
         }
         let row_bytes = self.cols / self.dtype().block_size() * self.dtype().type_size();
         let blocks = self.dtype().from_data(Cow::Borrowed(&self.block_bytes()[start * row_bytes..end * row_bytes]));

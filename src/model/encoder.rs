@@ -8,9 +8,9 @@
 //! the last layer's MLP, about 6 % of a forward pass and of a backward pass, are skipped.
 
 use super::{LayerNorm, Linear, WeightLoader};
-use crate::backend::Backend;
+use crate::backend::{AttentionShape, Backend};
 use crate::config::EncoderConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// How much of the forward pass to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,6 +102,14 @@ impl<T: Clone> Encoder<T> {
         &self.config
     }
 
+    /// The self-attention of the (B, T, D) `query`: square, causal in a text tower.
+    fn attention_shape<B: Backend<Tensor = T>>(&self, backend: &B, query: &T) -> Result<AttentionShape> {
+        let &[batch, tokens, hidden] = backend.dims(query) else {
+            return Err(Error::Internal(format!("encoder: query {:?} is not (B, T, D)", backend.dims(query))));
+        };
+        AttentionShape::square(batch, tokens, hidden, self.config.num_heads, self.config.causal)
+    }
+
     /// Runs `input` (B, T, D) through every layer; the trace's `pooled` is the last layer's output
     /// at `pooled_position`.
     pub fn forward<B: Backend<Tensor = T>>(
@@ -120,7 +128,8 @@ impl<T: Clone> Encoder<T> {
             let query = layer.q_proj.forward(backend, &normed1)?;
             let key = layer.k_proj.forward(backend, &normed1)?;
             let value = layer.v_proj.forward(backend, &normed1)?;
-            let (attended, probs) = backend.attention(&query, &key, &value, c.num_heads, c.causal)?;
+            let shape = self.attention_shape(backend, &query)?;
+            let (attended, probs) = backend.attention(&query, &key, &value, &shape)?;
             let (residual, attended) = if index + 1 == self.layers.len() {
                 (backend.select_token(&x, pooled_position)?, backend.select_token(&attended, pooled_position)?)
             } else {
@@ -159,7 +168,6 @@ impl<T: Clone> Encoder<T> {
         trace: &EncoderTrace<T>,
         d_pooled: &T,
     ) -> Result<EncoderGrads<T>> {
-        let c = &self.config;
         let mut d_x = d_pooled.clone();
         let mut d_probs = Vec::with_capacity(self.layers.len());
         let mut d_layer_inputs = Vec::with_capacity(self.layers.len());
@@ -174,9 +182,10 @@ impl<T: Clone> Encoder<T> {
             }
         };
         for (index, (layer, record)) in self.layers.iter().zip(&trace.layers).enumerate().rev() {
-            let saved = record.saved.as_ref().ok_or_else(|| {
-                crate::error::Error::Backend("backward needs a forward recorded with Recording::Backward".into())
-            })?;
+            let saved = record
+                .saved
+                .as_ref()
+                .ok_or_else(|| Error::Internal("backward needs a forward recorded with Recording::Backward".into()))?;
             let probs = record.probs.as_ref().expect("a Backward recording keeps probabilities");
             // MLP block: out = mid + fc2(act(fc1(ln2(mid)))).
             let d_activated = layer.fc2.backward(backend, &d_x)?;
@@ -185,8 +194,9 @@ impl<T: Clone> Encoder<T> {
             let d_mid = backend.add(&d_x, &layer.layer_norm2.backward(backend, &saved.mid, &d_normed2)?)?;
             // Attention block: mid = x + out_proj(attention(q, k, v)).
             let d_attended = spread(layer.out_proj.backward(backend, &d_mid)?, index)?;
+            let shape = self.attention_shape(backend, &saved.query)?;
             let grads =
-                backend.attention_backward(&saved.query, &saved.key, &saved.value, probs, &d_attended, c.num_heads)?;
+                backend.attention_backward(&saved.query, &saved.key, &saved.value, probs, &d_attended, &shape)?;
             let d_normed1 = backend.add(
                 &backend.add(
                     &layer.q_proj.backward(backend, &grads.d_query)?,

@@ -22,8 +22,10 @@ pub(crate) struct Gpu {
     pool: Arc<BufferPool>,
     pending: Mutex<Option<wgpu::CommandEncoder>>,
     /// The first error the device reported (validation, out of memory) or its loss; once set,
-    /// every op fails with it, so a caller can redo the work elsewhere.
-    failure: Arc<Mutex<Option<String>>>,
+    /// every op fails with it: a loss or exhausted memory as `Error::Device`, so a caller can redo
+    /// the work elsewhere, and a validation error (a kernel bound or dispatched wrongly: our bug)
+    /// as `Error::Internal`.
+    failure: Arc<Mutex<Option<Failure>>>,
     /// Bound where a kernel's optional input is absent (a linear layer without bias).
     placeholder: wgpu::Buffer,
 }
@@ -37,7 +39,7 @@ impl Gpu {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::Backend(format!("no WebGPU adapter: {e}")))?;
+            .map_err(|e| Error::Device(format!("no WebGPU adapter: {e}")))?;
         // The adapter's own limits, not WebGPU's defaults: 128 MiB per storage binding is too
         // small for batched passes on the larger checkpoints when the adapter allows more.
         let limits = adapter.limits();
@@ -51,15 +53,17 @@ impl Gpu {
                 trace: wgpu::Trace::Off,
             })
             .await
-            .map_err(|e| Error::Backend(format!("the WebGPU device could not be created: {e}")))?;
+            .map_err(|e| Error::Device(format!("the WebGPU device could not be created: {e}")))?;
         let failure = Arc::new(Mutex::new(None));
         let on_error = failure.clone();
         device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
-            record_failure(&on_error, error.to_string());
+            let device_failed = matches!(error, wgpu::Error::OutOfMemory { .. });
+            record_failure(&on_error, Failure { message: error.to_string(), device_failed });
         }));
         let on_loss = failure.clone();
         device.set_device_lost_callback(move |reason, message| {
-            record_failure(&on_loss, format!("the WebGPU device was lost ({reason:?}): {message}"));
+            let message = format!("the WebGPU device was lost ({reason:?}): {message}");
+            record_failure(&on_loss, Failure { message, device_failed: true });
         });
         let placeholder = filled_buffer(&device, &queue, "placeholder", &[0; 4], wgpu::BufferUsages::STORAGE);
         Ok(Gpu {
@@ -90,7 +94,8 @@ impl Gpu {
     /// Fails with the device's first reported error, if any.
     pub fn check(&self) -> Result<()> {
         match self.failure.lock().ok().and_then(|f| f.clone()) {
-            Some(message) => Err(Error::Backend(message)),
+            Some(Failure { message, device_failed: true }) => Err(Error::Device(message)),
+            Some(Failure { message, device_failed: false }) => Err(Error::Internal(message)),
             None => Ok(()),
         }
     }
@@ -110,7 +115,7 @@ impl Gpu {
     fn checked_bytes(&self, shape: &[usize]) -> Result<u64> {
         let bytes = BufferPool::buffer_bytes(shape.iter().product());
         if bytes > self.max_tensor_bytes() {
-            return Err(Error::Backend(format!(
+            return Err(Error::Device(format!(
                 "a tensor of shape {shape:?} needs {bytes} bytes, more than this adapter binds at once ({} bytes); \
                  use a smaller batch",
                 self.max_tensor_bytes()
@@ -235,13 +240,13 @@ impl Gpu {
         let x = groups.min(max);
         let y = if x == 0 { 0 } else { groups.div_ceil(x) };
         if y > max {
-            return Err(Error::Backend(format!("{groups} workgroups exceed this adapter's grid; use a smaller batch")));
+            return Err(Error::Device(format!("{groups} workgroups exceed this adapter's grid; use a smaller batch")));
         }
         Ok([x as u32, y as u32, 1])
     }
 
     fn record(&self, f: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<()> {
-        let mut pending = self.pending.lock().map_err(|_| Error::Backend("the command encoder is poisoned".into()))?;
+        let mut pending = self.pending.lock().map_err(|_| Error::Internal("the command encoder is poisoned".into()))?;
         let encoder = pending.get_or_insert_with(|| {
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pass") })
         });
@@ -251,7 +256,7 @@ impl Gpu {
 
     /// Hands the recorded commands to the queue without waiting for them.
     pub fn submit(&self) -> Result<()> {
-        let mut pending = self.pending.lock().map_err(|_| Error::Backend("the command encoder is poisoned".into()))?;
+        let mut pending = self.pending.lock().map_err(|_| Error::Internal("the command encoder is poisoned".into()))?;
         // Submitted while the lock is held: otherwise another thread could record into a fresh
         // encoder and submit it first, running commands before those they depend on, or read a
         // buffer back before the commands writing it reached the queue.
@@ -264,7 +269,10 @@ impl Gpu {
     /// Destroys the device as a driver reset would: every later op fails with "device lost".
     /// Used to test that callers fall back to the CPU.
     pub fn destroy(&self) {
-        record_failure(&self.failure, "the WebGPU device was destroyed".into());
+        record_failure(
+            &self.failure,
+            Failure { message: "the WebGPU device was destroyed".into(), device_failed: true },
+        );
         self.device.destroy();
     }
 }
@@ -288,8 +296,16 @@ fn filled_buffer(
     buffer
 }
 
-fn record_failure(slot: &Mutex<Option<String>>, message: String) {
+/// What the device reported first.
+#[derive(Clone)]
+struct Failure {
+    message: String,
+    /// The device itself failed (lost, out of memory), rather than rejecting our commands.
+    device_failed: bool,
+}
+
+fn record_failure(slot: &Mutex<Option<Failure>>, failure: Failure) {
     if let Ok(mut slot) = slot.lock() {
-        slot.get_or_insert(message);
+        slot.get_or_insert(failure);
     }
 }

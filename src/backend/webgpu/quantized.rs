@@ -144,7 +144,7 @@ impl PackedCache {
     pub fn get(&self, gpu: &Gpu, matrix: &QuantizedMatrix) -> Result<Option<Arc<PackedMatrix>>> {
         let key = matrix.block_bytes().as_ptr() as usize;
         let mut entries =
-            self.entries.lock().map_err(|_| Error::Backend("the quantized weight cache is poisoned".into()))?;
+            self.entries.lock().map_err(|_| Error::Internal("the quantized weight cache is poisoned".into()))?;
         if let Some((_, packed)) = entries.get(&key) {
             return Ok(packed.clone());
         }

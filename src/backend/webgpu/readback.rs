@@ -17,13 +17,13 @@ pub(crate) fn read_floats(device: &wgpu::Device, staging: &wgpu::Buffer) -> Resu
     });
     device
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::Backend(format!("waiting for the GPU failed: {e}")))?;
+        .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
     receiver
         .recv()
-        .map_err(|_| Error::Backend("the GPU never answered the readback".into()))?
-        .map_err(|e| Error::Backend(format!("reading back from the GPU failed: {e}")))?;
+        .map_err(|_| Error::Device("the GPU never answered the readback".into()))?
+        .map_err(|e| Error::Device(format!("reading back from the GPU failed: {e}")))?;
     let values = {
-        let view = slice.get_mapped_range().map_err(|e| Error::Backend(format!("mapped range: {e:?}")))?;
+        let view = slice.get_mapped_range().map_err(|e| Error::Device(format!("mapped range: {e:?}")))?;
         bytemuck::pod_collect_to_vec::<u8, f32>(&view)
     };
     staging.unmap();
@@ -37,7 +37,7 @@ pub(crate) fn wait_until_idle(device: &wgpu::Device) -> Result<()> {
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .map(|_| ())
-        .map_err(|e| Error::Backend(format!("waiting for the GPU failed: {e}")))
+        .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -63,7 +63,7 @@ pub(crate) async fn wait_until_idle_async(_device: &wgpu::Device, queue: &wgpu::
             }
         }
     });
-    MapFuture { state: answer }.await.map_err(|e| Error::Backend(format!("waiting for the GPU failed: {e}")))
+    MapFuture { state: answer }.await.map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -84,9 +84,9 @@ pub(crate) async fn read_floats_async(_device: &wgpu::Device, staging: &wgpu::Bu
             }
         }
     });
-    MapFuture { state: answer }.await.map_err(|e| Error::Backend(format!("reading back from the GPU failed: {e}")))?;
+    MapFuture { state: answer }.await.map_err(|e| Error::Device(format!("reading back from the GPU failed: {e}")))?;
     let values = {
-        let view = slice.get_mapped_range().map_err(|e| Error::Backend(format!("mapped range: {e:?}")))?;
+        let view = slice.get_mapped_range().map_err(|e| Error::Device(format!("mapped range: {e:?}")))?;
         bytemuck::pod_collect_to_vec::<u8, f32>(&view)
     };
     staging.unmap();
@@ -126,7 +126,7 @@ impl std::future::Future for MapFuture {
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn read_floats(_device: &wgpu::Device, _staging: &wgpu::Buffer) -> Result<Vec<f32>> {
-    Err(Error::Backend(
+    Err(Error::Device(
         "a synchronous readback is impossible in the browser; the webgpu backend must be driven by the async \
          readback path"
             .into(),

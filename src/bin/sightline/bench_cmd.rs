@@ -1,10 +1,11 @@
 use crate::backend_arg::BackendChoice;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
+use sightline::backend::prelude::*;
 use sightline::backend::webgpu::WebGpuBackend;
-use sightline::backend::Backend;
 use sightline::bench::{random_explainer, random_quantized_explainer, run as run_bench, BenchReport};
 use sightline::default_model::default_model_files;
+use sightline::error::pretty_json;
 use sightline::explain::{Explainer, Method, MethodOptions};
 use sightline::loader::ModelFiles;
 use sightline::quantize::{quantize_model, QuantFormat, QuantizeOptions};
@@ -46,7 +47,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BackendChoice::Cpu => bench_on(CpuBackend, &args, format, method, options)?,
         BackendChoice::Webgpu => bench_on(WebGpuBackend::new()?, &args, format, method, options)?,
     };
-    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?);
+    println!("{}", pretty_json(&report)?);
     Ok(())
 }
 

@@ -2,6 +2,7 @@ use crate::methods_arg::parse_methods;
 use crate::model_arg::model_files;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
+use sightline::error::pretty_json;
 use sightline::eval::{drift, EvalSettings, Prompts, DEFAULT_STEPS, MIN_EVAL_SEED};
 use sightline::explain::Explainer;
 use sightline::{Error, Result};
@@ -60,7 +61,7 @@ pub fn run(args: DriftArgs) -> Result<()> {
     eprintln!("\rdone in {:.1} s", report.total_ms / 1e3);
     print!("{}", report.to_markdown());
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?;
+        let json = pretty_json(&report)?;
         std::fs::write(path, json).map_err(|e| Error::io(path.display(), e))?;
     }
     Ok(())

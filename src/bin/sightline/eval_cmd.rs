@@ -4,6 +4,7 @@ use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
 use sightline::default_model::default_model_files;
+use sightline::error::pretty_json;
 use sightline::eval::{
     evaluate_model_with_progress, EvalSettings, Prompts, DEFAULT_SCENES, DEFAULT_STEPS, MIN_EVAL_SEED,
 };
@@ -75,7 +76,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         std::fs::write(path, &markdown).map_err(|e| Error::io(path.display(), e))?;
     }
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Backend(e.to_string()))?;
+        let json = pretty_json(&report)?;
         std::fs::write(path, json).map_err(|e| Error::io(path.display(), e))?;
     }
     Ok(())

@@ -3,6 +3,7 @@ use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
 use sightline::default_model::default_model_files;
+use sightline::error::pretty_json;
 use sightline::explain::{explain_with_fallback, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use sightline::heatmap::{Colormap, OverlayOptions};
 use sightline::loader::ModelFiles;
@@ -98,7 +99,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     for warning in &explanation.warnings {
         eprintln!("warning: {warning}");
     }
-    let json = serde_json::to_string_pretty(&explanation).map_err(|e| Error::Backend(e.to_string()))?;
+    let json = pretty_json(&explanation)?;
     match &args.json {
         Some(path) if path.as_os_str() == "-" => println!("{json}"),
         Some(path) => std::fs::write(path, json).map_err(|e| Error::io(path.display(), e))?,

@@ -2,7 +2,7 @@
 
 use super::{elementwise_grid, to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
-use crate::config::Activation;
+use crate::backend::Activation;
 use crate::error::Result;
 
 const ACTIVATION: Kernel = Kernel { name: "activation", source: include_str!("activation.wgsl") };

@@ -9,10 +9,10 @@ const ADD_POSITIONS: Kernel = Kernel { name: "add_positions", source: include_st
 /// x (B, T, D) plus the first T rows of `positions` (≥ T, D).
 pub(crate) fn add_positions(gpu: &Gpu, x: &GpuTensor, positions: &GpuTensor) -> Result<GpuTensor> {
     let &[_, tokens, hidden] = x.shape() else {
-        return Err(Error::Backend(format!("add positions: shape {:?} is not (B, T, D)", x.shape())));
+        return Err(Error::Internal(format!("add positions: shape {:?} is not (B, T, D)", x.shape())));
     };
     if positions.shape().len() != 2 || positions.shape()[1] != hidden || positions.shape()[0] < tokens {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "add positions: table {:?} cannot cover {tokens} tokens of width {hidden}",
             positions.shape()
         )));

@@ -1,36 +1,48 @@
-//! Launcher of the fused attention forward (attention.wgsl).
+//! Launcher of the fused attention forward (attention.wgsl), and the uniform words of
+//! `AttentionShape` that all three attention kernels read (attention_shape.wgsl).
 
-use super::{to_u32, AttentionShape, Gpu, Kernel};
+use super::{to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
+use crate::backend::AttentionShape;
 use crate::error::Result;
 
 const ATTENTION: Kernel = Kernel {
     name: "attention",
-    source: concat!(include_str!("attention.wgsl"), include_str!("workgroup_reduce.wgsl")),
+    source: concat!(
+        include_str!("attention.wgsl"),
+        include_str!("attention_shape.wgsl"),
+        include_str!("workgroup_reduce.wgsl")
+    ),
 };
 
-/// (output (B, T, D), probabilities (B, H, T, T)).
+/// The words of attention_shape.wgsl's `AttentionShape`, in its field order.
+pub(super) fn attention_params(shape: &AttentionShape) -> Result<Vec<u32>> {
+    let offset = shape.causal_offset();
+    Ok(vec![
+        to_u32(shape.batch)?,
+        to_u32(shape.queries)?,
+        to_u32(shape.keys)?,
+        to_u32(shape.heads)?,
+        to_u32(shape.kv_heads)?,
+        to_u32(shape.head_dim)?,
+        offset.is_some() as u32,
+        to_u32(offset.unwrap_or(0))?,
+        shape.scale().to_bits(),
+    ])
+}
+
+/// (output (B, Tq, H·d), probabilities (B, H, Tq, Tk)).
 pub(crate) fn attention(
     gpu: &Gpu,
     q: &GpuTensor,
     k: &GpuTensor,
     v: &GpuTensor,
-    shape: AttentionShape,
-    causal: bool,
+    shape: &AttentionShape,
 ) -> Result<(GpuTensor, GpuTensor)> {
-    let AttentionShape { batch, tokens, hidden, heads } = shape;
-    let out = gpu.tensor(vec![batch, tokens, hidden])?;
-    let probs = gpu.tensor(vec![batch, heads, tokens, tokens])?;
-    let params = [
-        to_u32(batch)?,
-        to_u32(tokens)?,
-        to_u32(hidden)?,
-        to_u32(heads)?,
-        to_u32(shape.head_dim())?,
-        causal as u32,
-        shape.scale().to_bits(),
-    ];
-    let groups = gpu.grid(batch * heads * tokens)?;
-    gpu.dispatch(&ATTENTION, &params, &[q.buffer(), k.buffer(), v.buffer(), out.buffer(), probs.buffer()], groups)?;
+    let out = gpu.tensor(shape.query_dims().to_vec())?;
+    let probs = gpu.tensor(shape.maps_dims().to_vec())?;
+    let groups = gpu.grid(shape.batch * shape.heads * shape.queries)?;
+    let buffers = [q.buffer(), k.buffer(), v.buffer(), out.buffer(), probs.buffer()];
+    gpu.dispatch(&ATTENTION, &attention_params(shape)?, &buffers, groups)?;
     Ok((out, probs))
 }

@@ -1,54 +1,43 @@
 //! Launcher of the attention backward: attention_backward_rows.wgsl (∂s/∂P, the softmax VJP and
-//! d_q, row by row) then attention_backward_columns.wgsl (d_k and d_v, column by column).
+//! d_q, row by row) then attention_backward_columns.wgsl (d_k and d_v, column by column, summed
+//! over the query heads of each key/value head).
 
-use super::{to_u32, AttentionShape, Gpu, Kernel};
+use super::attention::attention_params;
+use super::{Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
-use crate::backend::AttentionGrads;
+use crate::backend::{AttentionGrads, AttentionShape};
 use crate::error::Result;
 
 const ROWS: Kernel = Kernel {
     name: "attention_backward_rows",
-    source: concat!(include_str!("attention_backward_rows.wgsl"), include_str!("workgroup_reduce.wgsl")),
+    source: concat!(
+        include_str!("attention_backward_rows.wgsl"),
+        include_str!("attention_shape.wgsl"),
+        include_str!("workgroup_reduce.wgsl")
+    ),
 };
-const COLUMNS: Kernel =
-    Kernel { name: "attention_backward_columns", source: include_str!("attention_backward_columns.wgsl") };
+const COLUMNS: Kernel = Kernel {
+    name: "attention_backward_columns",
+    source: concat!(include_str!("attention_backward_columns.wgsl"), include_str!("attention_shape.wgsl")),
+};
 
 pub(crate) fn attention_backward(
     gpu: &Gpu,
     (q, k, v): (&GpuTensor, &GpuTensor, &GpuTensor),
     probs: &GpuTensor,
     d_out: &GpuTensor,
-    shape: AttentionShape,
+    shape: &AttentionShape,
 ) -> Result<AttentionGrads<GpuTensor>> {
-    let AttentionShape { batch, tokens, hidden, heads } = shape;
-    let d_probs = gpu.tensor(vec![batch, heads, tokens, tokens])?;
-    let d_scores = gpu.tensor(vec![batch, heads, tokens, tokens])?;
-    let d_query = gpu.tensor(vec![batch, tokens, hidden])?;
-    let d_key = gpu.tensor(vec![batch, tokens, hidden])?;
-    let d_value = gpu.tensor(vec![batch, tokens, hidden])?;
-    let dims = [to_u32(batch)?, to_u32(tokens)?, to_u32(hidden)?, to_u32(heads)?, to_u32(shape.head_dim())?];
-    let groups = gpu.grid(batch * heads * tokens)?;
-    let mut row_params = dims.to_vec();
-    row_params.push(shape.scale().to_bits());
-    gpu.dispatch(
-        &ROWS,
-        &row_params,
-        &[
-            k.buffer(),
-            v.buffer(),
-            probs.buffer(),
-            d_out.buffer(),
-            d_probs.buffer(),
-            d_scores.buffer(),
-            d_query.buffer(),
-        ],
-        groups,
-    )?;
-    gpu.dispatch(
-        &COLUMNS,
-        &dims,
-        &[q.buffer(), probs.buffer(), d_scores.buffer(), d_out.buffer(), d_key.buffer(), d_value.buffer()],
-        groups,
-    )?;
+    let d_probs = gpu.tensor(shape.maps_dims().to_vec())?;
+    let d_scores = gpu.tensor(shape.maps_dims().to_vec())?;
+    let d_query = gpu.tensor(shape.query_dims().to_vec())?;
+    let d_key = gpu.tensor(shape.kv_dims().to_vec())?;
+    let d_value = gpu.tensor(shape.kv_dims().to_vec())?;
+    let params = attention_params(shape)?;
+    let rows =
+        [k.buffer(), v.buffer(), probs.buffer(), d_out.buffer(), d_probs.buffer(), d_scores.buffer(), d_query.buffer()];
+    gpu.dispatch(&ROWS, &params, &rows, gpu.grid(shape.batch * shape.heads * shape.queries)?)?;
+    let columns = [q.buffer(), probs.buffer(), d_scores.buffer(), d_out.buffer(), d_key.buffer(), d_value.buffer()];
+    gpu.dispatch(&COLUMNS, &params, &columns, gpu.grid(shape.batch * shape.kv_heads * shape.keys)?)?;
     Ok(AttentionGrads { d_query, d_key, d_value, d_probs })
 }

@@ -1,32 +1,24 @@
-// Attention backward, first half, one query row i per workgroup:
+// Attention backward, first half, one query row i of one head per workgroup:
 //   dP[i, j] = d_out[i] · v[j]            (saved: relevance methods read ∂s/∂A)
 //   dS[i, j] = P[i, j] (dP[i, j] − Σ_j' dP[i, j'] P[i, j']) · scale   (softmax VJP, scaled)
 //   d_q[i]   = Σ_j dS[i, j] k[j]
-// dS is written for attention_backward_columns.wgsl, which needs whole columns.
-// Dispatch: batch · heads · tokens workgroups (flattened over x and y), 64 threads each.
+// dS is written for attention_backward_columns.wgsl, which needs whole columns. The geometry
+// comes from attention_shape.wgsl.
+// Dispatch: batch · heads · queries workgroups (flattened over x and y), 64 threads each.
 
-struct Params {
-    batch: u32,
-    tokens: u32,
-    hidden: u32,
-    heads: u32,
-    head_dim: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-// (batch, tokens, hidden)
+@group(0) @binding(0) var<uniform> s: AttentionShape;
+// (batch, keys, kv_heads · head_dim)
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
-// (batch, heads, tokens, tokens)
+// (batch, heads, queries, keys)
 @group(0) @binding(3) var<storage, read> probs: array<f32>;
-// (batch, tokens, hidden)
+// (batch, queries, heads · head_dim)
 @group(0) @binding(4) var<storage, read> d_out: array<f32>;
-// (batch, heads, tokens, tokens)
+// (batch, heads, queries, keys)
 @group(0) @binding(5) var<storage, read_write> d_probs: array<f32>;
-// (batch, heads, tokens, tokens)
+// (batch, heads, queries, keys)
 @group(0) @binding(6) var<storage, read_write> d_scores: array<f32>;
-// (batch, tokens, hidden)
+// (batch, queries, heads · head_dim)
 @group(0) @binding(7) var<storage, read_write> d_q: array<f32>;
 
 // The workgroup size; reduce_sum and reduce_max come from workgroup_reduce.wgsl, appended by the launcher.
@@ -39,36 +31,37 @@ fn main(
     @builtin(local_invocation_index) lane: u32,
 ) {
     let row = group.x + group.y * groups.x;
-    if (row >= p.batch * p.heads * p.tokens) {
+    if (row >= s.batch * s.heads * s.queries) {
         return;
     }
-    let i = row % p.tokens;
-    let h = (row / p.tokens) % p.heads;
-    let b = row / (p.tokens * p.heads);
-    let i_row = (b * p.tokens + i) * p.hidden + h * p.head_dim;
-    let matrix_row = row * p.tokens;
+    let i = row % s.queries;
+    let h = (row / s.queries) % s.heads;
+    let b = row / (s.queries * s.heads);
+    let g = kv_head_of(s, h);
+    let i_row = query_start(s, b, i, h);
+    let matrix_row = row * s.keys;
 
     var local_dot = 0.0;
-    for (var j = lane; j < p.tokens; j += THREADS) {
-        let v_row = (b * p.tokens + j) * p.hidden + h * p.head_dim;
+    for (var j = lane; j < s.keys; j += THREADS) {
+        let v_row = kv_start(s, b, j, g);
         var dp = 0.0;
-        for (var d = 0u; d < p.head_dim; d++) {
+        for (var d = 0u; d < s.head_dim; d++) {
             dp += d_out[i_row + d] * v[v_row + d];
         }
         d_probs[matrix_row + j] = dp;
         local_dot += dp * probs[matrix_row + j];
     }
     let dot = reduce_sum(lane, local_dot);
-    for (var j = lane; j < p.tokens; j += THREADS) {
+    for (var j = lane; j < s.keys; j += THREADS) {
         let pij = probs[matrix_row + j];
-        d_scores[matrix_row + j] = pij * (d_probs[matrix_row + j] - dot) * p.scale;
+        d_scores[matrix_row + j] = pij * (d_probs[matrix_row + j] - dot) * s.scale;
     }
     // d_q reads the whole dS row, written by every lane.
     storageBarrier();
-    for (var d = lane; d < p.head_dim; d += THREADS) {
+    for (var d = lane; d < s.head_dim; d += THREADS) {
         var acc = 0.0;
-        for (var j = 0u; j < p.tokens; j++) {
-            acc += d_scores[matrix_row + j] * k[(b * p.tokens + j) * p.hidden + h * p.head_dim + d];
+        for (var j = 0u; j < s.keys; j++) {
+            acc += d_scores[matrix_row + j] * k[kv_start(s, b, j, g) + d];
         }
         d_q[i_row + d] = acc;
     }

@@ -14,7 +14,7 @@ pub(crate) fn chefer_row(gpu: &Gpu, probs: &[&GpuTensor], grads: &[&GpuTensor], 
     let all_maps: Vec<&GpuTensor> = probs.iter().chain(grads).copied().collect();
     let (heads, tokens) = attention_maps_shape(&all_maps, "chefer")?;
     if probs.len() != grads.len() || row >= tokens {
-        return Err(Error::Backend(format!("chefer: {} maps, {} gradients, row {row}", probs.len(), grads.len())));
+        return Err(Error::Internal(format!("chefer: {} maps, {} gradients, row {row}", probs.len(), grads.len())));
     }
     let mut relevance = unit_row(gpu, tokens, row)?;
     let params = [to_u32(heads)?, to_u32(tokens)?];

@@ -9,10 +9,10 @@ const DROP_FIRST_TOKEN: Kernel = Kernel { name: "drop_first_token", source: incl
 /// x (B, T, D) → (B, T − 1, D).
 pub(crate) fn drop_first_token(gpu: &Gpu, x: &GpuTensor) -> Result<GpuTensor> {
     let &[batch, tokens, hidden] = x.shape() else {
-        return Err(Error::Backend(format!("drop first token: shape {:?} is not (B, T, D)", x.shape())));
+        return Err(Error::Internal(format!("drop first token: shape {:?} is not (B, T, D)", x.shape())));
     };
     if tokens == 0 {
-        return Err(Error::Backend("drop first token: there are no tokens".into()));
+        return Err(Error::Internal("drop first token: there are no tokens".into()));
     }
     let out = gpu.tensor(vec![batch, tokens - 1, hidden])?;
     let params = [to_u32(out.elements())?, to_u32(tokens)?, to_u32(hidden)?];

@@ -59,12 +59,12 @@ fn elementwise_grid(gpu: &Gpu, count: usize) -> Result<[u32; 3]> {
 
 /// Kernels index with u32; a size beyond it is refused rather than wrapped.
 fn to_u32(value: usize) -> Result<u32> {
-    u32::try_from(value).map_err(|_| Error::Backend(format!("size {value} exceeds what a GPU kernel can index")))
+    u32::try_from(value).map_err(|_| Error::Device(format!("size {value} exceeds what a GPU kernel can index")))
 }
 
 fn same_shape(a: &GpuTensor, b: &GpuTensor, op: &str) -> Result<()> {
     if a.shape() != b.shape() {
-        return Err(Error::Backend(format!("{op}: shapes {:?} and {:?} differ", a.shape(), b.shape())));
+        return Err(Error::Internal(format!("{op}: shapes {:?} and {:?} differ", a.shape(), b.shape())));
     }
     Ok(())
 }
@@ -73,19 +73,19 @@ fn same_shape(a: &GpuTensor, b: &GpuTensor, op: &str) -> Result<()> {
 fn rows_and_width(x: &GpuTensor, weight: &GpuTensor, op: &str) -> Result<(usize, usize)> {
     let width = x.shape().last().copied().unwrap_or(1);
     if weight.elements() != width || width == 0 {
-        return Err(Error::Backend(format!("{op}: input {:?} vs weight {:?}", x.shape(), weight.shape())));
+        return Err(Error::Internal(format!("{op}: input {:?} vs weight {:?}", x.shape(), weight.shape())));
     }
     Ok((x.elements() / width, width))
 }
 
 /// (heads, tokens) of per-layer attention maps (B, H, T, T), all of one shape.
 fn attention_maps_shape(maps: &[&GpuTensor], op: &str) -> Result<(usize, usize)> {
-    let first = maps.first().ok_or_else(|| Error::Backend(format!("{op}: no layers")))?;
+    let first = maps.first().ok_or_else(|| Error::Internal(format!("{op}: no layers")))?;
     let &[_, heads, tokens, columns] = first.shape() else {
-        return Err(Error::Backend(format!("{op}: maps of shape {:?} are not (B, H, T, T)", first.shape())));
+        return Err(Error::Internal(format!("{op}: maps of shape {:?} are not (B, H, T, T)", first.shape())));
     };
     if tokens != columns || heads == 0 || maps.iter().any(|m| m.shape() != first.shape()) {
-        return Err(Error::Backend(format!("{op}: maps must all be (B, H, T, T), first is {:?}", first.shape())));
+        return Err(Error::Internal(format!("{op}: maps must all be (B, H, T, T), first is {:?}", first.shape())));
     }
     Ok((heads, tokens))
 }
@@ -95,37 +95,4 @@ fn unit_row(gpu: &Gpu, tokens: usize, row: usize) -> Result<GpuTensor> {
     let mut unit = vec![0f32; tokens];
     unit[row] = 1.0;
     gpu.upload(bytemuck::cast_slice(&unit), vec![tokens])
-}
-
-/// The dimensions of an attention op on q, k, v (B, T, D) with `heads` heads.
-#[derive(Clone, Copy)]
-pub(crate) struct AttentionShape {
-    pub batch: usize,
-    pub tokens: usize,
-    pub hidden: usize,
-    pub heads: usize,
-}
-
-impl AttentionShape {
-    pub fn of(q: &GpuTensor, others: &[&GpuTensor], heads: usize) -> Result<Self> {
-        let &[batch, tokens, hidden] = q.shape() else {
-            return Err(Error::Backend(format!("attention: shape {:?} is not (B, T, D)", q.shape())));
-        };
-        if heads == 0 || hidden % heads != 0 {
-            return Err(Error::Backend(format!("attention: hidden size {hidden} does not split into {heads} heads")));
-        }
-        for other in others {
-            same_shape(q, other, "attention")?;
-        }
-        Ok(AttentionShape { batch, tokens, hidden, heads })
-    }
-
-    pub fn head_dim(&self) -> usize {
-        self.hidden / self.heads
-    }
-
-    /// 1/√(head dim), rounded as the CPU backend rounds it (f64 then f32).
-    pub fn scale(&self) -> f32 {
-        (1.0 / (self.head_dim() as f64).sqrt()) as f32
-    }
 }

@@ -12,7 +12,7 @@ const UNPATCHIFY: Kernel = Kernel { name: "unpatchify", source: include_str!("un
 /// pixels (B, C, S, S), w (D, C, P, P) → (B, N, D).
 pub(crate) fn patch_embed(gpu: &Gpu, pixels: &GpuTensor, w: &GpuTensor, patch: usize) -> Result<GpuTensor> {
     let &[batch, channels, size, width] = pixels.shape() else {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "patch embedding: pixels have shape {:?}, not (B, C, S, S)",
             pixels.shape()
         )));
@@ -20,7 +20,7 @@ pub(crate) fn patch_embed(gpu: &Gpu, pixels: &GpuTensor, w: &GpuTensor, patch: u
     let hidden = w.shape().first().copied().unwrap_or(0);
     let patch_len = channels * patch * patch;
     if patch == 0 || size != width || w.elements() != hidden * patch_len {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "patch embedding: pixels {:?} do not fit weight {:?} with patch {patch}",
             pixels.shape(),
             w.shape()
@@ -51,14 +51,14 @@ pub(crate) fn patch_embed_backward(
     image_size: usize,
 ) -> Result<GpuTensor> {
     let &[batch, patches, hidden] = d_patches.shape() else {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "patch embedding backward: shape {:?} is not (B, N, D)",
             d_patches.shape()
         )));
     };
     let side = image_size.checked_div(patch).unwrap_or(0);
     if patch == 0 || hidden == 0 || side * side != patches || !w.elements().is_multiple_of(hidden * patch * patch) {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "patch embedding backward: gradient {:?} does not fit weight {:?}, patch {patch}, image {image_size}",
             d_patches.shape(),
             w.shape()

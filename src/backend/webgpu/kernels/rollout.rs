@@ -48,7 +48,7 @@ pub(crate) fn rollout_row(
     let (heads, tokens) = attention_maps_shape(probs, "rollout")?;
     let entries = tokens * tokens;
     if row >= tokens || discard > entries {
-        return Err(Error::Backend(format!("rollout: row {row}, discard {discard} of {tokens} tokens")));
+        return Err(Error::Internal(format!("rollout: row {row}, discard {discard} of {tokens} tokens")));
     }
     let mut relevance = unit_row(gpu, tokens, row)?;
     let per_row = [to_u32(tokens)?];

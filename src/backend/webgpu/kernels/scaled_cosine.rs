@@ -18,10 +18,10 @@ pub(crate) fn scaled_cosine_with_gradients(
     multiplier: f32,
 ) -> Result<(GpuTensor, GpuTensor)> {
     let &[rows, width] = image.shape() else {
-        return Err(Error::Backend(format!("scaled cosine: image {:?} is not (B, E)", image.shape())));
+        return Err(Error::Internal(format!("scaled cosine: image {:?} is not (B, E)", image.shape())));
     };
     if text.elements() != width {
-        return Err(Error::Backend(format!("scaled cosine: image {:?} vs text {:?}", image.shape(), text.shape())));
+        return Err(Error::Internal(format!("scaled cosine: image {:?} vs text {:?}", image.shape(), text.shape())));
     }
     let scores = gpu.tensor(vec![rows])?;
     let d_image = gpu.tensor(vec![rows, width])?;

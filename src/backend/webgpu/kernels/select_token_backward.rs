@@ -10,10 +10,10 @@ const SELECT_TOKEN_BACKWARD: Kernel =
 /// dy (B, D) → (B, T, D), zero everywhere but `position`.
 pub(crate) fn select_token_backward(gpu: &Gpu, dy: &GpuTensor, position: usize, tokens: usize) -> Result<GpuTensor> {
     let &[batch, hidden] = dy.shape() else {
-        return Err(Error::Backend(format!("select token backward: shape {:?} is not (B, D)", dy.shape())));
+        return Err(Error::Internal(format!("select token backward: shape {:?} is not (B, D)", dy.shape())));
     };
     if position >= tokens {
-        return Err(Error::Backend(format!("select token backward: position {position} of {tokens} tokens")));
+        return Err(Error::Internal(format!("select token backward: position {position} of {tokens} tokens")));
     }
     let dx = gpu.tensor(vec![batch, tokens, hidden])?;
     let params = [to_u32(dx.elements())?, to_u32(tokens)?, to_u32(hidden)?, to_u32(position)?];

@@ -9,11 +9,11 @@ const SUM_BATCH: Kernel = Kernel { name: "sum_batch", source: include_str!("sum_
 /// x (B, ...) → (...): `total` + Σ_b x[b], or of |x[b]| when `absolute`.
 pub(crate) fn sum_batch(gpu: &Gpu, x: &GpuTensor, absolute: bool, total: Option<&GpuTensor>) -> Result<GpuTensor> {
     let Some((&batch, rest)) = x.shape().split_first() else {
-        return Err(Error::Backend("sum over the batch: a tensor without dimensions".into()));
+        return Err(Error::Internal("sum over the batch: a tensor without dimensions".into()));
     };
     let count: usize = rest.iter().product();
     if total.is_some_and(|t| t.elements() != count) {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "sum over the batch: total of {:?} for {:?}",
             total.map(|t| t.shape()),
             x.shape()

@@ -19,10 +19,10 @@ pub(crate) fn token_gradcam(
     weighted: Range<usize>,
 ) -> Result<GpuTensor> {
     let &[_, tokens, channels] = hidden.shape() else {
-        return Err(Error::Backend(format!("gradcam: shape {:?} is not (B, T, D)", hidden.shape())));
+        return Err(Error::Internal(format!("gradcam: shape {:?} is not (B, T, D)", hidden.shape())));
     };
     if gradient.shape() != hidden.shape() || weighted.is_empty() || weighted.end > tokens {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "gradcam: hidden {:?}, gradient {:?}, weighting tokens {weighted:?}",
             hidden.shape(),
             gradient.shape()

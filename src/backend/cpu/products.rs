@@ -43,7 +43,7 @@ impl<'a> StridedMatrix<'a> {
 pub(super) fn product(x: &[f32], rows: usize, b: StridedMatrix, bias: Option<&[f32]>) -> Result<Vec<f32>> {
     let (inner, cols) = (b.rows, b.cols);
     if x.len() != rows * inner || bias.is_some_and(|bias| bias.len() != cols) {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "linear product: {} input values for {rows} rows of {inner}, bias of {:?} for {cols} outputs",
             x.len(),
             bias.map(<[f32]>::len)
@@ -71,14 +71,16 @@ pub(super) fn product(x: &[f32], rows: usize, b: StridedMatrix, bias: Option<&[f
     Ok(out)
 }
 
-/// dst = lhs · rhs, each read or written through its strides: the attention products work on
-/// one head's columns of the (T, H·d) activations in place, with no split or merge copies.
+/// dst = lhs · rhs, or dst += lhs · rhs when `accumulate`, each read or written through its
+/// strides: the attention products work on one head's columns of the (T, H·d) activations in
+/// place, with no split or merge copies.
 pub(super) fn product_into(
     dst: &mut [f32],
     dst_row_stride: usize,
     dst_col_stride: usize,
     lhs: StridedMatrix,
     rhs: StridedMatrix,
+    accumulate: bool,
 ) -> Result<()> {
     let out = StridedMatrix {
         values: dst,
@@ -88,7 +90,7 @@ pub(super) fn product_into(
         col_stride: dst_col_stride,
     };
     if lhs.cols != rhs.rows {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "product of ({}, {}) and ({}, {})",
             lhs.rows, lhs.cols, rhs.rows, rhs.cols
         )));
@@ -99,9 +101,11 @@ pub(super) fn product_into(
     }
     check_inside("product's output", &out)?;
     if lhs.cols == 0 {
-        for r in 0..rows {
-            for c in 0..cols {
-                dst[r * dst_row_stride + c * dst_col_stride] = 0.0;
+        if !accumulate {
+            for r in 0..rows {
+                for c in 0..cols {
+                    dst[r * dst_row_stride + c * dst_col_stride] = 0.0;
+                }
             }
         }
         return Ok(());
@@ -109,14 +113,15 @@ pub(super) fn product_into(
     check_inside("product's left factor", &lhs)?;
     check_inside("product's right factor", &rhs)?;
     // SAFETY: all three matrices lie inside their slices (checked), `dst` is initialised and
-    // exclusively borrowed, and gemm writes every element of it without reading it (k > 0).
-    unsafe { raw_product(dst.as_mut_ptr(), dst_row_stride, dst_col_stride, lhs, rhs, false) };
+    // exclusively borrowed, and gemm writes every element of it (k > 0), reading it only when
+    // accumulating.
+    unsafe { raw_product(dst.as_mut_ptr(), dst_row_stride, dst_col_stride, lhs, rhs, accumulate) };
     Ok(())
 }
 
 fn check_inside(what: &str, m: &StridedMatrix) -> Result<()> {
     if m.rows > 0 && m.cols > 0 && m.last_index() >= m.values.len() {
-        return Err(Error::Backend(format!(
+        return Err(Error::Internal(format!(
             "{what}: ({}, {}) through strides ({}, {}) reaches past {} values",
             m.rows,
             m.cols,
@@ -229,7 +234,7 @@ mod tests {
         for head in 0..2 {
             let q_head = StridedMatrix::rows_of(&q[head * width..], tokens, width, 2 * width);
             let k_head = StridedMatrix::rows_of(&k[head * width..], tokens, width, 2 * width);
-            product_into(&mut dst[head * tokens..], 2 * tokens, 1, q_head, k_head.transposed()).unwrap();
+            product_into(&mut dst[head * tokens..], 2 * tokens, 1, q_head, k_head.transposed(), false).unwrap();
             let expected = naive(
                 &q.iter().enumerate().filter(|(i, _)| (i / width) % 2 == head).map(|(_, v)| *v).collect::<Vec<_>>(),
                 tokens,
@@ -255,8 +260,8 @@ mod tests {
         assert!(product(&[0.0; 4], 2, too_far, None).is_err());
         let mut dst = [0f32; 6];
         let lhs = StridedMatrix::rows_of(&weight, 2, 2, 2);
-        assert!(product_into(&mut dst, 3, 1, lhs, b).is_ok());
-        assert!(product_into(&mut dst[1..], 3, 1, lhs, b).is_err(), "the output reaches past its slice");
-        assert!(product_into(&mut dst, 3, 1, b, b).is_err(), "inner sizes differ");
+        assert!(product_into(&mut dst, 3, 1, lhs, b, false).is_ok());
+        assert!(product_into(&mut dst[1..], 3, 1, lhs, b, false).is_err(), "the output reaches past its slice");
+        assert!(product_into(&mut dst, 3, 1, b, b, false).is_err(), "inner sizes differ");
     }
 }

@@ -4,7 +4,7 @@
 //! element and the compiler can vectorize it.
 
 use super::vector_exp::{exp, sigmoid};
-use crate::config::Activation;
+use crate::backend::Activation;
 
 /// CLIP's quick GELU, x · σ(1.702 x).
 const QUICK_GELU_ALPHA: f32 = 1.702;

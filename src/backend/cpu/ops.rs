@@ -1,0 +1,249 @@
+//! The transformer ops on the CPU: products on gemm (products.rs), attention on strided heads
+//! (attention.rs), and row-wise loops over contiguous slices for the rest.
+
+use super::attention as cpu_attention;
+use super::products::product;
+use super::{activations, last_dim, tensor, with_all_values, with_values, with_weight, CpuBackend};
+use crate::backend::{Activation, AttentionGrads, AttentionShape, Ops};
+use crate::error::{Error, Result};
+use crate::loader::{HostTensor, QuantizedMatrix};
+use candle_core::{Device, Tensor};
+
+impl Ops for CpuBackend {
+    fn linear(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        let (out, inp) = w.dims2()?;
+        let rows = x.elem_count() / inp.max(1);
+        let bias = b.map(|b| with_values(b, <[f32]>::to_vec)).transpose()?;
+        let y = with_values(x, |x| with_weight(w, |w| product(x, rows, w.transposed(), bias.as_deref())))???;
+        let mut out_dims = x.dims().to_vec();
+        *out_dims.last_mut().expect("x has at least one dimension") = out;
+        tensor(y, &out_dims)
+    }
+
+    /// W stored transposed, (in, out) in memory, and viewed as (out, in). gemm streams a weight
+    /// in this layout straight into its AVX-512 kernels, while W as PyTorch stores it is repacked
+    /// on every product: on ViT-B/32's layers (50 rows, weights not in cache) a forward product
+    /// takes 0.6–0.7× the time. The backward product dy · W already reads W in the fast layout, so W
+    /// is kept too, at the cost of a second copy of the dense linear weights. Without AVX-512
+    /// both layouts run at the same speed and no copy is made.
+    fn linear_forward_copy(&self, w: &HostTensor) -> Result<Option<Tensor>> {
+        if !fast_transposed_products() {
+            return Ok(None);
+        }
+        let &[outputs, inputs] = w.shape.as_slice() else {
+            return Err(Error::Internal(format!("linear weight of shape {:?} is not (out, in)", w.shape)));
+        };
+        Ok(Some(tensor(transpose(&w.data, outputs, inputs), &[inputs, outputs])?.t()?))
+    }
+
+    fn linear_backward(&self, dy: &Tensor, w: &Tensor) -> Result<Tensor> {
+        let (out, inp) = w.dims2()?;
+        let rows = dy.elem_count() / out.max(1);
+        let dx = with_values(dy, |dy| with_weight(w, |w| product(dy, rows, w, None)))???;
+        let mut in_dims = dy.dims().to_vec();
+        *in_dims.last_mut().expect("dy has at least one dimension") = inp;
+        tensor(dx, &in_dims)
+    }
+
+    /// y = x · dequant(W)ᵀ, one chunk of W's rows (y's columns) at a time, so only a sliver of the
+    /// weight is ever in f32. The activations stay f32: candle's quantized kernels round them to
+    /// 8-bit blocks first, which alone moved the default model's Chefer maps to ρ 0.973 at q8_0
+    /// (docs/QUANTIZATION.md).
+    fn quantized_linear(&self, x: &Tensor, w: &QuantizedMatrix, b: Option<&Tensor>) -> Result<Tensor> {
+        let (out, inp) = w.shape();
+        let mut out_dims = x.dims().to_vec();
+        let rows = x.elem_count() / inp;
+        let x = x.reshape((rows, inp))?;
+        let mut columns = Vec::new();
+        w.for_each_row_chunk(|_, values| {
+            let chunk = Tensor::from_slice(values, (values.len() / inp, inp), &Device::Cpu)?;
+            columns.push(x.matmul(&chunk.t()?)?);
+            Ok(())
+        })?;
+        let y = Tensor::cat(&columns, 1)?;
+        let y = match b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        *out_dims.last_mut().expect("x has at least one dimension") = out;
+        Ok(y.reshape(out_dims)?)
+    }
+
+    /// dx = dy · dequant(W), one chunk of W's rows at a time: dx = Σ_chunks dy[:, rows] · W[rows, :],
+    /// so only a sliver of the weight is ever in f32.
+    fn quantized_linear_backward(&self, dy: &Tensor, w: &QuantizedMatrix) -> Result<Tensor> {
+        let (out, inp) = w.shape();
+        let mut in_dims = dy.dims().to_vec();
+        let rows = dy.elem_count() / out;
+        let dy = dy.reshape((rows, out))?;
+        let mut dx: Option<Tensor> = None;
+        w.for_each_row_chunk(|first, values| {
+            let count = values.len() / inp;
+            let chunk = Tensor::from_slice(values, (count, inp), &Device::Cpu)?;
+            let part = dy.narrow(1, first, count)?.contiguous()?.matmul(&chunk)?;
+            dx = Some(match dx.take() {
+                Some(sum) => (sum + part)?,
+                None => part,
+            });
+            Ok(())
+        })?;
+        let dx = dx.ok_or_else(|| Error::Internal("a quantized weight with no rows".into()))?;
+        *in_dims.last_mut().expect("dy has at least one dimension") = inp;
+        Ok(dx.reshape(in_dims)?)
+    }
+
+    fn layer_norm(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+        let d = last_dim(x);
+        let gamma = with_values(gamma, |v| v.to_vec())?;
+        let beta = with_values(beta, |v| v.to_vec())?;
+        let out = with_values(x, |x| {
+            let mut out = vec![0f32; x.len()];
+            for (row, out_row) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+                let (mean, rstd) = row_statistics(row, eps);
+                for i in 0..d {
+                    out_row[i] = (row[i] - mean) * rstd * gamma[i] + beta[i];
+                }
+            }
+            out
+        })?;
+        tensor(out, x.dims())
+    }
+
+    fn layer_norm_backward(&self, x: &Tensor, gamma: &Tensor, dy: &Tensor, eps: f64) -> Result<Tensor> {
+        let d = last_dim(x);
+        let gamma = with_values(gamma, |v| v.to_vec())?;
+        let dy = with_values(dy, |v| v.to_vec())?;
+        let out = with_values(x, |x| {
+            let mut dx = vec![0f32; x.len()];
+            for ((row, dy_row), dx_row) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
+                let (mean, rstd) = row_statistics(row, eps);
+                // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)), g = dy ⊙ γ.
+                let (mut mean_g, mut mean_gx) = (0f32, 0f32);
+                for i in 0..d {
+                    let g = dy_row[i] * gamma[i];
+                    mean_g += g;
+                    mean_gx += g * (row[i] - mean) * rstd;
+                }
+                mean_g /= d as f32;
+                mean_gx /= d as f32;
+                for i in 0..d {
+                    let xhat = (row[i] - mean) * rstd;
+                    dx_row[i] = rstd * (dy_row[i] * gamma[i] - mean_g - xhat * mean_gx);
+                }
+            }
+            dx
+        })?;
+        tensor(out, x.dims())
+    }
+
+    fn activation(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        tensor(with_values(x, |x| activations::apply(x, act))?, x.dims())
+    }
+
+    fn activation_with_derivative(&self, x: &Tensor, act: Activation) -> Result<(Tensor, Tensor)> {
+        let (values, derivatives) = with_values(x, |x| activations::apply_with_derivative(x, act))?;
+        Ok((tensor(values, x.dims())?, tensor(derivatives, x.dims())?))
+    }
+
+    fn multiply(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok((a * b)?)
+    }
+
+    fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok((a + b)?)
+    }
+
+    fn attention(&self, q: &Tensor, k: &Tensor, v: &Tensor, shape: &AttentionShape) -> Result<(Tensor, Tensor)> {
+        shape.check_inputs("attention", q.dims(), k.dims(), v.dims())?;
+        let (out, probs) =
+            with_all_values(&[q, k, v], |t| cpu_attention::attention(t[0].data, t[1].data, t[2].data, *shape))??;
+        Ok((tensor(out, &shape.query_dims())?, tensor(probs, &shape.maps_dims())?))
+    }
+
+    fn attention_backward(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        probs: &Tensor,
+        d_out: &Tensor,
+        shape: &AttentionShape,
+    ) -> Result<AttentionGrads<Tensor>> {
+        shape.check_inputs("attention backward", q.dims(), k.dims(), v.dims())?;
+        if d_out.dims() != shape.query_dims() || probs.dims() != shape.maps_dims() {
+            return Err(Error::Internal(format!(
+                "attention backward: d_out {:?} and probabilities {:?} do not fit {shape:?}",
+                d_out.dims(),
+                probs.dims()
+            )));
+        }
+        let grads = with_all_values(&[q, k, v, probs, d_out], |t| {
+            cpu_attention::attention_backward(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, *shape)
+        })??;
+        Ok(AttentionGrads {
+            d_query: tensor(grads.d_query, &shape.query_dims())?,
+            d_key: tensor(grads.d_key, &shape.kv_dims())?,
+            d_value: tensor(grads.d_value, &shape.kv_dims())?,
+            d_probs: tensor(grads.d_probs, &shape.maps_dims())?,
+        })
+    }
+
+    fn gather_rows(&self, table: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        let index = Tensor::from_vec(ids.to_vec(), ids.len(), &Device::Cpu)?;
+        Ok(table.index_select(&index, 0)?.unsqueeze(0)?)
+    }
+
+    fn select_token(&self, x: &Tensor, position: usize) -> Result<Tensor> {
+        Ok(x.narrow(1, position, 1)?.squeeze(1)?.contiguous()?)
+    }
+
+    fn select_token_backward(&self, dy: &Tensor, position: usize, tokens: usize) -> Result<Tensor> {
+        let (batch, hidden) = dy.dims2()?;
+        let mut parts = Vec::with_capacity(3);
+        if position > 0 {
+            parts.push(Tensor::zeros((batch, position, hidden), dy.dtype(), &Device::Cpu)?);
+        }
+        parts.push(dy.unsqueeze(1)?);
+        if position + 1 < tokens {
+            parts.push(Tensor::zeros((batch, tokens - position - 1, hidden), dy.dtype(), &Device::Cpu)?);
+        }
+        Ok(Tensor::cat(&parts, 1)?)
+    }
+}
+
+/// Whether gemm's products read a transposed weight faster than PyTorch's layout: with its
+/// AVX-512 kernels (chosen at run time), measured on x86-64; elsewhere unmeasured, so no.
+fn fast_transposed_products() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// (rows, cols) row-major → (cols, rows) row-major, in square blocks that stay in cache.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const BLOCK: usize = 32;
+    let mut out = vec![0f32; values.len()];
+    for row_block in (0..rows).step_by(BLOCK) {
+        for col_block in (0..cols).step_by(BLOCK) {
+            for r in row_block..(row_block + BLOCK).min(rows) {
+                for c in col_block..(col_block + BLOCK).min(cols) {
+                    out[c * rows + r] = values[r * cols + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Mean and 1/σ of one row, accumulated in f64 so long rows stay exact to f32 precision.
+fn row_statistics(row: &[f32], eps: f64) -> (f32, f32) {
+    let n = row.len() as f64;
+    let mean = row.iter().map(|v| *v as f64).sum::<f64>() / n;
+    let var = row.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean as f32, (1.0 / (var + eps).sqrt()) as f32)
+}
