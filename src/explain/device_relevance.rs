@@ -1,14 +1,15 @@
 //! The methods' relevance arithmetic where the maps live: each helper asks the backend to compute
 //! its row on the device (a GPU: only the final T values cross back) and otherwise computes it on
 //! the host with `relevance`, reading the maps in place where they already are in host memory
-//! (the CPU backend) and reading them back otherwise.
+//! (the CPU backend) and reading them back otherwise. Every helper computes one row, from the
+//! last layer down, holding one layer's fused map at a time: never a T × T product.
 
 use super::relevance::{chefer, discarded_entries, last_layer_attention, rollout, token_gradcam, HeadFusion};
 use super::timings::Timings;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, HostView};
-use crate::model::LayerRecord;
+use std::ops::Range;
 
 /// `f` on the host values of `tensors`: in place where the backend holds them in host memory,
 /// else on copies read back.
@@ -28,71 +29,72 @@ async fn on_host<B: Backend, R>(
     Ok(f(&copies.iter().map(HostTensor::view).collect::<Vec<_>>()))
 }
 
-/// Row `row` of the last layer's head-averaged attention: on the device when the backend computes
-/// it there, else on the host from the last layer's maps.
+/// Row `row` of one layer's head-averaged attention `probs` (B, H, T, T): on the device when the
+/// backend computes it there, else on the host.
 pub(super) async fn attention_relevance<B: Backend>(
     backend: &B,
     timings: &Timings,
-    layers: &[LayerRecord<B::Tensor>],
+    probs: &B::Tensor,
     row: usize,
 ) -> Result<Vec<f32>> {
-    let probs = recorded_probs(layers)?;
-    let last = *probs.last().ok_or_else(|| Error::Internal("a model without layers".into()))?;
-    match backend.attention_row(last, row)? {
+    match backend.attention_row(probs, row)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => on_host(backend, timings, &[last], |maps| last_layer_attention(&maps[0], row)).await,
+        None => on_host(backend, timings, &[probs], |maps| last_layer_attention(&maps[0], row)).await,
     }
 }
 
-/// Row `row` of rollout: on the device when the backend computes it there (only T values cross
-/// back), else on the host from every layer's maps.
+/// Row `row` of rollout over the layers' maps `probs` (first layer first): on the device when the
+/// backend computes it there (only T values cross back), else on the host.
 pub(super) async fn rollout_relevance<B: Backend>(
     backend: &B,
     timings: &Timings,
-    layers: &[LayerRecord<B::Tensor>],
+    probs: &[&B::Tensor],
     row: usize,
-    tokens: usize,
     fusion: HeadFusion,
     discard_ratio: f32,
 ) -> Result<Vec<f32>> {
-    let probs = recorded_probs(layers)?;
+    let first = probs.first().ok_or_else(|| Error::Internal("rollout over no layers".into()))?;
+    let tokens =
+        *backend.dims(first).last().ok_or_else(|| Error::Internal("attention maps without dimensions".into()))?;
     let discard = discarded_entries(tokens * tokens, discard_ratio);
-    match backend.rollout_row(&probs, row, fusion, discard)? {
+    match backend.rollout_row(probs, row, fusion, discard)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => on_host(backend, timings, &probs, |maps| rollout(maps, row, fusion, discard)).await,
+        None => on_host(backend, timings, probs, |maps| rollout(maps, row, fusion, discard)).await,
     }
 }
 
-/// Grad-CAM on the tokens of the residual stream `hidden` (1, T, D) with its gradient, weighted
-/// over the patch tokens 1..T: on the device when the backend computes it there.
+/// Grad-CAM on the tokens of the residual stream `hidden` (1, T, D) with its gradient, the
+/// channels weighted by the mean gradient over the `weighted` tokens: on the device when the
+/// backend computes it there.
 pub(super) async fn gradcam_relevance<B: Backend>(
     backend: &B,
     timings: &Timings,
     hidden: &B::Tensor,
     gradient: &B::Tensor,
-    tokens: usize,
+    weighted: Range<usize>,
 ) -> Result<Vec<f32>> {
-    match backend.token_gradcam(hidden, gradient, 1..tokens)? {
+    match backend.token_gradcam(hidden, gradient, weighted.clone())? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
-        None => on_host(backend, timings, &[hidden, gradient], |t| token_gradcam(&t[0], &t[1], 1..tokens)).await,
+        None => on_host(backend, timings, &[hidden, gradient], |t| token_gradcam(&t[0], &t[1], weighted.clone())).await,
     }
 }
 
-/// Row `row` of Chefer's relevance: on the device when the backend computes it there (only T
-/// values cross back), else on the host from every layer's maps.
+/// Row `row` of Chefer's relevance from the layers' maps and their gradients: on the device when
+/// the backend computes it there (only T values cross back), else on the host.
 pub(super) async fn chefer_relevance<B: Backend>(
     backend: &B,
     timings: &Timings,
-    layers: &[LayerRecord<B::Tensor>],
-    grads: &[B::Tensor],
+    probs: &[&B::Tensor],
+    grads: &[&B::Tensor],
     row: usize,
 ) -> Result<Vec<f32>> {
-    let probs = recorded_probs(layers)?;
-    let grad_refs: Vec<&B::Tensor> = grads.iter().collect();
-    match backend.chefer_row(&probs, &grad_refs, row)? {
+    if probs.is_empty() || probs.len() != grads.len() {
+        return Err(Error::Internal(format!("chefer: {} layers of maps, {} of gradients", probs.len(), grads.len())));
+    }
+    match backend.chefer_row(probs, grads, row)? {
         Some(on_device) => Ok(timings.read(backend, &on_device).await?.data),
         None => {
-            let maps_then_grads = [probs.as_slice(), grad_refs.as_slice()].concat();
+            let maps_then_grads = [probs, grads].concat();
             on_host(backend, timings, &maps_then_grads, |all| {
                 let (maps, grads) = all.split_at(probs.len());
                 chefer(maps, grads, row)
@@ -102,21 +104,15 @@ pub(super) async fn chefer_relevance<B: Backend>(
     }
 }
 
-pub(super) fn recorded_probs<T>(layers: &[LayerRecord<T>]) -> Result<Vec<&T>> {
-    layers
-        .iter()
-        .map(|layer| layer.probs.as_ref().ok_or_else(|| Error::Internal("attention was not recorded".into())))
-        .collect()
-}
-
+/// Every layer's maps read back to the host.
 pub(super) async fn download_probs<B: Backend>(
     backend: &B,
     timings: &Timings,
-    layers: &[LayerRecord<B::Tensor>],
+    probs: &[&B::Tensor],
 ) -> Result<Vec<HostTensor>> {
-    let mut all = Vec::with_capacity(layers.len());
-    for probs in recorded_probs(layers)? {
-        all.push(timings.read(backend, probs).await?);
+    let mut all = Vec::with_capacity(probs.len());
+    for layer in probs {
+        all.push(timings.read(backend, layer).await?);
     }
     Ok(all)
 }

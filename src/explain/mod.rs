@@ -5,8 +5,11 @@ mod device_relevance;
 mod explainer;
 mod fallback;
 mod maps;
+mod methods;
 pub mod noise;
 pub mod relevance;
+mod subject;
+mod subjects;
 mod timings;
 
 pub use explainer::{Explainer, ImageInput, Request};

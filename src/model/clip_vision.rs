@@ -77,6 +77,24 @@ impl<T: Clone> VisionTower<T> {
         Ok(VisionPass { embeddings, encoder, embeds })
     }
 
+    /// How many images one batched pass may hold when `recording` is kept: what fits the
+    /// activation-memory `budget_bytes`, with no single activation above `max_tensor_bytes` (a GPU
+    /// binding limit).
+    pub fn images_per_batch(&self, recording: Recording, budget_bytes: usize, max_tensor_bytes: usize) -> usize {
+        let c = &self.config;
+        let (t, d, i, h) = (c.num_patches() + 1, c.hidden_size, c.intermediate_size, c.num_attention_heads);
+        let per_layer_floats = match recording {
+            Recording::Backward => 5 * t * d + i * t + 2 * h * t * t,
+            _ => 0,
+        };
+        // Transient buffers of the widest op in flight, plus the recorded layers.
+        let per_image_bytes = 4 * (c.num_hidden_layers * per_layer_floats + 3 * (t * i + h * t * t));
+        let by_budget = budget_bytes / per_image_bytes.max(1);
+        let largest_tensor_bytes = 4 * (t * i).max(h * t * t).max(3 * c.image_size * c.image_size);
+        let by_tensor = max_tensor_bytes / largest_tensor_bytes.max(1);
+        by_budget.min(by_tensor).max(1)
+    }
+
     /// Backpropagates ∂s/∂embeds (B, projection) through a pass recorded with `Recording::Backward`.
     pub fn backward<B: Backend<Tensor = T>>(
         &self,

@@ -7,6 +7,8 @@ mod clip_vision;
 mod encoder;
 
 pub use clip::ClipModel;
+pub use clip_text::{TextGrads, TextPass};
+pub use clip_vision::{VisionGrads, VisionPass};
 pub use encoder::{EncoderGrads, EncoderTrace, LayerRecord, Recording};
 
 use crate::backend::Backend;

@@ -6,6 +6,6 @@ use clap::ValueEnum;
 pub enum BackendChoice {
     /// candle on the CPU, the reference.
     Cpu,
-    /// WGSL kernels on wgpu (Vulkan, Metal or DX12; llvmpipe when no GPU is present).
+    /// WGSL kernels on wgpu over Vulkan (Mesa's llvmpipe when no GPU is present).
     Webgpu,
 }
