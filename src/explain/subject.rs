@@ -33,7 +33,6 @@ pub struct AttentionStack<'a, T> {
     /// The row read out: the token whose state the score reads (CLS, the pooled token, the
     /// position predicting the explained token).
     pub row: usize,
-    pub tokens: usize,
     /// The positions of the image patches among the tokens, row-major over the patch grid.
     pub patch_positions: Range<usize>,
     /// The positions that are text tokens (the scores a method reports for the text).

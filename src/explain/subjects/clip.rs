@@ -109,7 +109,6 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
             probs: probs_of(&pass.vision.encoder.layers)?,
             grads: grads_of(grads.map(|g| &g.vision.encoder)),
             row: 0,
-            tokens: self.vision_tokens(),
             patch_positions: 1..self.vision_tokens(),
             text_positions: Vec::new(),
         };
@@ -117,7 +116,6 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
             probs: probs_of(&self.text.encoder.layers)?,
             grads: grads_of(grads.map(|g| &g.text.encoder)),
             row: self.pooled,
-            tokens: self.text_tokens,
             patch_positions: 0..0,
             text_positions: (0..self.text_tokens).collect(),
         };
