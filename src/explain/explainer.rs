@@ -226,6 +226,7 @@ impl<B: Backend> Explainer<B> {
         let pass =
             self.model.encode_image(backend, &backend.upload(&batch_of(&prepared.pixels, 1))?, Recording::Attention)?;
         let probs = pass
+            .trace
             .encoder
             .layers
             .iter()
@@ -262,7 +263,7 @@ impl<B: Backend> Explainer<B> {
         let geometry = self.geometry();
         let backend = &self.backend;
         let mut all = Vec::with_capacity(count);
-        let chunk = self.model.vision.images_per_batch(
+        let chunk = self.model.vision.transformer.images_per_batch(
             Recording::Nothing,
             self.batch_budget_bytes,
             self.backend.max_tensor_bytes(),

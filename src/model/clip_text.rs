@@ -2,7 +2,7 @@
 //! embeddings, causal encoder, `final_layer_norm`, the pooled end-of-text token, projection.
 //! One text per pass: the causal mask makes padding irrelevant, so texts never need batching.
 
-use super::encoder::{Encoder, EncoderGrads, EncoderTrace, Recording};
+use super::encoder::{Encoder, EncoderGrads, EncoderTrace, Readout, Recording};
 use super::{LayerNorm, Linear, MatrixWeight, WeightLoader};
 use crate::backend::Backend;
 use crate::config::ClipTextConfig;
@@ -23,7 +23,7 @@ pub struct TextTower<T> {
 pub struct TextPass<T> {
     /// e_t, the token embeddings before positions are added, (1, T, D).
     pub token_embeddings: T,
-    /// Its `pooled` is the pooled token's final state before `final_layer_norm`, (1, D). The norm
+    /// Its `output` is the pooled token's final state before `final_layer_norm`, (1, D). The norm
     /// is row-wise, so norming only this row equals transformers' norm-then-select.
     pub encoder: EncoderTrace<T>,
     /// (1, projection)
@@ -66,8 +66,8 @@ impl<T: Clone> TextTower<T> {
     ) -> Result<TextPass<T>> {
         let token_embeddings = self.token_embedding.gather_rows(backend, ids)?;
         let input = backend.add_positions(&token_embeddings, &self.position_embedding)?;
-        let encoder = self.encoder.forward(backend, &input, ids.len(), pooled_position, recording)?;
-        let embeds = self.projection.forward(backend, &self.final_layer_norm.forward(backend, &encoder.pooled)?)?;
+        let encoder = self.encoder.forward(backend, &input, Readout::Token(pooled_position), recording)?;
+        let embeds = self.projection.forward(backend, &self.final_layer_norm.forward(backend, &encoder.output)?)?;
         Ok(TextPass { token_embeddings, encoder, embeds })
     }
 
@@ -78,7 +78,7 @@ impl<T: Clone> TextTower<T> {
         d_embeds: &T,
     ) -> Result<TextGrads<T>> {
         let d_normed = self.projection.backward(backend, d_embeds)?;
-        let d_pooled = self.final_layer_norm.backward(backend, &pass.encoder.pooled, &d_normed)?;
+        let d_pooled = self.final_layer_norm.backward(backend, &pass.encoder.output, &d_normed)?;
         let encoder = self.encoder.backward(backend, &pass.encoder, &d_pooled)?;
         Ok(TextGrads { d_token_embeddings: encoder.d_input.clone(), encoder })
     }

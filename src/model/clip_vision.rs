@@ -1,14 +1,15 @@
-//! CLIP's vision tower (HF `CLIPVisionTransformer` + `visual_projection`): patch convolution, class
-//! token, positions, `pre_layrnorm` (sic, as the checkpoints name it), encoder, `post_layernorm` on
-//! the class token, projection.
+//! CLIP's vision transformer (HF `CLIPVisionTransformer`): patch convolution, class token,
+//! positions, `pre_layrnorm` (sic, as the checkpoints name it), encoder, `post_layernorm`. CLIP reads
+//! it at the class token and projects it (`VisionTower`); a LLaVA reads every token of an inner
+//! layer (`model/llava_vision.rs`).
 
-use super::encoder::{Encoder, EncoderGrads, EncoderTrace, Recording};
+use super::encoder::{Encoder, EncoderGrads, EncoderTrace, Readout, Recording};
 use super::{LayerNorm, Linear, WeightLoader};
 use crate::backend::Backend;
 use crate::config::ClipVisionConfig;
 use crate::error::Result;
 
-pub struct VisionTower<T> {
+pub struct VisionTransformer<T> {
     /// (D, 3, P, P)
     patch_embedding: T,
     /// (D)
@@ -17,19 +18,16 @@ pub struct VisionTower<T> {
     position_embedding: T,
     pre_layrnorm: LayerNorm<T>,
     pub encoder: Encoder<T>,
-    post_layernorm: LayerNorm<T>,
-    /// (projection, D), no bias.
-    projection: Linear<T>,
+    pub post_layernorm: LayerNorm<T>,
     pub config: ClipVisionConfig,
 }
 
-pub struct VisionPass<T> {
+/// A forward pass of the vision transformer.
+pub struct VisionTrace<T> {
     /// The embeddings before `pre_layrnorm`, (B, N + 1, D).
     embeddings: T,
-    /// Its `pooled` is the class token's final state before `post_layernorm`, (B, D).
+    /// Its `output` is what the readout asked for, before `post_layernorm`.
     pub encoder: EncoderTrace<T>,
-    /// (B, projection)
-    pub embeds: T,
 }
 
 pub struct VisionGrads<T> {
@@ -38,43 +36,56 @@ pub struct VisionGrads<T> {
     pub encoder: EncoderGrads<T>,
 }
 
-impl<T: Clone> VisionTower<T> {
-    pub fn new<B: Backend<Tensor = T>>(
-        model: &WeightLoader<B>,
-        config: &ClipVisionConfig,
-        projection_dim: usize,
-    ) -> Result<Self> {
-        let vision = model.pp("vision_model");
+impl<T: Clone> VisionTransformer<T> {
+    /// The transformer under `vision` (the checkpoint's `vision_model`).
+    pub fn new<B: Backend<Tensor = T>>(vision: &WeightLoader<B>, config: &ClipVisionConfig) -> Result<Self> {
         let embeddings = vision.pp("embeddings");
         let (d, p) = (config.hidden_size, config.patch_size);
-        let encoder_config = config.encoder()?;
-        Ok(VisionTower {
+        Ok(VisionTransformer {
             patch_embedding: embeddings.pp("patch_embedding").get("weight", &[d, config.num_channels, p, p])?,
             class_embedding: embeddings.get("class_embedding", &[d])?,
             position_embedding: embeddings.pp("position_embedding").get("weight", &[config.num_patches() + 1, d])?,
             pre_layrnorm: LayerNorm::new(vision.pp("pre_layrnorm"), d, config.layer_norm_eps)?,
-            encoder: Encoder::new(vision.pp("encoder"), encoder_config)?,
+            encoder: Encoder::new(vision.pp("encoder"), config.encoder()?)?,
             post_layernorm: LayerNorm::new(vision.pp("post_layernorm"), d, config.layer_norm_eps)?,
-            projection: Linear::new(model.pp("visual_projection"), d, projection_dim, false)?,
             config: config.clone(),
         })
     }
 
-    /// pixels (B, 3, S, S) → projected embeddings and whatever `recording` asks to keep.
+    /// pixels (B, 3, S, S) → the encoder's `readout`, and whatever `recording` asks to keep.
     pub fn forward<B: Backend<Tensor = T>>(
         &self,
         backend: &B,
         pixels: &T,
+        readout: Readout,
         recording: Recording,
-    ) -> Result<VisionPass<T>> {
+    ) -> Result<VisionTrace<T>> {
         let patches = backend.patch_embed(pixels, &self.patch_embedding, self.config.patch_size)?;
         let tokens = backend.prepend_class(&patches, &self.class_embedding)?;
         let embeddings = backend.add_positions(&tokens, &self.position_embedding)?;
         let encoder_input = self.pre_layrnorm.forward(backend, &embeddings)?;
-        let tokens = self.config.num_patches() + 1;
-        let encoder = self.encoder.forward(backend, &encoder_input, tokens, 0, recording)?;
-        let embeds = self.projection.forward(backend, &self.post_layernorm.forward(backend, &encoder.pooled)?)?;
-        Ok(VisionPass { embeddings, encoder, embeds })
+        let encoder = self.encoder.forward(backend, &encoder_input, readout, recording)?;
+        Ok(VisionTrace { embeddings, encoder })
+    }
+
+    /// Backpropagates `d_output`, the gradient of the trace's encoder output, through a trace
+    /// recorded with `Recording::Backward`.
+    pub fn backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        trace: &VisionTrace<T>,
+        d_output: &T,
+    ) -> Result<VisionGrads<T>> {
+        let encoder = self.encoder.backward(backend, &trace.encoder, d_output)?;
+        let d_embeddings = self.pre_layrnorm.backward(backend, &trace.embeddings, &encoder.d_input)?;
+        let d_patches = backend.drop_first_token(&d_embeddings)?;
+        let d_pixels = backend.patch_embed_backward(
+            &d_patches,
+            &self.patch_embedding,
+            self.config.patch_size,
+            self.config.image_size,
+        )?;
+        Ok(VisionGrads { d_pixels, encoder })
     }
 
     /// How many images one batched pass may hold when `recording` is kept: what fits the
@@ -94,6 +105,47 @@ impl<T: Clone> VisionTower<T> {
         let by_tensor = max_tensor_bytes / largest_tensor_bytes.max(1);
         by_budget.min(by_tensor).max(1)
     }
+}
+
+/// CLIP's vision tower (HF `CLIPVisionTransformer` + `visual_projection`): the transformer read at
+/// the class token, `post_layernorm`, the projection.
+pub struct VisionTower<T> {
+    pub transformer: VisionTransformer<T>,
+    /// (projection, D), no bias.
+    projection: Linear<T>,
+}
+
+pub struct VisionPass<T> {
+    /// Its encoder `output` is the class token's final state before `post_layernorm`, (B, D).
+    pub trace: VisionTrace<T>,
+    /// (B, projection)
+    pub embeds: T,
+}
+
+impl<T: Clone> VisionTower<T> {
+    pub fn new<B: Backend<Tensor = T>>(
+        model: &WeightLoader<B>,
+        config: &ClipVisionConfig,
+        projection_dim: usize,
+    ) -> Result<Self> {
+        Ok(VisionTower {
+            transformer: VisionTransformer::new(&model.pp("vision_model"), config)?,
+            projection: Linear::new(model.pp("visual_projection"), config.hidden_size, projection_dim, false)?,
+        })
+    }
+
+    /// pixels (B, 3, S, S) → projected embeddings and whatever `recording` asks to keep.
+    pub fn forward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pixels: &T,
+        recording: Recording,
+    ) -> Result<VisionPass<T>> {
+        let trace = self.transformer.forward(backend, pixels, Readout::Token(0), recording)?;
+        let pooled = self.transformer.post_layernorm.forward(backend, &trace.encoder.output)?;
+        let embeds = self.projection.forward(backend, &pooled)?;
+        Ok(VisionPass { trace, embeds })
+    }
 
     /// Backpropagates ∂s/∂embeds (B, projection) through a pass recorded with `Recording::Backward`.
     pub fn backward<B: Backend<Tensor = T>>(
@@ -103,16 +155,7 @@ impl<T: Clone> VisionTower<T> {
         d_embeds: &T,
     ) -> Result<VisionGrads<T>> {
         let d_normed = self.projection.backward(backend, d_embeds)?;
-        let d_pooled = self.post_layernorm.backward(backend, &pass.encoder.pooled, &d_normed)?;
-        let encoder = self.encoder.backward(backend, &pass.encoder, &d_pooled)?;
-        let d_embeddings = self.pre_layrnorm.backward(backend, &pass.embeddings, &encoder.d_input)?;
-        let d_patches = backend.drop_first_token(&d_embeddings)?;
-        let d_pixels = backend.patch_embed_backward(
-            &d_patches,
-            &self.patch_embedding,
-            self.config.patch_size,
-            self.config.image_size,
-        )?;
-        Ok(VisionGrads { d_pixels, encoder })
+        let d_pooled = self.transformer.post_layernorm.backward(backend, &pass.trace.encoder.output, &d_normed)?;
+        self.transformer.backward(backend, &pass.trace, &d_pooled)
     }
 }

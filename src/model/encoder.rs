@@ -1,16 +1,27 @@
-//! The pre-norm transformer encoder shared by both CLIP towers (HF `CLIPEncoder`), with a forward
-//! that records what relevance methods and the backward pass need, and that backward pass.
+//! The pre-norm transformer encoder of CLIP's towers (HF `CLIPEncoder`), with a forward that
+//! records what relevance methods and the backward pass need, and that backward pass.
 //!
-//! Each tower reads one token of the last layer's output (the class token, or the text's pooled
-//! position), so after the last layer's attention — whose maps are kept whole, for every method
-//! and for display — only that token's row goes through the output projection and the MLP. The
-//! other rows would not change the score or any gradient of it: 196 of ViT-B/16's 197 rows of
-//! the last layer's MLP, about 6 % of a forward pass and of a backward pass, are skipped.
+//! What is read out is the model's choice ([`Readout`]). A CLIP tower reads one token of the last
+//! layer's output (the class token, or the text's pooled position), so after the last layer's
+//! attention — whose maps are kept whole, for every method and for display — only that token's row
+//! goes through the output projection and the MLP: the other rows would not change the score or
+//! any gradient of it (196 of ViT-B/16's 197 rows of the last layer's MLP, about 6 % of a forward
+//! pass and of a backward pass). A LLaVA vision tower reads every token of an inner layer's output
+//! (`hidden_states[vision_feature_layer]`), so only the layers up to it run.
 
 use super::{LayerNorm, Linear, WeightLoader};
 use crate::backend::{AttentionShape, Backend};
 use crate::config::EncoderConfig;
 use crate::error::{Error, Result};
+
+/// What the encoder's output is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readout {
+    /// The last layer's output at one token, (B, D).
+    Token(usize),
+    /// Every token's output after the first `layers` layers, (B, T, D).
+    AllTokens { layers: usize },
+}
 
 /// How much of the forward pass to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,18 +58,19 @@ struct SavedForBackward<T> {
     query: T,
     key: T,
     value: T,
-    /// The residual stream after the attention block ((B, D) in the last layer: the pooled row).
+    /// The residual stream after the attention block ((B, D) in the last layer of a
+    /// `Readout::Token`: the read-out row).
     mid: T,
     /// The activation's derivative at fc1's output, (B, T, intermediate) ((B, intermediate) in
-    /// the last layer).
+    /// the last layer of a `Readout::Token`).
     activation_derivative: T,
 }
 
 pub struct EncoderTrace<T> {
     pub layers: Vec<LayerRecord<T>>,
-    /// The last layer's output at the pooled position, (B, D).
-    pub pooled: T,
-    pooled_position: usize,
+    /// What `readout` asked for: (B, D) for a token, (B, T, D) for every token.
+    pub output: T,
+    readout: Readout,
     tokens: usize,
 }
 
@@ -110,30 +122,38 @@ impl<T: Clone> Encoder<T> {
         AttentionShape::square(batch, tokens, hidden, self.config.num_heads, self.config.causal)
     }
 
-    /// Runs `input` (B, T, D) through every layer; the trace's `pooled` is the last layer's output
-    /// at `pooled_position`.
+    /// Runs `input` (B, T, D) through the layers `readout` needs; the trace's `output` is what it
+    /// reads.
     pub fn forward<B: Backend<Tensor = T>>(
         &self,
         backend: &B,
         input: &T,
-        tokens: usize,
-        pooled_position: usize,
+        readout: Readout,
         recording: Recording,
     ) -> Result<EncoderTrace<T>> {
         let c = &self.config;
+        let tokens = backend.dims(input).get(1).copied().unwrap_or(0);
+        let (layers, read_token) = match readout {
+            Readout::Token(position) => (self.layers.len(), Some(position)),
+            Readout::AllTokens { layers } if layers <= self.layers.len() => (layers, None),
+            Readout::AllTokens { layers } => {
+                return Err(Error::Internal(format!("{layers} encoder layers asked of {}", self.layers.len())))
+            }
+        };
         let mut x = input.clone();
-        let mut records = Vec::with_capacity(self.layers.len());
-        for (index, layer) in self.layers.iter().enumerate() {
+        let mut records = Vec::with_capacity(layers);
+        for (index, layer) in self.layers[..layers].iter().enumerate() {
             let normed1 = layer.layer_norm1.forward(backend, &x)?;
             let query = layer.q_proj.forward(backend, &normed1)?;
             let key = layer.k_proj.forward(backend, &normed1)?;
             let value = layer.v_proj.forward(backend, &normed1)?;
             let shape = self.attention_shape(backend, &query)?;
             let (attended, probs) = backend.attention(&query, &key, &value, &shape)?;
-            let (residual, attended) = if index + 1 == self.layers.len() {
-                (backend.select_token(&x, pooled_position)?, backend.select_token(&attended, pooled_position)?)
-            } else {
-                (x.clone(), attended)
+            let (residual, attended) = match read_token {
+                Some(position) if index + 1 == layers => {
+                    (backend.select_token(&x, position)?, backend.select_token(&attended, position)?)
+                }
+                _ => (x.clone(), attended),
             };
             let mid = backend.add(&residual, &layer.out_proj.forward(backend, &attended)?)?;
             let hidden = layer.fc1.forward(backend, &layer.layer_norm2.forward(backend, &mid)?)?;
@@ -157,28 +177,27 @@ impl<T: Clone> Encoder<T> {
             }
             x = output;
         }
-        Ok(EncoderTrace { layers: records, pooled: x, pooled_position, tokens })
+        Ok(EncoderTrace { layers: records, output: x, readout, tokens })
     }
 
-    /// Backpropagates `d_pooled` (B, D), the gradient of the trace's `pooled`, through a trace
-    /// recorded with `Recording::Backward`.
+    /// Backpropagates `d_output`, the gradient of the trace's `output`, through a trace recorded
+    /// with `Recording::Backward`.
     pub fn backward<B: Backend<Tensor = T>>(
         &self,
         backend: &B,
         trace: &EncoderTrace<T>,
-        d_pooled: &T,
+        d_output: &T,
     ) -> Result<EncoderGrads<T>> {
-        let mut d_x = d_pooled.clone();
+        let mut d_x = d_output.clone();
         let mut d_probs = Vec::with_capacity(self.layers.len());
         let mut d_layer_inputs = Vec::with_capacity(self.layers.len());
-        let last = self.layers.len().saturating_sub(1);
-        // The last layer ran its attention output, residual and MLP on the pooled row only: its
-        // gradients spread back to the (B, T, D) stream at that row.
+        let last = trace.layers.len().saturating_sub(1);
+        // With a token read out, the last layer ran its attention output, residual and MLP on that
+        // row only: its gradients spread back to the (B, T, D) stream at that row.
         let spread = |d: T, index: usize| -> Result<T> {
-            if index == last {
-                backend.select_token_backward(&d, trace.pooled_position, trace.tokens)
-            } else {
-                Ok(d)
+            match trace.readout {
+                Readout::Token(position) if index == last => backend.select_token_backward(&d, position, trace.tokens),
+                _ => Ok(d),
             }
         };
         for (index, (layer, record)) in self.layers.iter().zip(&trace.layers).enumerate().rev() {

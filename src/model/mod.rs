@@ -8,8 +8,8 @@ mod encoder;
 
 pub use clip::ClipModel;
 pub use clip_text::{TextGrads, TextPass};
-pub use clip_vision::{VisionGrads, VisionPass};
-pub use encoder::{EncoderGrads, EncoderTrace, LayerRecord, Recording};
+pub use clip_vision::{VisionGrads, VisionPass, VisionTrace, VisionTransformer};
+pub use encoder::{EncoderGrads, EncoderTrace, LayerRecord, Readout, Recording};
 
 use crate::backend::Backend;
 use crate::error::Result;

@@ -106,7 +106,7 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
         grads: Option<&'a ClipGrads<B::Tensor>>,
     ) -> Result<Vec<AttentionStack<'a, B::Tensor>>> {
         let vision = AttentionStack {
-            probs: probs_of(&pass.vision.encoder.layers)?,
+            probs: probs_of(&pass.vision.trace.encoder.layers)?,
             grads: grads_of(grads.map(|g| &g.vision.encoder)),
             row: 0,
             patch_positions: 1..self.vision_tokens(),
@@ -144,7 +144,7 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
         grads: &'a ClipGrads<B::Tensor>,
     ) -> Option<GradcamLayer<'a, B::Tensor>> {
         Some(GradcamLayer {
-            hidden: &pass.vision.encoder.layers.last()?.input,
+            hidden: &pass.vision.trace.encoder.layers.last()?.input,
             gradient: grads.vision.encoder.d_layer_inputs.last()?,
             weighted: 1..self.vision_tokens(),
         })
@@ -163,6 +163,10 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
     }
 
     fn batch_size(&self, recording: Recording) -> usize {
-        self.model.vision.images_per_batch(recording, self.batch_budget_bytes, self.backend.max_tensor_bytes())
+        self.model.vision.transformer.images_per_batch(
+            recording,
+            self.batch_budget_bytes,
+            self.backend.max_tensor_bytes(),
+        )
     }
 }
