@@ -85,9 +85,9 @@ fn inconsistent_config_is_reported() {
     assert!(error.contains("vocab_size"), "{error}");
 
     let dir = model_copy("bad-activation");
-    edit_config(&dir, |c| c["vision_config"]["hidden_act"] = "swish".into());
+    edit_config(&dir, |c| c["vision_config"]["hidden_act"] = "mish".into());
     let error = load_error(&dir);
-    assert!(error.contains("hidden_act `swish` is not supported"), "{error}");
+    assert!(error.contains("hidden_act `mish` is not supported"), "{error}");
 }
 
 #[test]

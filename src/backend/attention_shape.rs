@@ -124,7 +124,7 @@ impl AttentionShape {
         [self.batch, self.heads, self.queries, self.keys]
     }
 
-    /// Errors unless q, k, v (and the output gradient, when given) have this shape's dimensions.
+    /// Errors unless q, k and v have this shape's dimensions.
     pub fn check_inputs(&self, op: &str, q: &[usize], k: &[usize], v: &[usize]) -> Result<()> {
         if q != self.query_dims() || k != self.kv_dims() || v != self.kv_dims() {
             return Err(Error::Internal(format!(
@@ -134,6 +134,25 @@ impl AttentionShape {
             )));
         }
         Ok(())
+    }
+
+    /// The batch of the tensors the forward pass saved (q, k, v, probabilities) for a backward
+    /// pass whose output gradient has this shape's batch: the same batch, or 1 when one forward
+    /// serves a batch of backward passes (each saved tensor then stands for repeated copies).
+    /// Errors unless every tensor fits.
+    pub fn saved_batch(&self, op: &str, [q, k, v, probs]: [&[usize]; 4], d_out: &[usize]) -> Result<usize> {
+        let saved = q.first().copied().unwrap_or(0);
+        let forward = AttentionShape { batch: saved, ..*self };
+        let fits = (saved == 1 || saved == self.batch)
+            && forward.check_inputs(op, q, k, v).is_ok()
+            && probs == forward.maps_dims()
+            && d_out == self.query_dims();
+        if !fits {
+            return Err(Error::Internal(format!(
+                "{op}: q {q:?}, k {k:?}, v {v:?}, probabilities {probs:?} and d_out {d_out:?} do not fit {self:?}"
+            )));
+        }
+        Ok(saved)
     }
 }
 
@@ -167,5 +186,22 @@ mod tests {
         assert!(shape(2, 2, 3, 4, AttentionMask::Causal { offset: 2 }).checked().is_err(), "query 2 would see key 4");
         assert!(shape(2, 2, 1, 0, AttentionMask::None).checked().is_err());
         assert!(AttentionShape::square(1, 4, 10, 3, false).is_err());
+    }
+
+    #[test]
+    fn a_backward_pass_may_read_one_saved_forward() {
+        let s = AttentionShape { batch: 3, ..shape(4, 2, 2, 5, AttentionMask::None) }.checked().unwrap();
+        let one = AttentionShape { batch: 1, ..s };
+        let saved = |s: &AttentionShape| [s.query_dims(), s.kv_dims(), s.kv_dims()].map(|d| d.to_vec());
+        let [q, k, v] = saved(&one);
+        let probs = one.maps_dims();
+        assert_eq!(s.saved_batch("op", [&q, &k, &v, &probs], &s.query_dims()).unwrap(), 1);
+        let [q3, k3, v3] = saved(&s);
+        assert_eq!(s.saved_batch("op", [&q3, &k3, &v3, &s.maps_dims()], &s.query_dims()).unwrap(), 3);
+        assert!(s.saved_batch("op", [&q, &k3, &v, &probs], &s.query_dims()).is_err(), "mixed batches");
+        assert!(s.saved_batch("op", [&q, &k, &v, &probs], &one.query_dims()).is_err(), "d_out of batch 1");
+        let two = AttentionShape { batch: 2, ..s };
+        let [q2, k2, v2] = saved(&two);
+        assert!(s.saved_batch("op", [&q2, &k2, &v2, &two.maps_dims()], &s.query_dims()).is_err());
     }
 }

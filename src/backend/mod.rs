@@ -6,7 +6,7 @@
 //! The vocabulary is split by who uses it:
 //! - [`TensorStore`]: where tensors live (upload, read back, wait, submit);
 //! - [`Ops`]: the transformer ops every model family is built from (linear, norms, activations,
-//!   attention, token rows);
+//!   attention, rotary positions, token rows);
 //! - [`VisionOps`]: the ViT embedding ops (patches, class token, positions);
 //! - [`BatchOps`]: the batched methods' inputs and sums (integrated gradients, SmoothGrad,
 //!   occlusion), and [`ScoreOps`], the explained scores computed where a batch runs;
@@ -21,7 +21,9 @@ pub mod cosine;
 pub mod cpu;
 mod ops;
 mod relevance_ops;
+mod rotary;
 mod score_ops;
+pub(crate) mod shapes;
 mod store;
 mod vision_ops;
 pub mod webgpu;
@@ -32,9 +34,11 @@ pub(crate) use batch_ops::{copies_shape, occlusion_geometry};
 pub use batch_ops::{patch_spans, BatchOps};
 pub use ops::{AttentionGrads, Ops};
 pub use relevance_ops::{HeadFusion, RelevanceOps};
+pub use rotary::RotaryTables;
 pub use score_ops::ScoreOps;
 pub use store::TensorStore;
 pub use vision_ops::VisionOps;
+pub(crate) use vision_ops::{patch_embed_backward_geometry, patch_embed_geometry};
 
 /// Every op a model or an explanation method may ask of a backend.
 pub trait Backend: TensorStore + Ops + VisionOps + BatchOps + ScoreOps + RelevanceOps {}

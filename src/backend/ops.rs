@@ -1,8 +1,12 @@
 //! The transformer ops every model family is written with: linear layers (dense or quantized),
-//! normalization, activations, elementwise sums and products, attention, and token rows.
-//! Shapes use B = batch, T = tokens, D = hidden size.
+//! normalization, activations, elementwise sums and products, attention, rotary positions, and
+//! token rows. Shapes use B = batch, T = tokens, D = hidden size.
+//!
+//! One forward pass may serve a batch of K backward passes (one per explained token): where a
+//! backward op says so, the tensors the forward saved may be a batch of one while the incoming
+//! gradient is a batch of K, and the op behaves as if each saved tensor were repeated K times.
 
-use super::{Activation, AttentionShape, TensorStore};
+use super::{Activation, AttentionShape, RotaryTables, TensorStore};
 use crate::error::Result;
 use crate::loader::{HostTensor, QuantizedMatrix};
 
@@ -57,6 +61,7 @@ pub trait Ops: TensorStore {
     /// Normalizes the last dimension; gamma, beta (D).
     fn layer_norm(&self, x: &Self::Tensor, gamma: &Self::Tensor, beta: &Self::Tensor, eps: f64)
         -> Result<Self::Tensor>;
+    /// dy (K, .., D) → dx (K, .., D) for x of dy's shape or a batch of one of it.
     fn layer_norm_backward(
         &self,
         x: &Self::Tensor,
@@ -70,7 +75,20 @@ pub trait Ops: TensorStore {
     /// forward's transcendental (σ or erf), so the backward pass is a plain product.
     fn activation_with_derivative(&self, x: &Self::Tensor, act: Activation) -> Result<(Self::Tensor, Self::Tensor)>;
 
-    /// Elementwise product of two tensors of the same shape.
+    /// x / √(mean(x²) + eps) · w over the last dimension, as Llama's RMSNorm (the mean of squares
+    /// is not centred); w (D).
+    fn rms_norm(&self, x: &Self::Tensor, w: &Self::Tensor, eps: f64) -> Result<Self::Tensor>;
+    /// dy (K, .., D) → dx (K, .., D) for x of dy's shape or a batch of one of it.
+    fn rms_norm_backward(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        dy: &Self::Tensor,
+        eps: f64,
+    ) -> Result<Self::Tensor>;
+
+    /// Elementwise product of a (K, ..) and b of a's shape or a batch of one of it (b then
+    /// multiplies every element of the batch: a saved forward activation times K gradients).
     fn multiply(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
 
     /// Elementwise sum of two tensors of the same shape.
@@ -85,6 +103,9 @@ pub trait Ops: TensorStore {
         v: &Self::Tensor,
         shape: &AttentionShape,
     ) -> Result<(Self::Tensor, Self::Tensor)>;
+    /// The VJP of `attention` from d_out (B, Tq, H·d), B = `shape.batch`. q, k, v and probs are
+    /// the forward's, of batch B or of batch 1 (one forward serving B backward passes); every
+    /// gradient has batch B.
     fn attention_backward(
         &self,
         q: &Self::Tensor,
@@ -95,6 +116,19 @@ pub trait Ops: TensorStore {
         shape: &AttentionShape,
     ) -> Result<AttentionGrads<Self::Tensor>>;
 
+    /// Rotary position embeddings on x (B, T, H·d), any number of heads H of the tables' head
+    /// dimension d (which need not be hidden / heads), token t at position `offset` + t: each
+    /// head's channel pair (i, i + d/2) turned by that position's angle i (see `RotaryTables`).
+    fn rotary(&self, x: &Self::Tensor, tables: &RotaryTables<Self::Tensor>, offset: usize) -> Result<Self::Tensor>;
+    /// The VJP of `rotary`, dy (B, T, H·d) → dx: each pair turned back by the same angle (the
+    /// transposed rotation, which keeps the tables' attention factor).
+    fn rotary_backward(
+        &self,
+        dy: &Self::Tensor,
+        tables: &RotaryTables<Self::Tensor>,
+        offset: usize,
+    ) -> Result<Self::Tensor>;
+
     /// The rows of `table` (V, D) at `ids`, as (1, T, D).
     fn gather_rows(&self, table: &Self::Tensor, ids: &[u32]) -> Result<Self::Tensor>;
 
@@ -102,4 +136,20 @@ pub trait Ops: TensorStore {
     fn select_token(&self, x: &Self::Tensor, position: usize) -> Result<Self::Tensor>;
     /// dy (B, D) → (B, T, D), zero everywhere but `position`.
     fn select_token_backward(&self, dy: &Self::Tensor, position: usize, tokens: usize) -> Result<Self::Tensor>;
+
+    /// x (B, T, D) → (B, N, D), the tokens at `positions` (N of them, in that order, repeats allowed).
+    fn select_rows(&self, x: &Self::Tensor, positions: &[u32]) -> Result<Self::Tensor>;
+    /// x (B, T, D) with the token at positions[n] replaced by rows[:, n] for rows (B, N, D): image
+    /// features put in place of a prompt's image tokens. The N positions are distinct.
+    fn replace_rows(&self, x: &Self::Tensor, rows: &Self::Tensor, positions: &[u32]) -> Result<Self::Tensor>;
+    /// The VJP of `replace_rows`, dy (B, T, D) → (dx, d_rows): dx is dy with the replaced tokens
+    /// zeroed, d_rows (B, N, D) is dy at `positions`.
+    fn replace_rows_backward(&self, dy: &Self::Tensor, positions: &[u32]) -> Result<(Self::Tensor, Self::Tensor)>;
+
+    /// a (B, T1, W) followed by b (B, T2, W) along the tokens → (B, T1 + T2, W): a key/value cache
+    /// with the new step's keys or values appended (forward only). A new tensor rather than a
+    /// write into a preallocated cache: every tensor stays immutable once made (the GPU's buffer
+    /// pool and recorded commands rely on it), and the copy of the cache it costs per step is
+    /// of the order of what attention reads from the cache anyway.
+    fn concat_tokens(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
 }

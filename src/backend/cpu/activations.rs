@@ -18,6 +18,7 @@ pub(super) fn apply(x: &[f32], act: Activation) -> Vec<f32> {
         Activation::QuickGelu => map(x, quick_gelu),
         Activation::Gelu => map(x, gelu),
         Activation::GeluTanh => map(x, gelu_tanh),
+        Activation::Silu => map(x, silu),
     }
 }
 
@@ -27,6 +28,7 @@ pub(super) fn apply_with_derivative(x: &[f32], act: Activation) -> (Vec<f32>, Ve
         Activation::QuickGelu => map_pairs(x, quick_gelu_with_derivative),
         Activation::Gelu => map_pairs(x, gelu_with_derivative),
         Activation::GeluTanh => map_pairs(x, gelu_tanh_with_derivative),
+        Activation::Silu => map_pairs(x, silu_with_derivative),
     }
 }
 
@@ -49,6 +51,11 @@ fn quick_gelu(x: f32) -> f32 {
     x * sigmoid(QUICK_GELU_ALPHA * x)
 }
 
+#[inline(always)]
+fn silu(x: f32) -> f32 {
+    x * sigmoid(x)
+}
+
 fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * INV_SQRT_2))
 }
@@ -62,6 +69,12 @@ fn gelu_tanh(x: f32) -> f32 {
 fn quick_gelu_with_derivative(x: f32) -> (f32, f32) {
     let s = sigmoid(QUICK_GELU_ALPHA * x);
     (x * s, s * (1.0 + QUICK_GELU_ALPHA * x * (1.0 - s)))
+}
+
+#[inline(always)]
+fn silu_with_derivative(x: f32) -> (f32, f32) {
+    let s = sigmoid(x);
+    (x * s, s * (1.0 + x * (1.0 - s)))
 }
 
 fn gelu_with_derivative(x: f32) -> (f32, f32) {
@@ -103,7 +116,7 @@ mod tests {
     #[test]
     fn derivatives_match_central_differences() {
         let h = 1e-3f32;
-        for act in [Activation::QuickGelu, Activation::Gelu, Activation::GeluTanh] {
+        for act in [Activation::QuickGelu, Activation::Gelu, Activation::GeluTanh, Activation::Silu] {
             let xs: Vec<f32> = (-60..=60).map(|i| i as f32 / 10.0).collect();
             let (values, derivatives) = apply_with_derivative(&xs, act);
             assert_eq!(values, apply(&xs, act), "{act:?}: values differ between the two entry points");

@@ -31,7 +31,7 @@ impl Heads {
         (0..self.0.batch).flat_map(move |b| (0..heads).map(move |h| (b, h)))
     }
 
-    /// Query head `h` of batch element `b` in q or the output, (Tq, d), read in place.
+    /// Query head `h` of batch element `b` in q, the output or their gradients, (Tq, d), read in place.
     fn query<'a>(&self, values: &'a [f32], b: usize, h: usize) -> StridedMatrix<'a> {
         let s = &self.0;
         let start = b * s.queries * s.query_width() + h * s.head_dim;
@@ -104,6 +104,9 @@ pub(super) struct AttentionGradients {
     pub d_probs: Vec<f32>,
 }
 
+/// The gradients for d_out of `shape`'s batch B, from q, k, v and probabilities saved by a forward
+/// of batch `saved_batch`: B, or 1 for one forward serving B backward passes (element b then reads
+/// the saved element b mod `saved_batch`).
 pub(super) fn attention_backward(
     q: &[f32],
     k: &[f32],
@@ -111,22 +114,28 @@ pub(super) fn attention_backward(
     probs: &[f32],
     d_out: &[f32],
     shape: AttentionShape,
+    saved_batch: usize,
 ) -> Result<AttentionGradients> {
     let heads = Heads(shape);
-    heads.check("q", q, shape.query_len())?;
+    let saved = Heads(AttentionShape { batch: saved_batch, ..shape });
     heads.check("d_out", d_out, shape.query_len())?;
-    heads.check("k", k, shape.kv_len())?;
-    heads.check("v", v, shape.kv_len())?;
-    heads.check("probs", probs, shape.maps_len())?;
+    saved.check("q", q, saved.0.query_len())?;
+    saved.check("k", k, saved.0.kv_len())?;
+    saved.check("v", v, saved.0.kv_len())?;
+    saved.check("probs", probs, saved.0.maps_len())?;
+    if saved_batch == 0 {
+        return Err(Error::Internal(format!("attention backward: a saved batch of 0 for {shape:?}")));
+    }
     let keys = shape.keys;
     let mut d_probs = vec![0f32; shape.maps_len()];
     let mut d_scores = vec![0f32; shape.queries * keys];
     let mut d_query = vec![0f32; shape.query_len()];
     let [mut d_key, mut d_value] = [(); 2].map(|_| vec![0f32; shape.kv_len()]);
     for (b, h) in heads.pairs() {
-        let (d_out_h, p) = (heads.query(d_out, b, h), heads.map(probs, b, h));
+        let sb = b % saved_batch;
+        let (d_out_h, p) = (heads.query(d_out, b, h), saved.map(probs, sb, h));
         let d_map = &mut d_probs[heads.map_range(b, h)];
-        product_into(d_map, keys, 1, d_out_h, heads.kv(v, b, h).transposed(), false)?;
+        product_into(d_map, keys, 1, d_out_h, saved.kv(v, sb, h).transposed(), false)?;
         heads.accumulate_kv(&mut d_value, b, h, p.transposed(), d_out_h)?;
         // Softmax VJP row by row, times the scores' scale: dS = scale · P ⊙ (dP − Σ_j dP_j P_j).
         for ((p_row, dp_row), ds_row) in
@@ -138,8 +147,8 @@ pub(super) fn attention_backward(
             }
         }
         let d_scores = StridedMatrix::rows_of(&d_scores, shape.queries, keys, keys);
-        heads.write_query(&mut d_query, b, h, d_scores, heads.kv(k, b, h))?;
-        heads.accumulate_kv(&mut d_key, b, h, d_scores.transposed(), heads.query(q, b, h))?;
+        heads.write_query(&mut d_query, b, h, d_scores, saved.kv(k, sb, h))?;
+        heads.accumulate_kv(&mut d_key, b, h, d_scores.transposed(), saved.query(q, sb, h))?;
     }
     Ok(AttentionGradients { d_query, d_key, d_value, d_probs })
 }
@@ -292,7 +301,7 @@ mod tests {
                 naive(q, k, v, s).0.iter().zip(&w).map(|(o, w)| o * *w as f64).sum()
             };
             let (_, probs) = attention(&q, &k, &v, s).unwrap();
-            let grads = attention_backward(&q, &k, &v, &probs, &w, s).unwrap();
+            let grads = attention_backward(&q, &k, &v, &probs, &w, s, s.batch).unwrap();
             let h = 1e-3f32;
             for (which, analytic) in [(0, &grads.d_query), (1, &grads.d_key), (2, &grads.d_value)] {
                 for i in 0..analytic.len() {
@@ -337,8 +346,8 @@ mod tests {
         assert!(attention(&q[1..], &kv, &kv, s).is_err());
         assert!(attention(&q, &q, &kv, s).is_err(), "keys of the queries' width");
         let probs = vec![0f32; s.maps_len()];
-        assert!(attention_backward(&q, &kv, &kv, &q, &q, s).is_err(), "probs of the activations' size");
-        assert!(attention_backward(&q, &kv, &kv, &probs, &kv, s).is_err(), "d_out of the keys' size");
+        assert!(attention_backward(&q, &kv, &kv, &q, &q, s, 1).is_err(), "probs of the activations' size");
+        assert!(attention_backward(&q, &kv, &kv, &probs, &kv, s, 1).is_err(), "d_out of the keys' size");
     }
 
     #[test]

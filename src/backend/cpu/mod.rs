@@ -2,13 +2,17 @@
 //! multi-threaded natively, wasm SIMD in the browser), called directly for linear layers and
 //! attention (products.rs, attention.rs); the cheap row-wise ops are plain loops over
 //! contiguous slices, which keeps their backward passes easy to check against the formulas.
-//! One file per part of the vocabulary: ops.rs, vision.rs, batch.rs (with the scores).
+//! One file per part of the vocabulary: ops.rs, vision.rs, batch.rs (with the scores); the loops
+//! of the row-wise ops in norms.rs, rotary.rs, token_rows.rs and activations.rs.
 
 mod activations;
 mod attention;
 mod batch;
+mod norms;
 mod ops;
 mod products;
+mod rotary;
+mod token_rows;
 mod vector_exp;
 mod vision;
 

@@ -3,8 +3,13 @@
 
 use super::attention as cpu_attention;
 use super::products::product;
-use super::{activations, last_dim, tensor, with_all_values, with_values, with_weight, CpuBackend};
-use crate::backend::{Activation, AttentionGrads, AttentionShape, Ops};
+use super::{
+    activations, last_dim, norms, rotary, tensor, token_rows, with_all_values, with_values, with_weight, CpuBackend,
+};
+use crate::backend::shapes::{
+    self, check_positions, check_saved_batch, replacement_sources, rows_and_width, tokens_shape,
+};
+use crate::backend::{Activation, AttentionGrads, AttentionShape, Ops, RotaryTables};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, QuantizedMatrix};
 use candle_core::{Device, Tensor};
@@ -12,6 +17,7 @@ use candle_core::{Device, Tensor};
 impl Ops for CpuBackend {
     fn linear(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         let (out, inp) = w.dims2()?;
+        check_last_dim("linear", x.dims(), inp)?;
         let rows = x.elem_count() / inp.max(1);
         let bias = b.map(|b| with_values(b, <[f32]>::to_vec)).transpose()?;
         let y = with_values(x, |x| with_weight(w, |w| product(x, rows, w.transposed(), bias.as_deref())))???;
@@ -38,6 +44,7 @@ impl Ops for CpuBackend {
 
     fn linear_backward(&self, dy: &Tensor, w: &Tensor) -> Result<Tensor> {
         let (out, inp) = w.dims2()?;
+        check_last_dim("linear backward", dy.dims(), out)?;
         let rows = dy.elem_count() / out.max(1);
         let dx = with_values(dy, |dy| with_weight(w, |w| product(dy, rows, w, None)))???;
         let mut in_dims = dy.dims().to_vec();
@@ -51,6 +58,7 @@ impl Ops for CpuBackend {
     /// (docs/QUANTIZATION.md).
     fn quantized_linear(&self, x: &Tensor, w: &QuantizedMatrix, b: Option<&Tensor>) -> Result<Tensor> {
         let (out, inp) = w.shape();
+        check_last_dim("quantized linear", x.dims(), inp)?;
         let mut out_dims = x.dims().to_vec();
         let rows = x.elem_count() / inp;
         let x = x.reshape((rows, inp))?;
@@ -73,6 +81,7 @@ impl Ops for CpuBackend {
     /// so only a sliver of the weight is ever in f32.
     fn quantized_linear_backward(&self, dy: &Tensor, w: &QuantizedMatrix) -> Result<Tensor> {
         let (out, inp) = w.shape();
+        check_last_dim("quantized linear backward", dy.dims(), out)?;
         let mut in_dims = dy.dims().to_vec();
         let rows = dy.elem_count() / out;
         let dy = dy.reshape((rows, out))?;
@@ -93,47 +102,30 @@ impl Ops for CpuBackend {
     }
 
     fn layer_norm(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
-        let d = last_dim(x);
-        let gamma = with_values(gamma, |v| v.to_vec())?;
-        let beta = with_values(beta, |v| v.to_vec())?;
-        let out = with_values(x, |x| {
-            let mut out = vec![0f32; x.len()];
-            for (row, out_row) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-                let (mean, rstd) = row_statistics(row, eps);
-                for i in 0..d {
-                    out_row[i] = (row[i] - mean) * rstd * gamma[i] + beta[i];
-                }
-            }
-            out
-        })?;
+        rows_and_width("layer norm", x.dims(), gamma.elem_count())?;
+        rows_and_width("layer norm", x.dims(), beta.elem_count())?;
+        let out = with_all_values(&[x, gamma, beta], |t| norms::layer_norm(t[0].data, t[1].data, t[2].data, eps))?;
         tensor(out, x.dims())
     }
 
     fn layer_norm_backward(&self, x: &Tensor, gamma: &Tensor, dy: &Tensor, eps: f64) -> Result<Tensor> {
-        let d = last_dim(x);
-        let gamma = with_values(gamma, |v| v.to_vec())?;
-        let dy = with_values(dy, |v| v.to_vec())?;
-        let out = with_values(x, |x| {
-            let mut dx = vec![0f32; x.len()];
-            for ((row, dy_row), dx_row) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
-                let (mean, rstd) = row_statistics(row, eps);
-                // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)), g = dy ⊙ γ.
-                let (mut mean_g, mut mean_gx) = (0f32, 0f32);
-                for i in 0..d {
-                    let g = dy_row[i] * gamma[i];
-                    mean_g += g;
-                    mean_gx += g * (row[i] - mean) * rstd;
-                }
-                mean_g /= d as f32;
-                mean_gx /= d as f32;
-                for i in 0..d {
-                    let xhat = (row[i] - mean) * rstd;
-                    dx_row[i] = rstd * (dy_row[i] * gamma[i] - mean_g - xhat * mean_gx);
-                }
-            }
-            dx
-        })?;
-        tensor(out, x.dims())
+        rows_and_width("layer norm backward", x.dims(), gamma.elem_count())?;
+        check_saved_batch("layer norm backward", x.dims(), dy.dims())?;
+        let dx =
+            with_all_values(&[x, gamma, dy], |t| norms::layer_norm_backward(t[0].data, t[1].data, t[2].data, eps))?;
+        tensor(dx, dy.dims())
+    }
+
+    fn rms_norm(&self, x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+        rows_and_width("rms norm", x.dims(), w.elem_count())?;
+        tensor(with_all_values(&[x, w], |t| norms::rms_norm(t[0].data, t[1].data, eps))?, x.dims())
+    }
+
+    fn rms_norm_backward(&self, x: &Tensor, w: &Tensor, dy: &Tensor, eps: f64) -> Result<Tensor> {
+        rows_and_width("rms norm backward", x.dims(), w.elem_count())?;
+        check_saved_batch("rms norm backward", x.dims(), dy.dims())?;
+        let dx = with_all_values(&[x, w, dy], |t| norms::rms_norm_backward(t[0].data, t[1].data, t[2].data, eps))?;
+        tensor(dx, dy.dims())
     }
 
     fn activation(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
@@ -146,7 +138,8 @@ impl Ops for CpuBackend {
     }
 
     fn multiply(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok((a * b)?)
+        check_saved_batch("multiply", b.dims(), a.dims())?;
+        Ok(a.broadcast_mul(b)?)
     }
 
     fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -169,16 +162,18 @@ impl Ops for CpuBackend {
         d_out: &Tensor,
         shape: &AttentionShape,
     ) -> Result<AttentionGrads<Tensor>> {
-        shape.check_inputs("attention backward", q.dims(), k.dims(), v.dims())?;
-        if d_out.dims() != shape.query_dims() || probs.dims() != shape.maps_dims() {
-            return Err(Error::Internal(format!(
-                "attention backward: d_out {:?} and probabilities {:?} do not fit {shape:?}",
-                d_out.dims(),
-                probs.dims()
-            )));
-        }
+        let saved = [q, k, v, probs].map(|t| t.dims());
+        let saved_batch = shape.saved_batch("attention backward", saved, d_out.dims())?;
         let grads = with_all_values(&[q, k, v, probs, d_out], |t| {
-            cpu_attention::attention_backward(t[0].data, t[1].data, t[2].data, t[3].data, t[4].data, *shape)
+            cpu_attention::attention_backward(
+                t[0].data,
+                t[1].data,
+                t[2].data,
+                t[3].data,
+                t[4].data,
+                *shape,
+                saved_batch,
+            )
         })??;
         Ok(AttentionGrads {
             d_query: tensor(grads.d_query, &shape.query_dims())?,
@@ -188,7 +183,17 @@ impl Ops for CpuBackend {
         })
     }
 
+    fn rotary(&self, x: &Tensor, tables: &RotaryTables<Tensor>, offset: usize) -> Result<Tensor> {
+        rotate(x, tables, offset, false, "rotary")
+    }
+
+    fn rotary_backward(&self, dy: &Tensor, tables: &RotaryTables<Tensor>, offset: usize) -> Result<Tensor> {
+        rotate(dy, tables, offset, true, "rotary backward")
+    }
+
     fn gather_rows(&self, table: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        let (vocabulary, _) = table.dims2()?;
+        check_positions("gather rows", vocabulary, ids)?;
         let index = Tensor::from_vec(ids.to_vec(), ids.len(), &Device::Cpu)?;
         Ok(table.index_select(&index, 0)?.unsqueeze(0)?)
     }
@@ -199,6 +204,9 @@ impl Ops for CpuBackend {
 
     fn select_token_backward(&self, dy: &Tensor, position: usize, tokens: usize) -> Result<Tensor> {
         let (batch, hidden) = dy.dims2()?;
+        if position >= tokens {
+            return Err(Error::Internal(format!("select token backward: position {position} of {tokens} tokens")));
+        }
         let mut parts = Vec::with_capacity(3);
         if position > 0 {
             parts.push(Tensor::zeros((batch, position, hidden), dy.dtype(), &Device::Cpu)?);
@@ -209,6 +217,60 @@ impl Ops for CpuBackend {
         }
         Ok(Tensor::cat(&parts, 1)?)
     }
+
+    fn select_rows(&self, x: &Tensor, positions: &[u32]) -> Result<Tensor> {
+        let (batch, tokens, width) = tokens_shape("select rows", x.dims())?;
+        check_positions("select rows", tokens, positions)?;
+        let rows = with_values(x, |x| token_rows::select_rows(x, (tokens, width), positions))?;
+        tensor(rows, &[batch, positions.len(), width])
+    }
+
+    fn replace_rows(&self, x: &Tensor, rows: &Tensor, positions: &[u32]) -> Result<Tensor> {
+        let (batch, tokens, width) = tokens_shape("replace rows", x.dims())?;
+        let sources = replacement_sources("replace rows", tokens, positions)?;
+        if rows.dims() != [batch, positions.len(), width] {
+            return Err(Error::Internal(format!(
+                "replace rows: rows {:?} for {} positions of {:?}",
+                rows.dims(),
+                positions.len(),
+                x.dims()
+            )));
+        }
+        let out = with_all_values(&[x, rows], |t| {
+            token_rows::replace_rows(t[0].data, Some(t[1].data), (tokens, width), &sources, positions.len())
+        })?;
+        tensor(out, x.dims())
+    }
+
+    fn replace_rows_backward(&self, dy: &Tensor, positions: &[u32]) -> Result<(Tensor, Tensor)> {
+        let (_, tokens, width) = tokens_shape("replace rows backward", dy.dims())?;
+        let sources = replacement_sources("replace rows backward", tokens, positions)?;
+        let dx = with_values(dy, |dy| token_rows::replace_rows(dy, None, (tokens, width), &sources, positions.len()))?;
+        Ok((tensor(dx, dy.dims())?, self.select_rows(dy, positions)?))
+    }
+
+    fn concat_tokens(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        shapes::concatenated(a.dims(), b.dims())?;
+        Ok(Tensor::cat(&[a, b], 1)?)
+    }
+}
+
+/// x (B, T, H·d) rotated from position `offset` (or back, when `transposed`).
+fn rotate(x: &Tensor, tables: &RotaryTables<Tensor>, offset: usize, transposed: bool, op: &str) -> Result<Tensor> {
+    let (_, tokens) = tables.geometry(op, x.dims(), offset)?;
+    let width = last_dim(x);
+    let out = with_all_values(&[x, &tables.cos, &tables.sin], |t| {
+        rotary::rotate(t[0].data, (t[1].data, t[2].data), tables.head_dim() / 2, (tokens, width), offset, transposed)
+    })?;
+    tensor(out, x.dims())
+}
+
+/// Errors unless the last dimension of `dims` is the weight's `width`.
+fn check_last_dim(op: &str, dims: &[usize], width: usize) -> Result<()> {
+    if dims.last() != Some(&width) {
+        return Err(Error::Internal(format!("{op}: input {dims:?} does not fit a weight of width {width}")));
+    }
+    Ok(())
 }
 
 /// Whether gemm's products read a transposed weight faster than PyTorch's layout: with its
@@ -238,12 +300,4 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Mean and 1/σ of one row, accumulated in f64 so long rows stay exact to f32 precision.
-fn row_statistics(row: &[f32], eps: f64) -> (f32, f32) {
-    let n = row.len() as f64;
-    let mean = row.iter().map(|v| *v as f64).sum::<f64>() / n;
-    let var = row.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / n;
-    (mean as f32, (1.0 / (var + eps).sqrt()) as f32)
 }

@@ -2,14 +2,14 @@
 //! col2im backward.
 
 use super::{tensor, with_values, CpuBackend};
-use crate::backend::VisionOps;
-use crate::error::Result;
+use crate::backend::shapes::tokens_shape;
+use crate::backend::{patch_embed_backward_geometry, patch_embed_geometry, VisionOps};
+use crate::error::{Error, Result};
 use candle_core::Tensor;
 
 impl VisionOps for CpuBackend {
     fn patch_embed(&self, pixels: &Tensor, w: &Tensor, patch: usize) -> Result<Tensor> {
-        let (batch, channels, size, _) = pixels.dims4()?;
-        let hidden = w.dims()[0];
+        let [batch, channels, size, hidden] = patch_embed_geometry(pixels.dims(), w.dims(), patch)?;
         let side = size / patch;
         let patch_len = channels * patch * patch;
         let patches = with_values(pixels, |px| {
@@ -37,8 +37,8 @@ impl VisionOps for CpuBackend {
     }
 
     fn patch_embed_backward(&self, d_patches: &Tensor, w: &Tensor, patch: usize, image_size: usize) -> Result<Tensor> {
-        let (batch, patches, hidden) = d_patches.dims3()?;
-        let channels = w.elem_count() / (hidden * patch * patch);
+        let [batch, patches, hidden, channels] =
+            patch_embed_backward_geometry(d_patches.dims(), w.dims(), patch, image_size)?;
         let patch_len = channels * patch * patch;
         let side = image_size / patch;
         let d_flat = d_patches.reshape((batch * patches, hidden))?.matmul(&w.reshape((hidden, patch_len))?)?;
@@ -63,18 +63,30 @@ impl VisionOps for CpuBackend {
     }
 
     fn prepend_class(&self, patches: &Tensor, class: &Tensor) -> Result<Tensor> {
-        let (batch, _, hidden) = patches.dims3()?;
+        let (batch, _, hidden) = tokens_shape("prepend class", patches.dims())?;
+        if class.elem_count() != hidden {
+            return Err(Error::Internal(format!("prepend class: class {:?} vs hidden {hidden}", class.dims())));
+        }
         let class = class.reshape((1, 1, hidden))?.broadcast_as((batch, 1, hidden))?;
         Ok(Tensor::cat(&[&class, patches], 1)?)
     }
 
     fn add_positions(&self, x: &Tensor, positions: &Tensor) -> Result<Tensor> {
-        let tokens = x.dims()[1];
+        let (_, tokens, hidden) = tokens_shape("add positions", x.dims())?;
+        if positions.dims().len() != 2 || positions.dims()[1] != hidden || positions.dims()[0] < tokens {
+            return Err(Error::Internal(format!(
+                "add positions: table {:?} cannot cover {tokens} tokens of width {hidden}",
+                positions.dims()
+            )));
+        }
         Ok(x.broadcast_add(&positions.narrow(0, 0, tokens)?)?)
     }
 
     fn drop_first_token(&self, x: &Tensor) -> Result<Tensor> {
-        let tokens = x.dims()[1];
+        let (_, tokens, _) = tokens_shape("drop first token", x.dims())?;
+        if tokens == 0 {
+            return Err(Error::Internal("drop first token: there are no tokens".into()));
+        }
         Ok(x.narrow(1, 1, tokens - 1)?.contiguous()?)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::kernels::{self, matmul::Operand};
 use super::{GpuTensor, WebGpuBackend};
-use crate::backend::{Activation, AttentionGrads, AttentionShape, Ops, TensorStore};
+use crate::backend::{Activation, AttentionGrads, AttentionShape, Ops, RotaryTables, TensorStore};
 use crate::error::{Error, Result};
 use crate::loader::QuantizedMatrix;
 
@@ -41,6 +41,14 @@ impl Ops for WebGpuBackend {
 
     fn layer_norm_backward(&self, x: &GpuTensor, gamma: &GpuTensor, dy: &GpuTensor, eps: f64) -> Result<GpuTensor> {
         kernels::layer_norm_backward(&self.gpu, x, gamma, dy, eps)
+    }
+
+    fn rms_norm(&self, x: &GpuTensor, w: &GpuTensor, eps: f64) -> Result<GpuTensor> {
+        kernels::rms_norm(&self.gpu, x, w, eps)
+    }
+
+    fn rms_norm_backward(&self, x: &GpuTensor, w: &GpuTensor, dy: &GpuTensor, eps: f64) -> Result<GpuTensor> {
+        kernels::rms_norm_backward(&self.gpu, x, w, dy, eps)
     }
 
     fn activation(&self, x: &GpuTensor, act: Activation) -> Result<GpuTensor> {
@@ -82,15 +90,15 @@ impl Ops for WebGpuBackend {
         d_out: &GpuTensor,
         shape: &AttentionShape,
     ) -> Result<AttentionGrads<GpuTensor>> {
-        shape.check_inputs("attention backward", q.shape(), k.shape(), v.shape())?;
-        if d_out.shape() != shape.query_dims() || probs.shape() != shape.maps_dims() {
-            return Err(Error::Internal(format!(
-                "attention backward: d_out {:?} and probabilities {:?} do not fit {shape:?}",
-                d_out.shape(),
-                probs.shape()
-            )));
-        }
         kernels::attention_backward(&self.gpu, (q, k, v), probs, d_out, shape)
+    }
+
+    fn rotary(&self, x: &GpuTensor, tables: &RotaryTables<GpuTensor>, offset: usize) -> Result<GpuTensor> {
+        kernels::rotary(&self.gpu, x, tables, offset, false)
+    }
+
+    fn rotary_backward(&self, dy: &GpuTensor, tables: &RotaryTables<GpuTensor>, offset: usize) -> Result<GpuTensor> {
+        kernels::rotary(&self.gpu, dy, tables, offset, true)
     }
 
     fn gather_rows(&self, table: &GpuTensor, ids: &[u32]) -> Result<GpuTensor> {
@@ -103,5 +111,21 @@ impl Ops for WebGpuBackend {
 
     fn select_token_backward(&self, dy: &GpuTensor, position: usize, tokens: usize) -> Result<GpuTensor> {
         kernels::select_token_backward(&self.gpu, dy, position, tokens)
+    }
+
+    fn select_rows(&self, x: &GpuTensor, positions: &[u32]) -> Result<GpuTensor> {
+        kernels::select_rows(&self.gpu, x, positions)
+    }
+
+    fn replace_rows(&self, x: &GpuTensor, rows: &GpuTensor, positions: &[u32]) -> Result<GpuTensor> {
+        kernels::replace_rows(&self.gpu, x, Some(rows), positions)
+    }
+
+    fn replace_rows_backward(&self, dy: &GpuTensor, positions: &[u32]) -> Result<(GpuTensor, GpuTensor)> {
+        Ok((kernels::replace_rows(&self.gpu, dy, None, positions)?, kernels::select_rows(&self.gpu, dy, positions)?))
+    }
+
+    fn concat_tokens(&self, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+        kernels::concat_tokens(&self.gpu, a, b)
     }
 }

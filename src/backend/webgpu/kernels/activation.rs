@@ -12,6 +12,7 @@ fn kind(act: Activation) -> u32 {
         Activation::QuickGelu => 0,
         Activation::Gelu => 1,
         Activation::GeluTanh => 2,
+        Activation::Silu => 3,
     }
 }
 

@@ -1,6 +1,6 @@
 // The MLP activation, elementwise, and optionally its derivative at the same point (the backward
 // pass multiplies by it). `kind`: 0 = quick_gelu x·σ(1.702x), 1 = gelu x·Φ(x) (exact, via erf),
-// 2 = gelu_tanh (the tanh approximation).
+// 2 = gelu_tanh (the tanh approximation), 3 = silu x·σ(x).
 // Dispatch: ceil(count / 256) workgroups (flattened over x and y), 256 threads each.
 
 struct Params {
@@ -59,6 +59,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         let cdf = 0.5 * (1.0 + erf(v * INV_SQRT_2));
         value = v * cdf;
         slope = cdf + v * exp(-0.5 * v * v) * INV_SQRT_2PI;
+    } else if (p.kind == 3u) {
+        let s = 1.0 / (1.0 + exp(-v));
+        value = v * s;
+        slope = s * (1.0 + v * (1.0 - s));
     } else {
         let t = stable_tanh(SQRT_2_OVER_PI * (v + GELU_TANH_CUBIC * v * v * v));
         let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_CUBIC * v * v);

@@ -15,8 +15,10 @@ const ATTENTION: Kernel = Kernel {
     ),
 };
 
-/// The words of attention_shape.wgsl's `AttentionShape`, in its field order.
-pub(super) fn attention_params(shape: &AttentionShape) -> Result<Vec<u32>> {
+/// The words of attention_shape.wgsl's `AttentionShape`, in its field order, for q, k, v and
+/// probabilities of batch `saved_batch` (`shape.batch`, or 1 in a backward pass that reads one
+/// forward for a batch of gradients).
+pub(super) fn attention_params(shape: &AttentionShape, saved_batch: usize) -> Result<Vec<u32>> {
     let offset = shape.causal_offset();
     Ok(vec![
         to_u32(shape.batch)?,
@@ -28,6 +30,7 @@ pub(super) fn attention_params(shape: &AttentionShape) -> Result<Vec<u32>> {
         offset.is_some() as u32,
         to_u32(offset.unwrap_or(0))?,
         shape.scale().to_bits(),
+        to_u32(saved_batch)?,
     ])
 }
 
@@ -43,6 +46,6 @@ pub(crate) fn attention(
     let probs = gpu.tensor(shape.maps_dims().to_vec())?;
     let groups = gpu.grid(shape.batch * shape.heads * shape.queries)?;
     let buffers = [q.buffer(), k.buffer(), v.buffer(), out.buffer(), probs.buffer()];
-    gpu.dispatch(&ATTENTION, &attention_params(shape)?, &buffers, groups)?;
+    gpu.dispatch(&ATTENTION, &attention_params(shape, shape.batch)?, &buffers, groups)?;
     Ok((out, probs))
 }

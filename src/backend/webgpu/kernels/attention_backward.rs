@@ -21,6 +21,8 @@ const COLUMNS: Kernel = Kernel {
     source: concat!(include_str!("attention_backward_columns.wgsl"), include_str!("attention_shape.wgsl")),
 };
 
+/// The gradients for d_out of `shape`'s batch from q, k, v and probabilities of that batch or of
+/// batch 1.
 pub(crate) fn attention_backward(
     gpu: &Gpu,
     (q, k, v): (&GpuTensor, &GpuTensor, &GpuTensor),
@@ -28,12 +30,14 @@ pub(crate) fn attention_backward(
     d_out: &GpuTensor,
     shape: &AttentionShape,
 ) -> Result<AttentionGrads<GpuTensor>> {
+    let saved = [q, k, v, probs].map(GpuTensor::shape);
+    let saved_batch = shape.saved_batch("attention backward", saved, d_out.shape())?;
     let d_probs = gpu.tensor(shape.maps_dims().to_vec())?;
     let d_scores = gpu.tensor(shape.maps_dims().to_vec())?;
     let d_query = gpu.tensor(shape.query_dims().to_vec())?;
     let d_key = gpu.tensor(shape.kv_dims().to_vec())?;
     let d_value = gpu.tensor(shape.kv_dims().to_vec())?;
-    let params = attention_params(shape)?;
+    let params = attention_params(shape, saved_batch)?;
     let rows =
         [k.buffer(), v.buffer(), probs.buffer(), d_out.buffer(), d_probs.buffer(), d_scores.buffer(), d_query.buffer()];
     gpu.dispatch(&ROWS, &params, &rows, gpu.grid(shape.batch * shape.heads * shape.queries)?)?;

@@ -4,7 +4,9 @@
 // `backend::AttentionShape`:
 //   q and the output (batch, queries, heads · head_dim), k and v (batch, keys, kv_heads · head_dim),
 //   probabilities (batch, heads, queries, keys); query head h reads key/value head
-//   h / (heads / kv_heads); with `causal`, query i sees keys 0..=offset + i.
+//   h / (heads / kv_heads); with `causal`, query i sees keys 0..=offset + i. The backward kernels
+//   read q, k, v and the probabilities of batch element b mod saved_batch: saved_batch is batch,
+//   or 1 when one forward serves a batch of backward passes.
 struct AttentionShape {
     batch: u32,
     queries: u32,
@@ -15,6 +17,7 @@ struct AttentionShape {
     causal: u32,
     offset: u32,
     scale: f32,
+    saved_batch: u32,
 }
 
 fn visible_keys(s: AttentionShape, i: u32) -> u32 {

@@ -1,6 +1,7 @@
 //! Launcher of the layer norm's vector-Jacobian product (layer_norm_backward.wgsl).
 
-use super::{rows_and_width, same_shape, to_u32, Gpu, Kernel};
+use super::{to_u32, Gpu, Kernel};
+use crate::backend::shapes::{check_saved_batch, rows_and_width};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::Result;
 
@@ -9,6 +10,7 @@ const LAYER_NORM_BACKWARD: Kernel = Kernel {
     source: concat!(include_str!("layer_norm_backward.wgsl"), include_str!("workgroup_reduce.wgsl")),
 };
 
+/// dx (K, .., D) for dy (K, .., D) and x of dy's shape or a batch of one of it.
 pub(crate) fn layer_norm_backward(
     gpu: &Gpu,
     x: &GpuTensor,
@@ -16,10 +18,11 @@ pub(crate) fn layer_norm_backward(
     dy: &GpuTensor,
     eps: f64,
 ) -> Result<GpuTensor> {
-    let (rows, width) = rows_and_width(x, gamma, "layer norm backward")?;
-    same_shape(x, dy, "layer norm backward")?;
-    let dx = gpu.tensor(x.shape().to_vec())?;
-    let params = [to_u32(rows)?, to_u32(width)?, (eps as f32).to_bits()];
+    let (x_rows, width) = rows_and_width("layer norm backward", x.shape(), gamma.elements())?;
+    check_saved_batch("layer norm backward", x.shape(), dy.shape())?;
+    let rows = dy.elements() / width;
+    let dx = gpu.tensor(dy.shape().to_vec())?;
+    let params = [to_u32(rows)?, to_u32(width)?, (eps as f32).to_bits(), to_u32(x_rows)?];
     gpu.dispatch(
         &LAYER_NORM_BACKWARD,
         &params,

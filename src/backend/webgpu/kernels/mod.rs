@@ -17,12 +17,15 @@ pub(crate) mod matmul;
 mod multiply;
 mod patch_embed;
 mod prepend_class;
+mod rms_norm;
 mod rollout;
+mod rotary;
 mod scaled_cosine;
 mod select_token;
 mod select_token_backward;
 mod sum_batch;
 mod token_gradcam;
+mod token_rows;
 
 pub(crate) use activation::activation;
 pub(crate) use add::add;
@@ -38,12 +41,15 @@ pub(crate) use layer_norm_backward::layer_norm_backward;
 pub(crate) use multiply::multiply;
 pub(crate) use patch_embed::{patch_embed, patch_embed_backward};
 pub(crate) use prepend_class::prepend_class;
+pub(crate) use rms_norm::{rms_norm, rms_norm_backward};
 pub(crate) use rollout::{attention_row, rollout_row};
+pub(crate) use rotary::rotary;
 pub(crate) use scaled_cosine::scaled_cosine_with_gradients;
 pub(crate) use select_token::select_token;
 pub(crate) use select_token_backward::select_token_backward;
 pub(crate) use sum_batch::sum_batch;
 pub(crate) use token_gradcam::token_gradcam;
+pub(crate) use token_rows::{concat_tokens, replace_rows, select_rows};
 
 use super::device::Gpu;
 use super::pipelines::Kernel;
@@ -67,15 +73,6 @@ fn same_shape(a: &GpuTensor, b: &GpuTensor, op: &str) -> Result<()> {
         return Err(Error::Internal(format!("{op}: shapes {:?} and {:?} differ", a.shape(), b.shape())));
     }
     Ok(())
-}
-
-/// (rows, width) of a row-wise op on `x` whose last dimension must equal `weight`'s length.
-fn rows_and_width(x: &GpuTensor, weight: &GpuTensor, op: &str) -> Result<(usize, usize)> {
-    let width = x.shape().last().copied().unwrap_or(1);
-    if weight.elements() != width || width == 0 {
-        return Err(Error::Internal(format!("{op}: input {:?} vs weight {:?}", x.shape(), weight.shape())));
-    }
-    Ok((x.elements() / width, width))
 }
 
 /// (heads, tokens) of per-layer attention maps (B, H, T, T), all of one shape.

@@ -4,28 +4,16 @@
 use super::matmul::{matmul, Layout, Operand};
 use super::{elementwise_grid, to_u32, Gpu, Kernel};
 use crate::backend::webgpu::pool::GpuTensor;
-use crate::error::{Error, Result};
+use crate::backend::{patch_embed_backward_geometry, patch_embed_geometry};
+use crate::error::Result;
 
 const PATCHIFY: Kernel = Kernel { name: "patchify", source: include_str!("patchify.wgsl") };
 const UNPATCHIFY: Kernel = Kernel { name: "unpatchify", source: include_str!("unpatchify.wgsl") };
 
 /// pixels (B, C, S, S), w (D, C, P, P) → (B, N, D).
 pub(crate) fn patch_embed(gpu: &Gpu, pixels: &GpuTensor, w: &GpuTensor, patch: usize) -> Result<GpuTensor> {
-    let &[batch, channels, size, width] = pixels.shape() else {
-        return Err(Error::Internal(format!(
-            "patch embedding: pixels have shape {:?}, not (B, C, S, S)",
-            pixels.shape()
-        )));
-    };
-    let hidden = w.shape().first().copied().unwrap_or(0);
+    let [batch, channels, size, hidden] = patch_embed_geometry(pixels.shape(), w.shape(), patch)?;
     let patch_len = channels * patch * patch;
-    if patch == 0 || size != width || w.elements() != hidden * patch_len {
-        return Err(Error::Internal(format!(
-            "patch embedding: pixels {:?} do not fit weight {:?} with patch {patch}",
-            pixels.shape(),
-            w.shape()
-        )));
-    }
     let side = size / patch;
     let rows = batch * side * side;
     let patches = gpu.tensor(vec![rows, patch_len])?;
@@ -50,21 +38,9 @@ pub(crate) fn patch_embed_backward(
     patch: usize,
     image_size: usize,
 ) -> Result<GpuTensor> {
-    let &[batch, patches, hidden] = d_patches.shape() else {
-        return Err(Error::Internal(format!(
-            "patch embedding backward: shape {:?} is not (B, N, D)",
-            d_patches.shape()
-        )));
-    };
-    let side = image_size.checked_div(patch).unwrap_or(0);
-    if patch == 0 || hidden == 0 || side * side != patches || !w.elements().is_multiple_of(hidden * patch * patch) {
-        return Err(Error::Internal(format!(
-            "patch embedding backward: gradient {:?} does not fit weight {:?}, patch {patch}, image {image_size}",
-            d_patches.shape(),
-            w.shape()
-        )));
-    }
-    let channels = w.elements() / (hidden * patch * patch);
+    let [batch, patches, hidden, channels] =
+        patch_embed_backward_geometry(d_patches.shape(), w.shape(), patch, image_size)?;
+    let side = image_size / patch;
     let patch_len = channels * patch * patch;
     let rows = batch * patches;
     let d_flat = matmul(
