@@ -106,6 +106,10 @@ fn prompt_image_tokens_and_generation_records_agree() {
             assert_eq!(step[0], (generated[k], logits[k]), "{name}: step {k}'s greedy pick heads its top list");
             assert!(step.windows(2).all(|w| w[0].1 >= w[1].1), "{name}: step {k}'s top list is sorted");
         }
+        let vocab = config["text_config"]["vocab_size"].as_f64().unwrap();
+        for (k, p) in numbers(&expected["generated_probs"]).iter().enumerate() {
+            assert!(*p <= 1.0 && p * vocab >= 1.0, "{name}: step {k}'s greedy pick has probability {p}");
+        }
         let stops = generated.iter().position(|t| eos.contains(t));
         assert!(stops.is_none_or(|k| k + 1 == generated.len()), "{name}: nothing follows an EOS");
         let contrast = &expected["contrast"];

@@ -97,8 +97,8 @@ unexpected keys and every tensor equal to the written one (tied head shared, eag
 both towers); AutoProcessor loads it; transformers' ids equal the `tokenizers` library's ids from
 tokenizer.json; output_attentions are the tensors used in the computation; ds/dx, ds/de and ds/dA
 (first vision and first decoder layer) agree with central finite differences in float64; vision
-layers past the feature layer get no gradient; the row recursions for chefer and chefer_vision
-equal the matrix definitions; stock float32 transformers agrees with the reference.
+layer F gets a gradient and the layers past it none; the row recursions for chefer and
+chefer_vision equal the matrix definitions; stock float32 transformers agrees with the reference.
 
 Usage: python3 tools/make_llava_fixtures.py [--only a|b|c] [--search-seeds N]
 """
@@ -873,6 +873,8 @@ def explain(ref, model, spec, inp, targets, notes) -> list[dict]:
         s = score(logits, t)
         gs = grads_or_zeros(s, [xg, e] + va + ta)
         G, Ge, Gva, Gta = gs[0], gs[1], gs[2:2 + Lv], gs[2 + Lv:]
+        # pins F: hidden_states[0] is the embedding (after pre_layrnorm), hidden_states[l] layer l's output
+        assert F == 0 or Gva[F - 1].any(), f"vision layer {F} feeds the features yet has no gradient"
         for l in range(F, Lv):
             assert not Gva[l].any(), f"vision layer {l + 1} is past the feature layer yet has a gradient"
         if t.get("fd_check"):
@@ -1076,6 +1078,7 @@ def make_variant(name: str, spec: dict, out_dir: str) -> None:
         "generated_ids": gen,
         "generated_text": raw.decode(gen, skip_special_tokens=True),
         "generated_logits": [float(logits[q, t]) for q, t in zip(positions, gen)],
+        "generated_probs": [float(torch.softmax(logits[q], 0)[t]) for q, t in zip(positions, gen)],
         "generated_top": top,
         "eos_token_ids": eos,
         "options": {"steps": STEPS, "seed": SEED},
