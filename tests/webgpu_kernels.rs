@@ -1,10 +1,12 @@
 //! Every WGSL kernel against the CPU backend (the reference) on random inputs: sizes that are not
 //! multiples of the 64 × 64 matmul block or the 16-deep K tile, and degenerate ones (1 token,
-//! 1 head, 1 row). Skips, saying so, only when the machine has no WebGPU adapter at all.
+//! 1 head, 1 row). Without a WebGPU adapter the tests skip loudly, or fail where the run requires the GPU path
+//! (`common::webgpu`).
 
 mod common;
 
 use common::assert_close;
+use common::webgpu::webgpu_or_skip;
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
 use sightline::backend::Backend;
@@ -19,16 +21,10 @@ const TOLERANCE: f32 = 1e-4;
 /// One device for the whole file, so tests also exercise buffer reuse across ops.
 fn gpu() -> Option<&'static WebGpuBackend> {
     static GPU: OnceLock<Option<WebGpuBackend>> = OnceLock::new();
-    GPU.get_or_init(|| match WebGpuBackend::new() {
-        Ok(backend) => {
-            eprintln!("webgpu kernels on {}", backend.adapter_description());
-            Some(backend)
-        }
-        Err(error) if error.to_string().contains("no WebGPU adapter") => {
-            eprintln!("SKIPPED: {error}; install a Vulkan driver (e.g. mesa-vulkan-drivers) to run these tests");
-            None
-        }
-        Err(error) => panic!("an adapter exists but the device failed: {error}"),
+    GPU.get_or_init(|| {
+        let backend = webgpu_or_skip("webgpu_kernels")?;
+        eprintln!("webgpu kernels on {}", backend.adapter_description());
+        Some(backend)
     })
     .as_ref()
 }
