@@ -7,7 +7,7 @@ use super::device_relevance::{
     attention_relevance, chefer_relevance, download_probs, gradcam_relevance, rollout_relevance,
 };
 use super::maps::{max_abs_over_channels, pixels_to_patches, sum_over_channels, Geometry, PatchReduction};
-use super::noise::standard_normals;
+use super::noise::{smoothgrad_sigma, standard_normals};
 use super::timings::Timings;
 use super::{Explanation, Method, MethodOptions, ModelInfo};
 use crate::backend::cosine::{scaled_cosine, scaled_cosine_with_gradients};
@@ -284,9 +284,7 @@ impl<B: Backend> Explainer<B> {
             Method::Smoothgrad => {
                 let steps = request.options.steps;
                 let n = pixels.data.len();
-                let (lo, hi) =
-                    pixels.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-                let sigma = 0.15 * (hi - lo);
+                let sigma = smoothgrad_sigma(&pixels.data);
                 let noise = standard_normals(request.options.seed, steps * n);
                 let noisy = |k: usize| -> Vec<f32> {
                     pixels.data.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect()
