@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::vit_b32;
 use common::webgpu::webgpu_or_skip;
 use common::{assert_close, fixture, read_json};
 use sightline::backend::cpu::CpuBackend;
@@ -113,6 +114,29 @@ fn quantized_default_models_every_method_matches_cpu() {
         let model = quantize_model(&default_model_files().unwrap(), &options).unwrap();
         let files = ModelFiles::from_gguf_bytes(format!("default {}", format.name()), model.bytes).unwrap();
         check_every_method_of(&format!("default model {}", format.name()), &files, &f);
+    }
+}
+
+/// At openai/clip-vit-base-patch32's real size (50 tokens, 12 + 12 layers, products up to 768 ×
+/// 3072, the 49408-row token table), on tools/make_vit_b32_reference.py's random weights: a
+/// forward-only method, the pixel gradient, and Chefer's relevance rows on the device.
+#[test]
+fn vit_b32_size_matches_cpu() {
+    let Some(gpu) = webgpu_or_skip("vit_b32_size_matches_cpu") else { return };
+    let reference = vit_b32::load();
+    let f = Fixture {
+        files: reference.files,
+        image: reference.image,
+        texts: reference.texts,
+        target: reference.target,
+        options: reference.options,
+    };
+    let cpu_explainer = Explainer::load(CpuBackend, &f.files).unwrap();
+    let gpu_explainer = Explainer::load(gpu, &f.files).unwrap();
+    for method in [Method::Rollout, Method::Gradient, Method::Chefer] {
+        let (cpu, gpu) =
+            (explain(&cpu_explainer, &f, method, f.options), explain(&gpu_explainer, &f, method, f.options));
+        compare(&format!("vit-b32 {method}"), &gpu, &cpu);
     }
 }
 

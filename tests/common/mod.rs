@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part
 
 pub mod compare;
+pub mod vit_b32;
 pub mod webgpu;
 
 pub use compare::assert_close;
