@@ -115,6 +115,9 @@ serve() {
 run_tests() {
   ensure_wasm_tools
   ensure_browser_tools
+  # ensure_browser_tools installed a Vulkan driver: a WebGPU test without an adapter is a failure
+  # here, not a skip (tests/common/webgpu.rs).
+  export SIGHTLINE_REQUIRE_WEBGPU=1
   log "cargo tests"
   cargo test --release --all-targets
   build_web

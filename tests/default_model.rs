@@ -1,6 +1,6 @@
 //! The embedded default model: it loads from the bytes inside the binary, understands the scenes it
 //! was trained on, and its explanations stay faithful. The small benchmark run here guards both the
-//! model and every method: a regression in either moves the pointing game.
+//! model and every method: each method has its own pointing-game floor.
 
 use sightline::backend::cpu::CpuBackend;
 use sightline::default_model::{default_model_files, DEFAULT_MODEL_NAME};
@@ -45,25 +45,50 @@ fn names_the_object_of_held_out_one_object_scenes() {
     assert!(right >= scenes as usize - 1, "only {right} of {scenes} held-out scenes named right");
 }
 
+/// The pointing game each method must keep on the development scenes (seed [`MIN_EVAL_SEED`],
+/// the first 24, 8 steps), a little below what the current model measures there (in
+/// parentheses), so a regression of the model or of one method's arithmetic fails here by name.
+/// The published table is measured on unseen scenes (README.md).
+const POINTING_FLOORS: [(Method, f64); 9] = [
+    (Method::Attention, 0.35),           // (0.458)
+    (Method::Rollout, 0.30),             // (0.417)
+    (Method::Gradient, 0.70),            // (0.833)
+    (Method::GradXInput, 0.85),          // (0.958)
+    (Method::IntegratedGradients, 0.90), // (1.000)
+    (Method::Smoothgrad, 0.55),          // (0.667)
+    (Method::Gradcam, 0.45),             // (0.589)
+    (Method::Chefer, 0.90),              // (1.000)
+    (Method::Occlusion, 0.85),           // (0.958)
+];
+
 #[test]
-fn the_best_method_points_at_the_prompted_object() {
+fn every_method_keeps_its_pointing_game_on_the_development_scenes() {
     let settings = EvalSettings {
         scenes: 24,
         seed: MIN_EVAL_SEED,
-        methods: vec![Method::Chefer, Method::IntegratedGradients],
+        methods: POINTING_FLOORS.iter().map(|(method, _)| *method).collect(),
         steps: 8,
         scene_size: None,
         prompts: Prompts::OnePerScene,
     };
     let report = evaluate_model(CpuBackend, &default_model_files().expect("files"), &settings).expect("benchmark");
-    let best = report.best_pointing_game().expect("a method row");
-    assert!(best.pointing_game >= 0.9, "best pointing game {} by {} fell below 0.9", best.pointing_game, best.name);
-    let random = report.row("random").expect("the random baseline");
-    assert!(best.pointing_game > random.pointing_game + 0.5);
+    let random = report.row("random").expect("the random baseline").pointing_game;
+    let measured: Vec<String> =
+        report.rows.iter().map(|row| format!("{} {:.3}", row.name, row.pointing_game)).collect();
+    for (method, floor) in POINTING_FLOORS {
+        let row = report.row(method.name()).expect("every method ran");
+        assert!(
+            row.pointing_game >= floor && row.pointing_game > random,
+            "{method}: pointing game {:.3} below its floor {floor} (random {random:.3}; measured: {})",
+            row.pointing_game,
+            measured.join(", ")
+        );
+    }
     // The localisation targets for the best gradient method, on the same fixed scenes.
     let ig = report.row("integrated_gradients").expect("integrated gradients ran");
     assert!(ig.relevance_mass_accuracy >= 0.6, "integrated gradients' mass accuracy {}", ig.relevance_mass_accuracy);
     assert!(ig.relevance_rank_accuracy >= 0.7, "integrated gradients' rank accuracy {}", ig.relevance_rank_accuracy);
+    assert!(ig.text_dependence >= 0.9, "integrated gradients' text dependence {}", ig.text_dependence);
 }
 
 #[test]

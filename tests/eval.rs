@@ -8,15 +8,15 @@ use sightline::backend::cpu::CpuBackend;
 use sightline::eval::baselines::{centre_patch_scores, random_patch_scores};
 use sightline::eval::curves::{deletion_insertion, perturbed_input};
 use sightline::eval::metrics::{
-    average_ranks, pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy, spearman,
-    trapezoid_auc, PatchOverlap,
+    abs_spearman, average_ranks, pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy,
+    spearman, strict_pointing_game, text_dependence, trapezoid_auc, PatchOverlap,
 };
 use sightline::eval::scenes::{eval_scenes, mask_at_model_input, prompted_objects};
-use sightline::eval::{evaluate_model, EvalReport, EvalSettings, Prompts, RowKind, MIN_EVAL_SEED};
+use sightline::eval::{evaluate_model, Cascade, EvalReport, EvalSettings, Prompts, RowKind, MIN_EVAL_SEED};
 use sightline::explain::{Explainer, Geometry, ImageInput, Method, MethodOptions, Request};
-use sightline::loader::ModelFiles;
+use sightline::loader::{ModelFiles, Weights};
 use sightline::preprocess::ImageCropRect;
-use sightline::scene::{all_single_captions, Mask};
+use sightline::scene::{all_single_captions, scene_seeds, Mask, Scene, SceneSpec};
 use std::process::Command;
 
 const TOLERANCE: f64 = 1e-12;
@@ -39,6 +39,40 @@ fn pointing_game_hits_misses_and_splits_ties() {
     assert_eq!(pointing_game(&[0.0, 3.0, 3.0, -1.0], &overlap).unwrap(), 0.5);
     assert!(pointing_game(&[0.0, f32::NAN, 1.0, 2.0], &overlap).is_err());
     assert!(pointing_game(&[1.0, 2.0], &overlap).is_err());
+}
+
+#[test]
+fn strict_pointing_needs_a_top_patch_that_is_mostly_object() {
+    let overlap = two_by_two_overlap();
+    // Patch 0 is all object, patch 1 half: the lenient game counts both, the strict one patch 0.
+    assert_eq!(strict_pointing_game(&[5.0, 0.0, 1.0, -1.0], &overlap).unwrap(), 1.0);
+    assert_eq!(strict_pointing_game(&[0.0, 5.0, 1.0, -1.0], &overlap).unwrap(), 0.0);
+    assert_eq!(pointing_game(&[0.0, 5.0, 1.0, -1.0], &overlap).unwrap(), 1.0);
+    assert_eq!(strict_pointing_game(&[3.0, 3.0, 3.0, -1.0], &overlap).unwrap(), 1.0 / 3.0);
+    let most = PatchOverlap { mask_pixels: vec![3, 0, 0, 0], patch_pixels: vec![4; 4] };
+    assert_eq!(strict_pointing_game(&[1.0, 0.0, 0.0, 0.0], &most).unwrap(), 1.0);
+    assert!(strict_pointing_game(&[f32::INFINITY, 0.0, 0.0, 0.0], &overlap).is_err());
+}
+
+#[test]
+fn text_dependence_needs_two_different_top_patches_on_their_objects() {
+    // Object A covers patches 0 and 1, object B patches 1 and 3: patch 1 touches both.
+    let a = PatchOverlap { mask_pixels: vec![4, 1, 0, 0], patch_pixels: vec![4; 4] };
+    let b = PatchOverlap { mask_pixels: vec![0, 2, 0, 4], patch_pixels: vec![4; 4] };
+    // The same map for both prompts, pointing at the shared patch: both pointing games hit, but a
+    // map that ignores the prompt must not count.
+    let shared = [0.0, 9.0, 0.0, 0.0];
+    assert_eq!(pointing_game(&shared, &a).unwrap() * pointing_game(&shared, &b).unwrap(), 1.0);
+    assert_eq!(text_dependence(&shared, &a, &shared, &b).unwrap(), 0.0);
+    // Each prompt's map on its own object, at different patches.
+    assert_eq!(text_dependence(&[9.0, 0.0, 0.0, 0.0], &a, &[0.0, 0.0, 0.0, 9.0], &b).unwrap(), 1.0);
+    assert_eq!(text_dependence(&[9.0, 0.0, 0.0, 0.0], &a, &[0.0, 9.0, 0.0, 0.0], &b).unwrap(), 1.0);
+    // A miss on either side fails the scene.
+    assert_eq!(text_dependence(&[0.0, 0.0, 9.0, 0.0], &a, &[0.0, 0.0, 0.0, 9.0], &b).unwrap(), 0.0);
+    // Ties: the first map's top is {0, 1}, the second's {1, 3}; of the four equally likely
+    // picks, (0, 1), (0, 3) and (1, 3) count, (1, 1) does not.
+    assert_eq!(text_dependence(&[9.0, 9.0, 0.0, 0.0], &a, &[0.0, 9.0, 0.0, 9.0], &b).unwrap(), 0.75);
+    assert!(text_dependence(&[9.0, 0.0], &a, &shared, &b).is_err());
 }
 
 #[test]
@@ -104,6 +138,15 @@ fn spearman_uses_average_ranks_for_ties() {
     assert_near(spearman(&[1.0, 2.0, 3.0], &[1.0, 8.0, 27.0]).unwrap(), 1.0, "monotone");
     assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
     assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0, 3.0]), None);
+}
+
+#[test]
+fn abs_spearman_ignores_the_sign() {
+    // A map whose sign flipped but whose magnitudes kept their order.
+    let (a, b) = ([-3.0, 1.0, -2.0, 0.5], [3.0, -1.0, 2.0, -0.5]);
+    assert_near(spearman(&a, &b).unwrap(), -1.0, "signed");
+    assert_near(abs_spearman(&a, &b).unwrap(), 1.0, "absolute");
+    assert_eq!(abs_spearman(&[1.0, -1.0], &[1.0, 2.0]), None, "|a| is constant");
 }
 
 #[test]
@@ -196,6 +239,76 @@ fn fixture_model() -> ModelFiles {
     ModelFiles::from_path(&fixture("clip-random-a")).unwrap()
 }
 
+/// The positive control of rank accuracy: the best map a patch grid can give (each patch's share
+/// of the object) must score exactly the ceiling tools/patch_grid_rank_cap.py computes for the
+/// same scenes with its own implementation.
+#[test]
+fn the_oracle_patch_map_reaches_the_patch_grid_ceiling() {
+    let expected = common::read_json(&fixture("eval/rank-cap.json"));
+    let number = |key: &str| expected[key].as_u64().unwrap();
+    let spec = SceneSpec {
+        min_objects: number("min_objects") as usize,
+        max_objects: number("max_objects") as usize,
+        ..SceneSpec::default()
+    };
+    let (size, grid) = (number("size") as usize, number("grid") as usize);
+    let geometry = Geometry { image_size: size, patch_size: size / grid, grid_side: grid };
+    let mut ours = Vec::new();
+    for seed in scene_seeds(number("seed"), number("count") as usize) {
+        let scene = Scene::generate(seed, size as u32, &spec).unwrap();
+        for object in &scene.objects {
+            let overlap = PatchOverlap::from_mask(&object.mask, geometry).unwrap();
+            if overlap.mask_size() == 0 {
+                continue;
+            }
+            let oracle: Vec<f32> =
+                overlap.mask_pixels.iter().zip(&overlap.patch_pixels).map(|(&m, &n)| m as f32 / n as f32).collect();
+            ours.push(relevance_rank_accuracy(&oracle, &overlap).unwrap());
+        }
+    }
+    let caps: Vec<f64> = expected["caps"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(ours.len(), caps.len(), "objects");
+    for (i, (ours, cap)) in ours.iter().zip(&caps).enumerate() {
+        assert_near(*ours, *cap, &format!("object {i}"));
+    }
+    // And nothing beats it: the mask itself, spread over patches, is the same order.
+    assert!(caps.iter().sum::<f64>() / (caps.len() as f64) < 0.7, "the grid caps rank accuracy well below 1");
+}
+
+/// The cascade replaces the head first and ends with every tensor random.
+#[test]
+fn cascading_randomization_runs_from_the_head_down() {
+    let files = fixture_model();
+    let explainer = Explainer::load(CpuBackend, &files).unwrap();
+    let cascade = Cascade::new(&files, explainer.config(), MIN_EVAL_SEED).unwrap();
+    assert_eq!(cascade.labels(), ["head", "block 1", "block 0", "embeddings"]);
+    let trained = Weights::from_bytes(&files.weights).unwrap();
+    let stages: Vec<Vec<u8>> = (0..4).map(|stage| cascade.stage_files(stage).unwrap().weights).collect();
+    let changed = |stage: usize| -> Vec<String> {
+        let weights = Weights::from_bytes(&stages[stage]).unwrap();
+        trained
+            .tensor_shapes()
+            .into_iter()
+            .filter(|(name, shape)| weights.get(name, shape).unwrap() != trained.get(name, shape).unwrap())
+            .map(|(name, _)| name)
+            .collect()
+    };
+    let head = changed(0);
+    assert!(head.contains(&"visual_projection.weight".to_string()), "{head:?}");
+    assert!(head.iter().all(|n| !n.contains(".layers.") && !n.contains("embeddings")), "{head:?}");
+    let block_1 = changed(1);
+    assert!(block_1.iter().any(|n| n.starts_with("vision_model.encoder.layers.1.")), "{block_1:?}");
+    assert!(block_1.iter().all(|n| !n.contains(".layers.0.")), "{block_1:?}");
+    let everything = changed(3);
+    // Norms drawn as γ = 1, β = 0 may equal the trained ones; every weight matrix is redrawn.
+    assert!(trained
+        .tensor_shapes()
+        .iter()
+        .filter(|(n, _)| n.ends_with("proj.weight"))
+        .all(|(n, _)| everything.contains(n)));
+    assert!(cascade.stage_files(4).is_err());
+}
+
 #[test]
 fn curves_start_at_the_explained_probability() {
     let files = fixture_model();
@@ -253,6 +366,7 @@ fn assert_report_in_range(report: &EvalReport, methods: &[Method]) {
     for row in &report.rows {
         let unit = [
             row.pointing_game,
+            row.strict_pointing_game,
             row.relevance_mass_accuracy,
             row.relevance_rank_accuracy,
             row.deletion_auc,
@@ -260,12 +374,20 @@ fn assert_report_in_range(report: &EvalReport, methods: &[Method]) {
             row.text_dependence,
         ];
         assert!(unit.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{}: {unit:?}", row.name);
-        let rho = row.randomization_rho.expect("random weights give non-constant maps");
-        assert!(rho.is_finite() && (-1.0..=1.0 + 1e-9).contains(&rho), "{}: ρ {rho}", row.name);
-        assert!(row.timings_ms["total"].is_finite());
-        if row.kind == RowKind::Baseline {
-            assert!((rho - 1.0).abs() < 1e-9, "a baseline does not depend on weights");
+        assert!(row.strict_pointing_game <= row.pointing_game, "{}: strict above lenient", row.name);
+        assert_eq!(row.randomization.len(), 4, "{}: one entry per cascade stage", row.name);
+        for stage in &row.randomization {
+            for rho in [stage.rho, stage.abs_rho] {
+                let rho = rho.expect("random weights give non-constant maps");
+                assert!(rho.is_finite() && (-1.0..=1.0 + 1e-9).contains(&rho), "{}: ρ {rho}", row.name);
+                // The negative control: a map that uses no weights keeps ρ = 1 at every stage.
+                if row.kind == RowKind::Baseline {
+                    assert!((rho - 1.0).abs() < 1e-9, "{}: a baseline does not depend on weights", row.name);
+                }
+            }
         }
+        assert_eq!(row.randomization_rho, row.randomization.last().unwrap().rho, "the last stage is the full one");
+        assert!(row.timings_ms["total"].is_finite());
     }
     assert!(report.explained_objects >= 1 && report.explained_objects <= report.scenes);
     assert!(report.text_dependence_scenes >= 1 && report.text_dependence_scenes <= report.scenes);
@@ -284,12 +406,27 @@ fn a_small_run_on_random_weights_reports_every_number_in_range() {
     let lines: Vec<&str> = markdown.lines().collect();
     assert!(lines[0].contains("clip-random-a") && lines[0].contains("seed 1000000"), "{}", lines[0]);
     let table: Vec<&&str> = lines.iter().filter(|l| l.starts_with('|')).collect();
-    assert_eq!(table.len(), 2 + 4, "header, rule, two methods and two baselines");
+    assert_eq!(table.len(), 2 * (2 + 4), "two tables of a header, a rule, two methods and two baselines");
+    assert!(table[0].contains("strict pointing") && table[0].contains("RISE-style deletion"));
     assert!(table[0].contains("randomization ρ"));
+    assert!(table[6].contains("| head | block 1 | block 0 | embeddings |"), "{}", table[6]);
+    assert!(markdown.contains("Cascading randomization") && markdown.contains("RISE-style"));
 
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["rows"].as_array().unwrap().len(), 4);
     assert!(json["rows"][0]["timings_ms"]["curves"].is_number());
+    assert_eq!(json["rows"][0]["randomization"][0]["randomized"], "head");
+}
+
+/// The negative control of text dependence: maps that never see the prompt cannot score it.
+#[test]
+fn text_independent_maps_have_no_text_dependence() {
+    let methods = vec![Method::Attention, Method::Rollout];
+    let settings = EvalSettings { scenes: 4, methods: methods.clone(), ..EvalSettings::default() };
+    let report = evaluate_model(CpuBackend, &fixture_model(), &settings).unwrap();
+    for method in methods {
+        assert_eq!(report.row(method.name()).unwrap().text_dependence, 0.0, "{method}");
+    }
 }
 
 #[test]

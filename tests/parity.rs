@@ -5,6 +5,7 @@ mod common;
 
 use common::{assert_close, fixture, floats, read_json};
 use sightline::backend::cpu::CpuBackend;
+use sightline::explain::noise::smoothgrad_sigma;
 use sightline::explain::{Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use sightline::loader::ModelFiles;
 
@@ -93,6 +94,29 @@ fn check_scores(name: &str) {
     }
     let target = case.explainer.tokenize(&case.texts[case.target]).unwrap();
     assert_eq!(target.pooled_position as u64, expected["pooled_position"].as_u64().unwrap(), "pooled position");
+    check_inputs_and_embeddings(&case);
+}
+
+/// The preprocessed pixels, SmoothGrad's noise level and both towers' projected embeddings
+/// (before normalization), the intermediate values every score above is built from.
+fn check_inputs_and_embeddings(case: &Case) {
+    let expected = &case.expected;
+    let image = image::load_from_memory(&case.image).unwrap().to_rgb8();
+    let prepared = case.explainer.prepare_image(&image);
+    let shape: Vec<usize> =
+        expected["pixel_values_shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    assert_eq!(prepared.pixels.shape, shape, "pixel_values shape");
+    assert_close("pixel_values", &prepared.pixels.data, &floats(&expected["pixel_values"]), 1e-6);
+    let sigma = smoothgrad_sigma(&prepared.pixels.data);
+    assert_eq!(sigma, expected["smoothgrad_sigma"].as_f64().unwrap() as f32, "smoothgrad sigma");
+    let image_embeds = case.explainer.image_embeddings(1, |_| prepared.pixels.data.clone()).unwrap();
+    assert_close("image_embeds", &image_embeds[0], &floats(&expected["image_embeds"]), TOLERANCE);
+    let text_embeds = case.explainer.text_embeddings(&case.texts).unwrap();
+    let want = expected["text_embeds"].as_array().unwrap();
+    assert_eq!(text_embeds.len(), want.len(), "one text embedding per text");
+    for ((text, ours), want) in case.texts.iter().zip(&text_embeds).zip(want) {
+        assert_close(&format!("text_embeds of `{text}`"), ours, &floats(want), TOLERANCE);
+    }
 }
 
 #[test]

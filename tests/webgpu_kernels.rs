@@ -1,13 +1,14 @@
 //! Every WGSL kernel against the CPU backend (the reference): the op table of tests/op_cases/
 //! (every op of the vocabulary on random inputs, forward and VJP: sizes that are not multiples
 //! of the 64 × 64 matmul block or the 16-deep K tile, and degenerate ones — 1 token, 1 head,
-//! 1 row), then the relevance methods' kernels against their host arithmetic. Skips, saying so,
-//! only when the machine has no WebGPU adapter at all.
+//! 1 row), then the relevance methods' kernels against their host arithmetic. Without a WebGPU
+//! adapter the tests skip loudly, or fail where the run requires the GPU path (`common::webgpu`).
 
 mod common;
 mod op_cases;
 
 use common::assert_close;
+use common::webgpu::webgpu_or_skip;
 use op_cases::{random, run_on, OpCase};
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::prelude::*;
@@ -23,16 +24,10 @@ const TOLERANCE: f32 = 1e-4;
 /// One device for the whole file, so tests also exercise buffer reuse across ops.
 fn gpu() -> Option<&'static WebGpuBackend> {
     static GPU: OnceLock<Option<WebGpuBackend>> = OnceLock::new();
-    GPU.get_or_init(|| match WebGpuBackend::new() {
-        Ok(backend) => {
-            eprintln!("webgpu kernels on {}", backend.adapter_description());
-            Some(backend)
-        }
-        Err(error) if error.to_string().contains("no WebGPU adapter") => {
-            eprintln!("SKIPPED: {error}; install a Vulkan driver (e.g. mesa-vulkan-drivers) to run these tests");
-            None
-        }
-        Err(error) => panic!("an adapter exists but the device failed: {error}"),
+    GPU.get_or_init(|| {
+        let backend = webgpu_or_skip("webgpu_kernels")?;
+        eprintln!("webgpu kernels on {}", backend.adapter_description());
+        Some(backend)
     })
     .as_ref()
 }

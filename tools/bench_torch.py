@@ -16,7 +16,13 @@ eager attention, float32, and times on one image + one 7-token text:
 Prints one JSON object:
   {"arch", "threads", "iters", "forward_ms": {"median", "min"},
    "forward_backward_ms": {"median", "min"},
-   "forward_backward_with_text_ms": {"median", "min"}, "peak_rss_mb", ...}
+   "forward_backward_with_text_ms": {"median", "min"},
+   "peak_rss_mb": {"forward", "forward_backward", "forward_backward_with_text"}, ...}
+
+Peak memory is measured as `sightline bench` measures it (src/memory.rs): after each
+measurement's warm-up, freed heap is handed back to the system (glibc's malloc_trim) and the
+process's peak resident size is reset (/proc/self/clear_refs), so each figure is the peak while
+that measurement's timed runs ran, the model included, and not what building it left behind.
 
 Usage: python3 tools/bench_torch.py --arch clip-vit-b32 --threads 2 --iters 10
        python3 tools/bench_torch.py --arch clip-vit-b16 --device cuda   # eager on a GPU
@@ -25,8 +31,8 @@ Usage: python3 tools/bench_torch.py --arch clip-vit-b32 --threads 2 --iters 10
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
-import resource
 import statistics
 import sys
 import time
@@ -53,6 +59,22 @@ def build(arch: str):
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def reset_peak_rss() -> None:
+    """src/memory.rs's reset_peak: trim the heap, then restart the peak (VmHWM) from now."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass  # not glibc: nothing to trim
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024.0
 
 
 def main() -> None:
@@ -109,22 +131,25 @@ def main() -> None:
             hook.remove()
         return torch.autograd.grad(out.logits_per_image[0, 0], [x, token_embeddings[0]])
 
-    def timeit(fn):
+    peaks = {}
+
+    def timeit(name, fn):
         for _ in range(args.warmup):
             fn()
         synchronize()
+        reset_peak_rss()
         ts = []
         for _ in range(args.iters):
             t = time.perf_counter()
             fn()
             synchronize()
             ts.append((time.perf_counter() - t) * 1000.0)
+        peaks[name] = round(peak_rss_mb(), 1)
         return {"median": round(statistics.median(ts), 3), "min": round(min(ts), 3)}
 
-    fwd_ms = timeit(fwd)
-    fb_ms = timeit(fwd_bwd)
-    fbt_ms = timeit(fwd_bwd_with_text)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    fwd_ms = timeit("forward", fwd)
+    fb_ms = timeit("forward_backward", fwd_bwd)
+    fbt_ms = timeit("forward_backward_with_text", fwd_bwd_with_text)
     result = {
         "arch": args.arch,
         "threads": args.threads,
@@ -133,7 +158,7 @@ def main() -> None:
         "forward_ms": fwd_ms,
         "forward_backward_ms": fb_ms,
         "forward_backward_with_text_ms": fbt_ms,
-        "peak_rss_mb": round(peak_kb / 1024.0, 1),
+        "peak_rss_mb": peaks,
         "torch": torch.__version__,
         "build_s": round(build_s, 2),
     }

@@ -42,6 +42,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import unicodedata
 import zipfile
 from functools import lru_cache
 
@@ -82,6 +83,13 @@ CASE_TEXTS = [
     "ﬁne ligature and fullwidth ＡＢＣ１２３",
     "<|startoftext|>literal specials<|endoftext|>",
 ]
+
+
+# The one text on which transformers' tokenizer.json, and so Sightline, tokenize differently from
+# OpenAI's SimpleTokenizer, on purpose: OpenAI unescapes HTML entities (twice) before tokenizing,
+# transformers does not, and checkpoints as published are used with transformers' tokenizer. The
+# cross-check fails if this text ever agrees (the list is stale) or any other text disagrees.
+KNOWN_DIFFERENCES = {"&amp; &lt;tag&gt; html entities": "OpenAI unescapes HTML entities, transformers does not"}
 
 
 # --------------------------------------------------------------------------
@@ -183,6 +191,10 @@ class OpenAISimpleTokenizer:
             import ftfy
 
             text = ftfy.fix_text(text)
+        else:
+            # The part of ftfy.fix_text that matters for these texts: its default NFC
+            # normalization (which transformers' normalizer applies too).
+            text = unicodedata.normalize("NFC", text)
         text = html.unescape(html.unescape(text)).strip()
         text = " ".join(text.split()).strip().lower()
         ids = [self.encoder[SOT]]
@@ -259,7 +271,8 @@ def load_fast(tokenizer_json: str):
     return CLIPTokenizerFast(tokenizer_file=tokenizer_json, model_max_length=77)
 
 
-def write_cases(tokenizer_json: str, merges, out_path: str) -> None:
+def write_cases(tokenizer_json: str, merges, out_path: str) -> int:
+    """Writes the cases; returns how many differ from OpenAI's algorithm beyond KNOWN_DIFFERENCES."""
     tok = load_fast(tokenizer_json)
     ids = [tok(t, add_special_tokens=True, truncation=False)["input_ids"] for t in CASE_TEXTS]
     # also check the raw `tokenizers` library agrees with the transformers wrapper
@@ -274,6 +287,7 @@ def write_cases(tokenizer_json: str, merges, out_path: str) -> None:
     print(f"wrote {os.path.relpath(out_path, REPO)} ({len(CASE_TEXTS)} texts)")
 
     # Cross-check against OpenAI's SimpleTokenizer algorithm.
+    disagreements = 0
     for use_ftfy in (False, True):
         if use_ftfy:
             try:
@@ -282,12 +296,18 @@ def write_cases(tokenizer_json: str, merges, out_path: str) -> None:
                 print("  (ftfy not installed: skipping the ftfy-enabled OpenAI comparison)")
                 continue
         ref = OpenAISimpleTokenizer(merges, use_ftfy=use_ftfy)
-        bad = [(t, i, ref.encode(t)) for t, i in zip(CASE_TEXTS, ids) if ref.encode(t) != i]
-        label = "OpenAI SimpleTokenizer" + (" (with ftfy)" if use_ftfy else " (no ftfy)")
-        if not bad:
-            print(f"  {label}: all {len(ids)} texts agree")
-        for t, a, b in bad:
-            print(f"  {label} DISAGREES on {t!r}:\n    hf     {a}\n    openai {b}")
+        label = "OpenAI SimpleTokenizer" + (" (with ftfy)" if use_ftfy else " (no ftfy, NFC)")
+        agree = 0
+        for t, a in zip(CASE_TEXTS, ids):
+            b = ref.encode(t)
+            if (a == b) == (t not in KNOWN_DIFFERENCES):
+                agree += a == b
+                continue
+            what = "AGREES on a listed known difference" if a == b else "DISAGREES on"
+            print(f"  {label} {what} {t!r}:\n    hf     {a}\n    openai {b}", file=sys.stderr)
+            disagreements += 1
+        print(f"  {label}: {agree} texts agree, {len(KNOWN_DIFFERENCES)} known difference(s)")
+    return disagreements
 
 
 def main() -> None:
@@ -308,15 +328,22 @@ def main() -> None:
             small = read_merges(bpe, 1000)
             p2 = build_tokenizer_json(small, os.path.join(FIX, "clip-1000"))
             print(f"wrote {os.path.relpath(p2, REPO)} ({os.path.getsize(p2)} bytes, {512 + len(small) + 2} tokens)")
-            write_cases(p, full, os.path.join(FIX, "cases.json"))
-            write_cases(p2, small, os.path.join(FIX, "cases-clip-1000.json"))
+            disagreements = write_cases(p, full, os.path.join(FIX, "cases.json"))
+            disagreements += write_cases(p2, small, os.path.join(FIX, "cases-clip-1000.json"))
+            fail_on(disagreements)
             return
         merges = read_merges(bpe, args.merges)
         out_dir = args.out or os.path.join(FIX, "clip" if args.merges is None else f"clip-{args.merges}")
         p = build_tokenizer_json(merges, out_dir)
         print(f"wrote {p} ({os.path.getsize(p)} bytes, {512 + len(merges) + 2} tokens)")
         if args.cases:
-            write_cases(p, merges, args.cases)
+            fail_on(write_cases(p, merges, args.cases))
+
+
+def fail_on(disagreements: int) -> None:
+    """A fixture that OpenAI's own algorithm tokenizes differently is not a reference."""
+    if disagreements:
+        sys.exit(f"error: {disagreements} tokenizations contradict OpenAI's SimpleTokenizer (listed above)")
 
 
 if __name__ == "__main__":

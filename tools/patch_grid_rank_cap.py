@@ -7,13 +7,20 @@ relevance (src/eval/metrics.rs): the K = mask-size top pixels, ties within a pat
 patch order; its rank accuracy is the share of those pixels on the object. Prints the mean for
 several grids, so a model's patch size can be chosen for a rank-accuracy target.
 
+With --json it also writes, for the first grid, every object's ceiling in dataset order (objects
+without a visible pixel left out): the fixture tests/eval.rs checks `sightline eval`'s rank
+accuracy of the same map against, an oracle that the metric must score at exactly this ceiling.
+
 Usage (numpy only):
   target/release/sightline scenes --count 400 --seed 1000002 --size 96 --min-objects 2 --out /tmp/scenes
   python3 tools/patch_grid_rank_cap.py /tmp/scenes --grids 8 12 16
+  target/release/sightline scenes --count 30 --seed 1000002 --size 96 --min-objects 2 --out /tmp/s30
+  python3 tools/patch_grid_rank_cap.py /tmp/s30 --grids 8 --json tests/fixtures/eval/rank-cap.json
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -42,12 +49,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scenes", help="a folder written by `sightline scenes`")
     ap.add_argument("--grids", type=int, nargs="+", default=[8, 12, 16])
+    ap.add_argument("--json", help="write the first grid's per-object ceilings here")
     args = ap.parse_args()
     scenes = SceneSet(args.scenes, keep_masks=True)
     masks = [np.asarray(m, dtype=bool) for per_scene in scenes.masks for m in per_scene if np.any(m)]
     for grid in args.grids:
         caps = [rank_cap(m, grid) for m in masks]
         print(f"{grid}x{grid} patches: rank accuracy of the patch-share map {np.mean(caps):.3f} ({len(masks)} objects)")
+    if args.json:
+        spec = scenes.meta["spec"]
+        fixture = {"seed": scenes.meta["seed"], "count": scenes.count, "size": scenes.size,
+                   "min_objects": spec["min_objects"], "max_objects": spec["max_objects"], "grid": args.grids[0],
+                   "caps": [rank_cap(m, args.grids[0]) for m in masks]}
+        with open(args.json, "w") as f:
+            json.dump(fixture, f, indent=None)
+            f.write("\n")
 
 
 if __name__ == "__main__":

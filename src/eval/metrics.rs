@@ -83,15 +83,53 @@ fn tie_groups(count: usize, value: impl Fn(usize) -> f64) -> Vec<Vec<usize>> {
     groups
 }
 
-/// Pointing game (Zhang et al. 2016, <https://arxiv.org/abs/1608.00507>): 1 when the highest
-/// scoring patch holds at least one mask pixel, else 0. Several patches tied for the top count as
-/// the expectation over a uniformly random pick among them.
-pub fn pointing_game(map: &[f32], overlap: &PatchOverlap) -> Result<f64> {
+/// The patches tied for the highest score: one patch unless several share the top value.
+fn top_patches(map: &[f32], overlap: &PatchOverlap) -> Result<Vec<usize>> {
     overlap.check_map(map)?;
     let top = tie_groups(map.len(), |p| f64::from(map[p])).into_iter().next();
-    let top = top.ok_or_else(|| Error::InvalidOption("an empty map has no top patch".into()))?;
-    let hits = top.iter().filter(|&&p| overlap.mask_pixels[p] > 0).count();
-    Ok(hits as f64 / top.len() as f64)
+    top.ok_or_else(|| Error::InvalidOption("an empty map has no top patch".into()))
+}
+
+/// The share of `patches` for which `hit` holds: the chance that a uniformly random pick among
+/// tied top patches hits.
+fn share(patches: &[usize], hit: impl Fn(usize) -> bool) -> f64 {
+    patches.iter().filter(|&&p| hit(p)).count() as f64 / patches.len() as f64
+}
+
+/// Pointing game, lenient (Zhang et al. 2016, <https://arxiv.org/abs/1608.00507>, with the
+/// patch as the tolerance): 1 when the highest scoring patch holds at least one mask pixel,
+/// else 0. Several patches tied for the top count as the expectation over a uniformly random
+/// pick among them.
+pub fn pointing_game(map: &[f32], overlap: &PatchOverlap) -> Result<f64> {
+    let top = top_patches(map, overlap)?;
+    Ok(share(&top, |p| overlap.mask_pixels[p] > 0))
+}
+
+/// Pointing game, strict: 1 when the highest scoring patch is mostly object (more than half of
+/// its pixels in the mask). A patch that only grazes the object's edge scores in the lenient game
+/// but not here. Ties as in [`pointing_game`].
+pub fn strict_pointing_game(map: &[f32], overlap: &PatchOverlap) -> Result<f64> {
+    let top = top_patches(map, overlap)?;
+    Ok(share(&top, |p| 2 * overlap.mask_pixels[p] > overlap.patch_pixels[p]))
+}
+
+/// Text dependence of one two-object scene: with each object prompted in turn, 1 when both maps'
+/// top patches touch their own prompted object and are different patches, else 0 (a map that
+/// ignores the prompt cannot score by pointing at one patch touching both objects). Ties count
+/// as the expectation over independent uniform picks among each map's tied top patches.
+pub fn text_dependence(
+    first_map: &[f32],
+    first_overlap: &PatchOverlap,
+    second_map: &[f32],
+    second_overlap: &PatchOverlap,
+) -> Result<f64> {
+    let (first, second) = (top_patches(first_map, first_overlap)?, top_patches(second_map, second_overlap)?);
+    let pairs = first
+        .iter()
+        .filter(|&&p| first_overlap.mask_pixels[p] > 0)
+        .map(|&p| second.iter().filter(|&&q| q != p && second_overlap.mask_pixels[q] > 0).count())
+        .sum::<usize>();
+    Ok(pairs as f64 / (first.len() * second.len()) as f64)
 }
 
 /// Positive relevance per pixel of each patch: negative scores clipped to 0, then spread evenly
@@ -179,6 +217,7 @@ pub fn average_ranks(values: &[f32]) -> Vec<f64> {
 
 /// Spearman's rank correlation with average ranks for ties: Pearson's correlation of the ranks.
 /// `None` when either map is constant (no ranking to correlate) or the lengths differ.
+/// Adebayo et al. report it on the maps and on their absolute values ([`abs_spearman`]).
 pub fn spearman(a: &[f32], b: &[f32]) -> Option<f64> {
     if a.len() != b.len() || a.len() < 2 {
         return None;
@@ -192,4 +231,11 @@ pub fn spearman(a: &[f32], b: &[f32]) -> Option<f64> {
         var_b += (y - mean) * (y - mean);
     }
     (var_a > 0.0 && var_b > 0.0).then(|| cov / (var_a * var_b).sqrt())
+}
+
+/// Spearman's ρ between the absolute values of two maps: the randomization check's variant that
+/// ignores sign, for methods whose sign flips while their magnitudes still follow the input.
+pub fn abs_spearman(a: &[f32], b: &[f32]) -> Option<f64> {
+    let magnitudes = |map: &[f32]| map.iter().map(|v| v.abs()).collect::<Vec<f32>>();
+    spearman(&magnitudes(a), &magnitudes(b))
 }

@@ -5,21 +5,25 @@
 //! training) one object drawn from the scene seed (or, with [`Prompts::EveryObject`], each object
 //! in turn) is prompted with its single caption ("a red circle") among all 12 single captions as
 //! zero-shot labels, and each map is scored by:
-//! - the pointing game (Zhang et al. 2016, <https://arxiv.org/abs/1608.00507>);
+//! - the pointing game (Zhang et al. 2016, <https://arxiv.org/abs/1608.00507>), lenient (the top
+//!   patch touches the object) and strict (the top patch is mostly object);
 //! - relevance mass and rank accuracy (Arras, Osman, Samek 2022, CLEVR-XAI,
 //!   <https://doi.org/10.1016/j.inffus.2021.11.008>), on positive relevance at pixel level: the
 //!   pixel map where the method defines one (gradient, grad×input, integrated gradients,
 //!   SmoothGrad), else the patch map spread evenly over each patch;
-//! - deletion and insertion AUC (Petsiuk, Das, Saenko 2018, RISE,
-//!   <https://arxiv.org/abs/1806.07421>), on the prompted caption's zero-shot probability;
+//! - RISE-style deletion and insertion AUC (after Petsiuk, Das, Saenko 2018, RISE,
+//!   <https://arxiv.org/abs/1806.07421>; how they differ: [`report::RISE_STYLE_NOTE`]), on the
+//!   prompted caption's zero-shot probability;
 //! - the model-randomization check (Adebayo et al. 2018, Sanity Checks for Saliency Maps,
-//!   <https://arxiv.org/abs/1810.03292>): Spearman ρ between the maps of the trained model and of
-//!   the same architecture with random weights.
+//!   <https://arxiv.org/abs/1810.03292>), cascading: Spearman ρ, of the maps and of their
+//!   absolute values, between the trained model's maps and those with its weights randomized
+//!   from the top down, stage by stage, to the fully random model.
 //!
 //! [`drift`] compares two versions of one model (a quantized one and its original) on the same
 //! scenes: how far each method's maps move; [`explanation_drift`] does it for one explanation.
 //!
-//! Two-object scenes measure text dependence: whether prompting each object points at it.
+//! Two-object scenes measure text dependence: whether prompting each object points at it, at two
+//! different patches.
 //! A `random` and a `centre` baseline go through the same metrics, as the floor to beat.
 
 pub mod baselines;
@@ -27,6 +31,7 @@ pub mod curves;
 mod drift;
 mod explanation_drift;
 pub mod metrics;
+pub mod randomization;
 pub mod report;
 mod runner;
 pub mod scenes;
@@ -36,7 +41,8 @@ mod tally;
 pub use baselines::Baseline;
 pub use drift::{drift, DriftReport, DriftRow};
 pub use explanation_drift::{explanation_drift, ExplanationDrift};
-pub use report::{EvalReport, MethodRow, RowKind};
+pub use randomization::Cascade;
+pub use report::{EvalReport, MethodRow, RandomizationStage, RowKind};
 pub use runner::{evaluate, evaluate_model, evaluate_model_with_progress, TEXT_INDEPENDENT_NOTE};
 pub use scenes::{Prompts, MIN_EVAL_SEED};
 pub use settings::{EvalSettings, DEFAULT_SCENES, DEFAULT_STEPS};

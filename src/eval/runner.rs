@@ -3,14 +3,15 @@
 use super::baselines::Baseline;
 use super::curves::deletion_insertion;
 use super::metrics::{
-    pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy, spearman, PatchOverlap,
+    abs_spearman, pointing_game, relevance_mass_accuracy, relevance_order, relevance_rank_accuracy, spearman,
+    strict_pointing_game, text_dependence, PatchOverlap,
 };
-use super::report::{EvalReport, RowKind};
+use super::randomization::Cascade;
+use super::report::{EvalReport, RowKind, RISE_STYLE_NOTE, UNDEFINED_NOTE};
 use super::scenes::{eval_scenes, mask_at_model_input, prompted_objects};
 use super::settings::EvalSettings;
 use super::tally::Tally;
 use crate::backend::Backend;
-use crate::bench::random_clip_safetensors;
 use crate::error::{Error, Result};
 use crate::explain::noise::SplitMix64;
 use crate::explain::{Explainer, ImageInput, Method, MethodOptions, Request};
@@ -19,8 +20,8 @@ use crate::scene::{all_single_captions, Scene};
 use image::RgbImage;
 use web_time::Instant;
 
-/// Loads `files` and a copy with every weight redrawn at random (same config, tokenizer and
-/// preprocessing, weights seeded from the benchmark seed), then runs [`evaluate`].
+/// Loads `files` and runs [`evaluate`], with the cascading randomization of its weights seeded
+/// from the benchmark seed.
 pub fn evaluate_model<B: Backend + Clone>(
     backend: B,
     files: &ModelFiles,
@@ -29,7 +30,7 @@ pub fn evaluate_model<B: Backend + Clone>(
     evaluate_model_with_progress(backend, files, settings, |_, _| {})
 }
 
-/// As [`evaluate_model`], calling `progress(done, total)` after each scene.
+/// As [`evaluate_model`], calling `progress(done, total)` as it goes.
 pub fn evaluate_model_with_progress<B: Backend + Clone>(
     backend: B,
     files: &ModelFiles,
@@ -37,14 +38,9 @@ pub fn evaluate_model_with_progress<B: Backend + Clone>(
     progress: impl FnMut(usize, usize),
 ) -> Result<EvalReport> {
     settings.validate()?;
-    let trained = Explainer::load(backend.clone(), files)?;
-    let random_files = ModelFiles {
-        name: format!("{} (randomized)", files.name),
-        weights: random_clip_safetensors(trained.config(), settings.seed)?,
-        ..files.clone()
-    };
-    let randomized = Explainer::load(backend, &random_files)?;
-    evaluate(&trained, &randomized, settings, progress)
+    let trained = Explainer::load(backend, files)?;
+    let cascade = Cascade::new(files, trained.config(), settings.seed)?;
+    evaluate(&trained, &cascade, settings, progress)
 }
 
 /// A map to score: an explanation method on the model, or a model-free baseline.
@@ -71,6 +67,7 @@ impl MapSource {
 }
 
 /// One prompt on one image: the caption to explain and the random baseline's draw for it.
+#[derive(Clone, Copy)]
 struct Prompt<'a> {
     image: &'a RgbImage,
     target: usize,
@@ -85,11 +82,10 @@ fn baseline_seed(scene: &Scene, object: usize) -> u64 {
     SplitMix64::new(scene.seed ^ RANDOM_BASELINE_SALT).next_u64().wrapping_add(object as u64)
 }
 
-/// The benchmark's fixed context: both models, the map sources, the captions and their
+/// The benchmark's fixed context: the trained model, the map sources, the captions and their
 /// embeddings.
 struct Bench<'a, B: Backend> {
     trained: &'a Explainer<B>,
-    randomized: &'a Explainer<B>,
     sources: Vec<MapSource>,
     captions: Vec<String>,
     caption_embeddings: Vec<Vec<f32>>,
@@ -171,20 +167,23 @@ impl<B: Backend> Bench<'_, B> {
             .collect()
     }
 
-    /// Every source's localization, curves and randomization metrics for one prompted object.
-    /// Mass and rank accuracy read the pixel map where the method defines one, as Arras et al.
-    /// score pixel heatmaps; patch maps are spread evenly over their patches' pixels.
+    /// Every source's localization and curve metrics for one prompted object; returns each
+    /// source's patch map, for the randomization check. Mass and rank accuracy read the pixel map
+    /// where the method defines one, as Arras et al. score pixel heatmaps; patch maps are spread
+    /// evenly over their patches' pixels.
     fn score_object(
         &self,
         tallies: &mut [Tally],
         pixels: &[f32],
         overlap: &ObjectOverlap,
         prompt: &Prompt,
-    ) -> Result<()> {
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut maps = Vec::with_capacity(self.sources.len());
         for (&source, tally) in self.sources.iter().zip(tallies) {
             let SourceMap { patches: map, pixels: pixel_map } =
                 tally.time("explain", || self.map(source, self.trained, prompt))?;
             tally.pointing_game.add(pointing_game(&map, &overlap.patches)?);
+            tally.strict_pointing_game.add(strict_pointing_game(&map, &overlap.patches)?);
             let (finest_map, finest_overlap) = match &pixel_map {
                 Some(pixel_map) => (pixel_map.as_slice(), &overlap.pixels),
                 None => (map.as_slice(), &overlap.patches),
@@ -197,11 +196,25 @@ impl<B: Backend> Bench<'_, B> {
             })?;
             tally.deletion_auc.add(curves.deletion_auc()?);
             tally.insertion_auc.add(curves.insertion_auc()?);
-            let random_map = tally.time("randomization", || self.patch_map(source, self.randomized, prompt))?;
-            match spearman(&map, &random_map) {
-                Some(rho) => tally.randomization_rho.add(rho),
-                None => tally.randomization_undefined += 1,
-            }
+            maps.push(map);
+        }
+        Ok(maps)
+    }
+
+    /// Every source's maps on the model of one randomization `stage`, against the trained maps.
+    fn score_randomization(
+        &self,
+        tallies: &mut [Tally],
+        stage: usize,
+        randomized: &Explainer<B>,
+        prompt: &Prompt,
+        trained_maps: &[Vec<f32>],
+    ) -> Result<()> {
+        for ((&source, tally), map) in self.sources.iter().zip(tallies).zip(trained_maps) {
+            let random_map = tally.time("randomization", || self.patch_map(source, randomized, prompt))?;
+            let correlations = &mut tally.randomization[stage];
+            correlations.rho.add(spearman(map, &random_map));
+            correlations.abs_rho.add(abs_spearman(map, &random_map));
         }
         Ok(())
     }
@@ -215,12 +228,12 @@ impl<B: Backend> Bench<'_, B> {
         };
         let (first_prompt, second_prompt) = (self.prompt(scene, 0)?, self.prompt(scene, 1)?);
         for (&source, tally) in self.sources.iter().zip(tallies) {
-            let both = tally.time("text_dependence", || {
+            let score = tally.time("text_dependence", || {
                 let first_map = self.patch_map(source, self.trained, &first_prompt)?;
                 let second_map = self.patch_map(source, self.trained, &second_prompt)?;
-                Ok(pointing_game(&first_map, &first.patches)? * pointing_game(&second_map, &second.patches)?)
+                text_dependence(&first_map, &first.patches, &second_map, &second.patches)
             })?;
-            tally.text_dependence.add(both);
+            tally.text_dependence.add(score);
         }
         Ok(true)
     }
@@ -229,34 +242,29 @@ impl<B: Backend> Bench<'_, B> {
 /// Why attention and rollout cannot score text dependence: they read the image tower's CLS row
 /// alone, and CLIP's image tower never sees the text.
 pub const TEXT_INDEPENDENT_NOTE: &str = "Rollout and raw attention are text-independent for CLIP's image tower: \
-     they give the same map for every prompt, so their text dependence only counts scenes where one patch touches both objects.";
+     they give the same map for every prompt, so their top patch cannot move to the prompted object and \
+     their text dependence is 0 but for ties at the top.";
 
 const BASELINE_RHO_NOTE: &str =
     "Baselines use no weights, so their randomization ρ is 1 by construction; a faithful method's should be near 0.";
 
 /// Scores `settings.methods` and both baselines of the `trained` explainer on the held-out scenes;
-/// `randomized` is the same architecture with random weights, for the randomization check.
-/// `progress(done, total)` is called after each scene.
-pub fn evaluate<B: Backend>(
+/// `cascade` randomizes its weights from the top down for the randomization check.
+/// `progress(done, total)` is called after each scene of each pass.
+pub fn evaluate<B: Backend + Clone>(
     trained: &Explainer<B>,
-    randomized: &Explainer<B>,
+    cascade: &Cascade,
     settings: &EvalSettings,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<EvalReport> {
     let started = Instant::now();
     settings.validate()?;
     let geometry = trained.geometry();
-    let same_input = randomized.geometry().image_size == geometry.image_size
-        && randomized.geometry().patches() == geometry.patches();
-    if !same_input {
-        return Err(Error::InvalidOption("the randomized model must have the trained model's input geometry".into()));
-    }
     let scene_size = settings.scene_size.unwrap_or(geometry.image_size as u32);
     let scenes = eval_scenes(settings.seed, settings.scenes, scene_size)?;
     let captions = all_single_captions();
     let bench = Bench {
         trained,
-        randomized,
         sources: settings
             .methods
             .iter()
@@ -267,56 +275,75 @@ pub fn evaluate<B: Backend>(
         captions,
         options: settings.method_options(),
     };
-    let mut tallies: Vec<Tally> = bench.sources.iter().map(|_| Tally::default()).collect();
-    let total_scenes = scenes.multi_object.len() + scenes.two_object.len();
+    let stages = cascade.labels().len();
+    let mut tallies: Vec<Tally> = bench.sources.iter().map(|_| Tally::new(stages)).collect();
+    let total_steps = scenes.multi_object.len() * (1 + stages) + scenes.two_object.len();
 
-    let (mut explained_objects, mut skipped_objects) = (0, 0);
-    for (done, scene) in scenes.multi_object.iter().enumerate() {
+    let (mut skipped_objects, mut done) = (0, 0);
+    // Each explained prompt with every source's map on the trained model.
+    let mut explained: Vec<(Prompt, Vec<Vec<f32>>)> = Vec::new();
+    for scene in &scenes.multi_object {
         let pixels = trained.prepare_image(&scene.image).pixels.data;
         let overlaps = bench.overlaps(scene)?;
         for object in prompted_objects(scene, settings.prompts) {
             match &overlaps[object] {
                 Some(overlap) => {
-                    bench.score_object(&mut tallies, &pixels, overlap, &bench.prompt(scene, object)?)?;
-                    explained_objects += 1;
+                    let prompt = bench.prompt(scene, object)?;
+                    let maps = bench.score_object(&mut tallies, &pixels, overlap, &prompt)?;
+                    explained.push((prompt, maps));
                 }
                 None => skipped_objects += 1,
             }
         }
-        progress(done + 1, total_scenes);
+        done += 1;
+        progress(done, total_steps);
     }
-    if explained_objects == 0 {
+    if explained.is_empty() {
         return Err(Error::InvalidOption(format!(
             "no object is visible at the model's {}-pixel input: use a larger --size",
             geometry.image_size
         )));
     }
 
+    // One stage's model at a time: each is a whole model.
+    for stage in 0..stages {
+        let randomized = Explainer::load(trained.backend().clone(), &cascade.stage_files(stage)?)?;
+        for (prompt, maps) in &explained {
+            bench.score_randomization(&mut tallies, stage, &randomized, prompt, maps)?;
+        }
+        done += scenes.multi_object.len();
+        progress(done, total_steps);
+    }
+
     let mut text_dependence_scenes = 0;
-    for (done, scene) in scenes.two_object.iter().enumerate() {
+    for scene in &scenes.two_object {
         if bench.score_text_dependence(&mut tallies, scene)? {
             text_dependence_scenes += 1;
         }
-        progress(scenes.multi_object.len() + done + 1, total_scenes);
+        done += 1;
+        progress(done, total_steps);
     }
 
     let rows = bench
         .sources
         .iter()
         .zip(tallies)
-        .map(|(&source, tally)| tally.into_row(source.name(), source.kind()))
+        .map(|(&source, tally)| tally.into_row(source.name(), source.kind(), cascade.labels()))
         .collect::<Result<Vec<_>>>()?;
-    let mut notes = Vec::new();
+    let mut notes = vec![RISE_STYLE_NOTE.to_string()];
     if settings.methods.iter().any(|m| matches!(m, Method::Attention | Method::Rollout)) {
         notes.push(TEXT_INDEPENDENT_NOTE.to_string());
     }
     notes.push(BASELINE_RHO_NOTE.to_string());
+    if rows.iter().any(|row| row.randomization.iter().any(|s| s.undefined + s.abs_undefined > 0)) {
+        notes.push(UNDEFINED_NOTE.to_string());
+    }
     Ok(EvalReport {
         model: trained.info.name.clone(),
         seed: settings.seed,
         scenes: settings.scenes,
         prompts: settings.prompts,
-        explained_objects,
+        explained_objects: explained.len(),
         skipped_objects,
         text_dependence_scenes,
         scene_size,

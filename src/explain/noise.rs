@@ -24,6 +24,13 @@ impl SplitMix64 {
     }
 }
 
+/// SmoothGrad's noise level (Smilkov et al. 2017): 15 % of the range of the normalized input,
+/// computed in f64 and rounded once, as the reference defines it (in f32 it can land an ulp off).
+pub fn smoothgrad_sigma(pixels: &[f32]) -> f32 {
+    let (lo, hi) = pixels.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    (0.15 * (f64::from(hi) - f64::from(lo))) as f32
+}
+
 /// `count` standard normal samples, drawn in Box–Muller pairs (cosine first, then sine).
 pub fn standard_normals(seed: u64, count: usize) -> Vec<f64> {
     let mut rng = SplitMix64::new(seed);

@@ -7,7 +7,7 @@ use super::Maps;
 use crate::backend::{BatchOps, TensorStore};
 use crate::error::{Error, Result};
 use crate::explain::maps::{max_abs_over_channels, pixels_to_patches, sum_over_channels, Geometry, PatchReduction};
-use crate::explain::noise::standard_normals;
+use crate::explain::noise::{smoothgrad_sigma, standard_normals};
 use crate::explain::subject::{Subject, TensorOf};
 use crate::explain::timings::Timings;
 use crate::explain::MethodOptions;
@@ -49,8 +49,7 @@ pub(super) async fn smoothgrad<S: Subject>(
     let (backend, image) = (subject.backend(), subject.image());
     let (steps, pixels) = (options.steps, &image.pixels.data);
     let n = pixels.len();
-    let (lo, hi) = pixels.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let sigma = 0.15 * (hi - lo);
+    let sigma = smoothgrad_sigma(pixels);
     let noise = standard_normals(options.seed, steps * n);
     let noisy = |k: usize| -> Vec<f32> {
         pixels.iter().zip(&noise[k * n..(k + 1) * n]).map(|(x, z)| x + sigma * *z as f32).collect()

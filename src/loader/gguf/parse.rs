@@ -112,6 +112,11 @@ impl<'a> GgufFile<'a> {
         Some(&self.metadata[index].1)
     }
 
+    /// Every metadata key, sorted (`general.alignment` included).
+    pub fn metadata_keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.metadata.iter().map(|(key, _)| *key)
+    }
+
     /// The string under `key`, or `None` when absent; an error when it is not a string.
     pub fn metadata_string(&self, key: &str) -> Result<Option<&'a str>> {
         match self.metadata(key) {
