@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::explain::Explanation;
 use crate::heatmap::{encode_png, render_overlay, CropRect, OverlayOptions, ScoreMap};
+use crate::preprocess::ImageCropRect;
 use image::RgbImage;
 
 /// Which of an explanation's maps to draw.
@@ -36,7 +37,8 @@ pub fn render_explanation(
         (Some(scores), MapChoice::Pixels) => ScoreMap::Pixels { height, width, scores },
         _ => ScoreMap::Patches { rows, cols, scores: &explanation.patch_scores },
     };
-    Ok(render_overlay(image, crop_in_pixels(explanation, image), map, options)?)
+    let crop = crop_in_pixels(explanation.crop, image.width(), image.height());
+    Ok(render_overlay(image, crop, map, options)?)
 }
 
 pub fn explanation_png(
@@ -48,12 +50,13 @@ pub fn explanation_png(
     Ok(encode_png(&render_explanation(image, explanation, choice, options)?)?)
 }
 
-/// The explanation's crop rectangle snapped to whole pixels inside the image.
-fn crop_in_pixels(explanation: &Explanation, image: &RgbImage) -> CropRect {
-    let c = explanation.crop;
-    let x = (c.x.round().max(0.0) as u32).min(image.width() - 1);
-    let y = (c.y.round().max(0.0) as u32).min(image.height() - 1);
-    let width = (c.width.round() as u32).clamp(1, image.width() - x);
-    let height = (c.height.round() as u32).clamp(1, image.height() - y);
-    CropRect::new(x, y, width, height)
+/// An explanation's crop rectangle snapped to whole pixels inside a `width` × `height` image
+/// (at least 1 × 1).
+pub fn crop_in_pixels(crop: ImageCropRect, width: u32, height: u32) -> CropRect {
+    let (width, height) = (width.max(1), height.max(1));
+    let x = (crop.x.round().max(0.0) as u32).min(width - 1);
+    let y = (crop.y.round().max(0.0) as u32).min(height - 1);
+    let crop_width = (crop.width.round() as u32).clamp(1, width - x);
+    let crop_height = (crop.height.round() as u32).clamp(1, height - y);
+    CropRect::new(x, y, crop_width, crop_height)
 }
