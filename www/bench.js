@@ -4,7 +4,8 @@
 // (?methods=rollout,gradient&runs=5&steps=8&backends=webgpu,cpu&model=URL&autorun=1).
 
 import { EngineClient } from './client.js';
-import { METHODS } from './methods.js';
+import { localEngineReady } from './local-engine.js';
+import { methods } from './methods.js';
 import { normalizeModelUrl } from './models.js';
 
 const DEFAULT_METHODS = ['rollout', 'chefer', 'gradient', 'integrated_gradients'];
@@ -178,7 +179,7 @@ async function run(event) {
 
 function buildMethodChoices() {
   const container = $('bench-methods');
-  for (const method of METHODS) {
+  for (const method of methods()) {
     const label = document.createElement('label');
     const box = document.createElement('input');
     box.type = 'checkbox';
@@ -188,9 +189,15 @@ function buildMethodChoices() {
   }
 }
 
-buildMethodChoices();
 const params = new URLSearchParams(location.search);
-applyUrlSettings(params);
 $('bench-form').addEventListener('submit', run);
 $('bench-copy').addEventListener('click', () => navigator.clipboard?.writeText($('bench-json').textContent));
-if (params.get('autorun') === '1') run();
+// The methods are the engine's own list.
+localEngineReady.then(
+  () => {
+    buildMethodChoices();
+    applyUrlSettings(params);
+    if (params.get('autorun') === '1') run();
+  },
+  (error) => status(`The engine could not start: ${error.message}`),
+);

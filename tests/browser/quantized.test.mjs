@@ -94,11 +94,11 @@ test('a GGUF file loads from an address with progress, is cached, and explains a
   await waitForExplanation(page);
   await page.evaluate(() => {
     globalThis.__progress = [];
-    globalThis.sightline.store.subscribe((s, p) => s.model.progress && s.model.progress !== p.model.progress && globalThis.__progress.push({ ...s.model.progress }));
+    globalThis.sightlineTest.store.subscribe((s, p) => s.model.progress && s.model.progress !== p.model.progress && globalThis.__progress.push({ ...s.model.progress }));
   });
   const url = `${server.origin}${q4.url}`;
   await loadFromAddress(page, url);
-  await page.waitForFunction((url) => globalThis.sightline.store.get().modelSource?.url === url && globalThis.sightline.store.get().model.status === 'ready', url);
+  await page.waitForFunction((url) => globalThis.sightlineTest.store.get().modelSource?.url === url && globalThis.sightlineTest.store.get().model.status === 'ready', url);
   const progress = await page.evaluate(() => globalThis.__progress);
   const downloads = progress.filter((p) => p.phase === 'download');
   assert.ok(downloads.length >= 2, `download progress was reported: ${JSON.stringify(progress)}`);
@@ -110,7 +110,7 @@ test('a GGUF file loads from an address with progress, is cached, and explains a
   const explanation = await waitForExplanation(page);
   assert.equal(explanation.model.dtype, 'q4_0');
   assert.match(await page.textContent('.model-chip'), /q4_0/);
-  const state = await page.evaluate(() => ({ texts: globalThis.sightline.store.get().texts, target: globalThis.sightline.store.get().target }));
+  const state = await page.evaluate(() => globalThis.sightlineTest.store.get().clip);
   const cli = await cliExplainWith(q4.path, join(DIST, 'examples', 'scene-32.png'), state.texts, state.target, explanation.method);
   assert.equal(cli.model.dtype, 'q4_0');
   assert.ok(relativeError(explanation.patch_scores, cli.patch_scores) < TOLERANCE, 'the page explains the GGUF file as the CLI does');
@@ -120,7 +120,7 @@ test('a GGUF file loads from an address with progress, is cached, and explains a
   const getsBefore = gets.filter((g) => g.startsWith('GET')).length;
   await page.evaluate(() => (globalThis.__progress = []));
   await loadFromAddress(page, url);
-  await page.waitForFunction(() => globalThis.__progress.some((p) => p.done) && globalThis.sightline.store.get().model.status === 'ready');
+  await page.waitForFunction(() => globalThis.__progress.some((p) => p.done) && globalThis.sightlineTest.store.get().model.status === 'ready');
   assert.equal((await waitForExplanation(page)).model.dtype, 'q4_0');
   const again = await page.evaluate(() => globalThis.__progress.filter((p) => p.phase === 'download'));
   assert.ok(again.length > 0 && again.every((p) => p.cached), `the second load read the cache: ${JSON.stringify(again)}`);
@@ -151,7 +151,7 @@ test('a GGUF file too large for wasm memory is declined before its body is fetch
   assert.equal(served.HEAD, 1, 'the size was asked for');
   assert.equal(served.GET, 0, 'the body was never requested');
   // The model in use is untouched.
-  const state = await page.evaluate(() => ({ source: globalThis.sightline.store.get().modelSource, status: globalThis.sightline.store.get().model.status }));
+  const state = await page.evaluate(() => ({ source: globalThis.sightlineTest.store.get().modelSource, status: globalThis.sightlineTest.store.get().model.status }));
   assert.deepEqual(state, { source: { kind: 'default' }, status: 'ready' });
   await context.close();
 });
@@ -160,17 +160,17 @@ test('a GGUF file too large for wasm memory is declined before its body is fetch
 async function comparison(page) {
   await page.waitForFunction(
     () => {
-      const { entry } = globalThis.sightline.currentComparison();
+      const { entry } = globalThis.sightlineTest.currentComparison();
       return entry && (entry.status === 'done' || entry.status === 'error');
     },
     null,
     { timeout: 60_000 },
   );
   return page.evaluate(() => {
-    const { entry, main, reference } = globalThis.sightline.currentComparison();
+    const { entry, main, reference } = globalThis.sightlineTest.currentComparison();
     const shown = (metric) => document.querySelector(`.precision-numbers dd[data-metric="${metric}"]`)?.textContent;
     const captions = [...document.querySelectorAll('.precision-side')].map((f) => `${f.dataset.role}: ${f.querySelector('figcaption').textContent}`);
-    const { plan } = globalThis.sightline.store.get().precision;
+    const { plan } = globalThis.sightlineTest.store.get().precision;
     return { entry, main, plan, reference: { ...reference }, shown: { spearman: shown('spearman'), top: shown('top-patch'), probability: shown('probability') }, captions };
   });
 }
@@ -206,7 +206,7 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   await page.focus('button.tab[aria-selected="true"]');
   await page.keyboard.press('End');
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Full precision vs quantized');
-  assert.equal(await page.evaluate(() => globalThis.sightline.store.get().view.tab), 'precision');
+  assert.equal(await page.evaluate(() => globalThis.sightlineTest.store.get().view.tab), 'precision');
   const panel = page.locator('.tabpanel:not([hidden])');
   await panel.locator('select').waitFor();
   assert.equal(await panel.locator('label:has-text("Quantize the loaded model to")').count(), 1);
@@ -228,7 +228,7 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
 
   await panel.locator('select').selectOption('q4_0');
   await panel.locator('button:has-text("Quantize and compare")').click();
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.reference?.spec?.format === 'q4_0');
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.reference?.spec?.format === 'q4_0');
   const q4View = await comparison(page);
   assert.equal(q4View.entry.explanation.model.dtype, 'q4_0');
   assert.equal(q4View.reference.size, q4.size);
@@ -246,7 +246,7 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   // The other way round: the CLI's q4_0 file as the loaded model, the built-in one as its original.
   await page.click('.method-radio[value="chefer"] + .method-label');
   await loadFromAddress(page, `${server.origin}${q4.url}`);
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.plan?.kind === 'builtin', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'builtin', null, { timeout: 30_000 });
   await panel.locator('button:has-text("Compare with the built-in full-precision model")').click();
   await waitForExplanation(page, { method: 'chefer' });
   const builtinView = await comparison(page);
@@ -268,12 +268,12 @@ test('another model’s GGUF file is compared with the original the person point
   await waitForExplanation(page);
   await page.click('button.tab:has-text("Full precision vs quantized")');
   await loadFromAddress(page, `${server.origin}${randomQ8.url}`);
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.plan?.kind === 'choose', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'choose', null, { timeout: 30_000 });
   const panel = page.locator('.tabpanel:not([hidden])');
   const address = panel.getByLabel('Address of the full-precision model');
   await address.fill(`${server.origin}${FIXTURE_URL_PATH}clip-random-b/`);
   await address.press('Enter');
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.reference?.status === 'error');
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.reference?.status === 'error');
   assert.match(await page.textContent('sl-alerts [role=alert]'), /second model could not be loaded: .* is not a version of the loaded model: it sees 40 px in 4×4 patches/);
   assert.match(await panel.locator('[role=status]').textContent(), /^Failed: /);
 
@@ -293,7 +293,7 @@ test('another model’s GGUF file is compared with the original the person point
 
   // The same original loaded as the model: it is quantized in the page, from its cached files.
   await loadFromAddress(page, `${server.origin}${FIXTURE_URL_PATH}clip-random-a/`);
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.plan?.kind === 'quantize', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'quantize', null, { timeout: 30_000 });
   await panel.locator('button:has-text("Quantize and compare")').click();
   const quantizedHere = await comparison(page);
   assert.equal(quantizedHere.main.model.dtype, 'float32');

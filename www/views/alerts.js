@@ -1,7 +1,8 @@
 // Errors and notices, visibly in the page: errors in a role="alert" region, notices in a
 // role="status" one, each with a dismiss button.
 
-import { dismissAlert, store } from '../app-core.js';
+import { dismissAlert } from '../app/alerts.js';
+import { store } from '../app/store.js';
 import { h, StoreView } from './dom.js';
 
 class AlertsView extends StoreView {

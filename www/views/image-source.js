@@ -1,7 +1,8 @@
 // Where the image comes from: a file picker, drag and drop (anywhere on the page), paste, the bundled
 // examples, or a new random scene drawn by the engine.
 
-import { newScene, openImageFile, selectExample, store } from '../app-core.js';
+import { newScene, openImageFile, selectExample } from '../app/image.js';
+import { store } from '../app/store.js';
 import { h, StoreView } from './dom.js';
 
 class ImageSource extends StoreView {
@@ -95,7 +96,7 @@ class ImageSource extends StoreView {
           title: example.title,
           dataset: { example: example.id },
           attrs: { 'aria-label': `${kind === 'scene' ? 'Scene' : 'Photo'}: ${example.title}`, 'aria-pressed': 'false' },
-          on: { click: () => selectExample(example.id) },
+          on: { click: () => selectExample(example.id).catch(() => {}) },
         },
         h('img', { src: new URL(`../examples/${example.file}`, import.meta.url).href, alt: '', width: 64, height: 64, loading: 'eager', decoding: 'async', draggable: false }),
       );

@@ -2,7 +2,10 @@
 // picked by clicking it (a radio group: arrow keys move the choice). Texts can be added, removed,
 // or edited all at once; presets give the scene's captions or the 12 shape captions.
 
-import { addText, currentScores, removeText, setTarget, setTexts, SHAPE_CAPTIONS, store } from '../app-core.js';
+import { addText, removeText, setTarget, setTexts, shapeCaptions } from '../app/clip.js';
+import { currentScores } from '../app/explanations.js';
+import { store } from '../app/store.js';
+import { formatProbability } from '../heatmap.js';
 import { h, StoreView, uid } from './dom.js';
 
 class LabelsView extends StoreView {
@@ -36,7 +39,7 @@ class LabelsView extends StoreView {
     this.presets = h(
       'div',
       { class: 'presets' },
-      h('button', { type: 'button', class: 'button subtle small', text: '12 shape captions', on: { click: () => setTexts([...SHAPE_CAPTIONS], this.bestShapeTarget()) } }),
+      h('button', { type: 'button', class: 'button subtle small', text: '12 shape captions', on: { click: () => setTexts([...shapeCaptions()], this.bestShapeTarget()) } }),
       this.sceneButton,
       this.editButton,
     );
@@ -46,7 +49,7 @@ class LabelsView extends StoreView {
   bestShapeTarget() {
     const objects = store.get().image?.objects;
     const first = objects?.[0]?.phrase;
-    return first ? Math.max(0, SHAPE_CAPTIONS.indexOf(first)) : 0;
+    return first ? Math.max(0, shapeCaptions().indexOf(first)) : 0;
   }
 
   add() {
@@ -63,33 +66,34 @@ class LabelsView extends StoreView {
     this.editorBox.hidden = !open;
     this.editButton.setAttribute('aria-expanded', String(open));
     if (open) {
-      this.editor.value = store.get().texts.join('\n');
+      this.editor.value = store.get().clip.texts.join('\n');
       this.editor.focus();
     }
   }
 
   applyEditor() {
     const texts = this.editor.value.split('\n');
-    const current = store.get().texts[store.get().target];
+    const { texts: old, target } = store.get().clip;
+    const current = old[target];
     const clean = texts.map((t) => t.trim()).filter(Boolean);
     setTexts(clean, Math.max(0, clean.indexOf(current)));
     this.toggleEditor(false);
   }
 
   update(s, p) {
-    if (p && s.texts === p.texts && s.target === p.target && s.results === p.results && s.image === p.image && s.method === p.method) return;
+    if (p && s.clip === p.clip && s.results === p.results && s.image === p.image && s.method === p.method) return;
     this.sceneButton.hidden = !s.image?.captions?.length;
-    if (!p || s.texts !== p.texts || !this.rows) this.renderRows(s);
+    if (!p || s.clip.texts !== p.clip.texts || !this.rows) this.renderRows(s);
     this.rows.forEach((row, i) => {
-      row.radio.checked = i === s.target;
-      row.node.classList.toggle('is-target', i === s.target);
+      row.radio.checked = i === s.clip.target;
+      row.node.classList.toggle('is-target', i === s.clip.target);
     });
     this.renderValues(s);
   }
 
   renderRows(s) {
     const focused = this.list.contains(document.activeElement) ? document.activeElement.dataset.index : undefined;
-    this.rows = s.texts.map((text, i) => {
+    this.rows = s.clip.texts.map((text, i) => {
       const id = `${this.groupName}-${i}`;
       const radio = h('input', {
         type: 'radio',
@@ -113,7 +117,7 @@ class LabelsView extends StoreView {
           text: '×',
           title: `Remove “${text}”`,
           attrs: { 'aria-label': `Remove “${text}”` },
-          disabled: s.texts.length <= 1,
+          disabled: s.clip.texts.length <= 1,
           on: { click: () => removeText(i) },
         }),
       );
@@ -131,7 +135,7 @@ class LabelsView extends StoreView {
     this.rows.forEach((row, i) => {
       const p = probs?.[i];
       row.value.textContent =
-        p !== undefined ? `${(p * 100).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%` : logits?.[i] !== undefined ? `logit ${logits[i].toFixed(2)}` : '';
+        p !== undefined ? formatProbability(p) : logits?.[i] !== undefined ? `logit ${logits[i].toFixed(2)}` : '';
       row.bar.style.setProperty('--p', String(p ?? 0));
       row.bar.hidden = p === undefined;
       row.node.classList.toggle('is-best', p !== undefined && p === best);

@@ -1,8 +1,10 @@
 // The method and its options. Methods are a radio group (arrow keys switch, and the explanation
 // follows); options appear for the methods that read them; "Explain" runs the method again.
 
-import { explainNow, setMethod, setOptions, store } from '../app-core.js';
-import { DEFAULT_OPTIONS, HEAD_FUSIONS, methodById, METHODS } from '../methods.js';
+import { explainNow } from '../app/explanations.js';
+import { setMethod, setOptions } from '../app/method.js';
+import { store } from '../app/store.js';
+import { defaultOptions, headFusions, methodById, methods } from '../methods.js';
 import { h, StoreView, uid } from './dom.js';
 
 class MethodPanel extends StoreView {
@@ -10,22 +12,8 @@ class MethodPanel extends StoreView {
 
   build() {
     this.classList.add('method-panel');
-    const name = uid('method');
     this.radios = new Map();
-    const list = h('div', { class: 'method-list', attrs: { role: 'radiogroup', 'aria-labelledby': 'method-heading' } });
-    for (const method of METHODS) {
-      const id = `${name}-${method.id}`;
-      const radio = h('input', { type: 'radio', name, id, value: method.id, class: 'method-radio', on: { change: () => setMethod(method.id) } });
-      this.radios.set(method.id, radio);
-      list.append(
-        h(
-          'div',
-          { class: 'method-option' },
-          radio,
-          h('label', { htmlFor: id, class: 'method-label' }, h('span', { class: 'method-name', text: method.label }), h('span', { class: 'method-tags', text: method.text ? 'image + text' : 'image' })),
-        ),
-      );
-    }
+    this.list = h('div', { class: 'method-list', attrs: { role: 'radiogroup', 'aria-labelledby': 'method-heading' } });
     this.summary = h('p', { class: 'method-summary', attrs: { 'aria-live': 'polite' } });
 
     const stepsId = uid('steps');
@@ -34,7 +22,7 @@ class MethodPanel extends StoreView {
     const discardId = uid('discard');
     this.steps = h('input', { id: stepsId, type: 'number', min: 1, max: 1024, step: 1, class: 'text-input narrow', on: { change: () => this.commit('steps', this.steps) } });
     this.seed = h('input', { id: seedId, type: 'number', min: 0, step: 1, class: 'text-input narrow', on: { change: () => this.commit('seed', this.seed) } });
-    this.fusion = h('select', { id: fusionId, class: 'select', on: { change: () => setOptions({ headFusion: this.fusion.value }) } }, ...HEAD_FUSIONS.map((f) => h('option', { value: f, text: f })));
+    this.fusion = h('select', { id: fusionId, class: 'select', on: { change: () => setOptions({ headFusion: this.fusion.value }) } });
     this.discard = h('input', { id: discardId, type: 'range', min: 0, max: 0.95, step: 0.05, class: 'range', on: { input: () => (this.discardValue.textContent = Number(this.discard.value).toFixed(2)), change: () => setOptions({ discardRatio: Number(this.discard.value) }) } });
     this.discardValue = h('output', { class: 'range-value', htmlFor: discardId });
     this.fields = {
@@ -46,8 +34,8 @@ class MethodPanel extends StoreView {
     this.optionsBox = h('div', { class: 'options' }, ...Object.values(this.fields));
     this.noOptions = h('p', { class: 'hint no-options', text: 'This method has no options.' });
     this.runButton = h('button', { type: 'button', class: 'button primary run', on: { click: () => explainNow() } }, 'Explain');
-    this.reset = h('button', { type: 'button', class: 'button subtle small', text: 'Reset options', on: { click: () => setOptions({ ...DEFAULT_OPTIONS }) } });
-    this.append(list, this.summary, h('h3', { class: 'subhead', text: 'Options' }), this.optionsBox, this.noOptions, h('div', { class: 'row run-row' }, this.runButton, this.reset));
+    this.reset = h('button', { type: 'button', class: 'button subtle small', text: 'Reset options', on: { click: () => setOptions(defaultOptions()) } });
+    this.append(this.list, this.summary, h('h3', { class: 'subhead', text: 'Options' }), this.optionsBox, this.noOptions, h('div', { class: 'row run-row' }, this.runButton, this.reset));
   }
 
   commit(name, input) {
@@ -55,8 +43,29 @@ class MethodPanel extends StoreView {
     if (!setOptions({ [name]: value })) input.value = String(store.get().options[name]);
   }
 
+  /** The engine's methods as a radio group, and its head fusions, once its facts are known. */
+  buildMethods() {
+    const name = uid('method');
+    for (const method of methods()) {
+      const id = `${name}-${method.id}`;
+      const radio = h('input', { type: 'radio', name, id, value: method.id, class: 'method-radio', on: { change: () => setMethod(method.id) } });
+      this.radios.set(method.id, radio);
+      this.list.append(
+        h(
+          'div',
+          { class: 'method-option' },
+          radio,
+          h('label', { htmlFor: id, class: 'method-label' }, h('span', { class: 'method-name', text: method.label }), h('span', { class: 'method-tags', text: method.textScores ? 'image + text' : 'image' })),
+        ),
+      );
+    }
+    this.fusion.replaceChildren(...headFusions().map((f) => h('option', { value: f, text: f })));
+  }
+
   update(s, p) {
-    if (p && s.method === p.method && s.options === p.options && s.model === p.model && s.image === p.image) return;
+    if (p && s.method === p.method && s.options === p.options && s.model === p.model && s.image === p.image && s.facts === p.facts) return;
+    if (!s.facts || !s.options) return;
+    if (!this.radios.size) this.buildMethods();
     const method = methodById(s.method);
     for (const [id, radio] of this.radios) radio.checked = id === s.method;
     this.summary.textContent = method.summary;

@@ -1,7 +1,10 @@
 // The model: a chip in the header naming the loaded model, and a dialog to pick the built-in model,
 // a Hugging Face CLIP checkpoint by URL, or files from this computer, with download progress.
 
-import { engine, loadModel, notify, store } from '../app-core.js';
+import { notify } from '../app/alerts.js';
+import { engine } from '../app/engine.js';
+import { loadModel } from '../app/model.js';
+import { store } from '../app/store.js';
 import { classifyModelFiles, modelLabel, normalizeModelUrl } from '../models.js';
 import { bytes, h, StoreView, uid } from './dom.js';
 

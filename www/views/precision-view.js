@@ -2,11 +2,11 @@
 // version of it (quantized here, or the full-precision original of a loaded GGUF file), side by side,
 // with the numbers `sightline drift` reports for one explanation.
 
-import { notify } from '../app-core.js';
-import { formatValue, explanationGrid, fitScale } from '../heatmap.js';
-import { classifyModelFiles } from '../models.js';
+import { notify } from '../app/alerts.js';
+import { currentComparison, loadReference, setFormat } from '../app/precision.js';
+import { explanationGrid, formatValue } from '../heatmap.js';
 import { methodById } from '../methods.js';
-import { currentComparison, loadReference, setFormat } from '../precision.js';
+import { classifyModelFiles } from '../models.js';
 import { bytes, h, ms, uid } from './dom.js';
 
 const FORMAT_LABELS = {
@@ -82,7 +82,7 @@ export class PrecisionPanel {
   }
 
   update(s, p) {
-    if (p && s.precision === p.precision && s.results === p.results && s.view === p.view && s.image === p.image && s.tables === p.tables && s.model === p.model && s.method === p.method && s.texts === p.texts && s.target === p.target && s.options === p.options) return;
+    if (p && s.precision === p.precision && s.results === p.results && s.view === p.view && s.image === p.image && s.model === p.model && s.method === p.method && s.clip === p.clip && s.options === p.options) return;
     const { plan, reference, format } = s.precision;
     const ready = s.model.status === 'ready';
     const loading = reference?.status === 'loading';
@@ -128,7 +128,7 @@ export class PrecisionPanel {
     if (!main) return `Waiting for the loaded model’s explanation…${timing}`;
     if (!entry || entry.status === 'running') return `Explaining with the second model…${timing}`;
     if (entry.status === 'error') return `Failed: ${entry.error}`;
-    return `${methodById(s.method).label} for “${s.texts[s.target]}”.${timing}`;
+    return `${methodById(s.method).label} for “${s.clip.texts[s.clip.target]}”.${timing}`;
   }
 
   draw(side, s, e, role, size, top) {
@@ -143,14 +143,10 @@ export class PrecisionPanel {
       side.shown = null;
       return;
     }
-    const grid = explanationGrid(e, 'patches');
-    const scale = fitScale(grid.values, s.view.colormap);
-    const table = s.tables[scale.colormap];
-    const key = `${scale.colormap}:${Boolean(table)}`;
-    if (side.shown !== e || side.key !== key) {
+    if (side.shown !== e || side.colormap !== s.view.colormap) {
       side.shown = e;
-      side.key = key;
-      side.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, table, scale };
+      side.colormap = s.view.colormap;
+      side.heatmap.map = { grid: explanationGrid(e, 'patches'), crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap: s.view.colormap };
       side.heatmap.setAttribute('label', `${role} (${e.model.dtype}) ${methodById(e.method)?.label ?? e.method} heatmap for “${e.texts[e.target]}”`);
     }
     const cols = e.patch_grid[1];
