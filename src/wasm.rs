@@ -12,7 +12,7 @@ use crate::explain::{explain_with_fallback_async, Explainer, HeadFusion, ImageIn
 use crate::heatmap::{encode_png, heat_layer, ColorScale, Colormap, OverlayOptions, ScoreMap};
 use crate::loader::ModelFiles;
 use crate::preprocess::{decode_image, ImageCropRect};
-use crate::render::{crop_in_pixels, render_explanation, title, MapChoice};
+use crate::render::{crop_in_pixels, enlarged, render_explanation, title, MapChoice};
 use crate::scene::{Scene, SceneSpec};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -68,6 +68,23 @@ impl ExplainOptions {
     }
 }
 
+/// How the page wants an explanation drawn for export; field names follow JS conventions.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OverlayRequest {
+    colormap: Option<String>,
+    opacity: f32,
+    #[serde(default)]
+    pixel_map: bool,
+    /// At least this wide (the size the page shows the image at); 0 keeps the image's own size.
+    #[serde(default)]
+    min_width: u32,
+    /// Enlarge with square pixels, as the page draws small images.
+    #[serde(default)]
+    pixelated: bool,
+    title: Option<String>,
+}
+
 /// `progress(done, total)` for the page's optional callback; a throwing callback is ignored.
 fn progress_reporter(progress: &Option<js_sys::Function>) -> impl Fn(usize, usize) + '_ {
     move |done, total| {
@@ -88,6 +105,9 @@ struct EngineInfo<'a> {
     vision_layers: usize,
     vision_heads: usize,
     text_max_tokens: usize,
+    /// The built-in model's configuration (also its quantized copies): it knows only the coloured
+    /// shapes of the synthetic scenes.
+    shapes_only: bool,
 }
 
 #[wasm_bindgen]
@@ -220,6 +240,7 @@ impl Engine {
             vision_layers: vision.num_hidden_layers,
             vision_heads: vision.num_attention_heads,
             text_max_tokens: config.text_config.max_position_embeddings,
+            shapes_only: crate::default_model::has_default_config(config),
         })
     }
 
@@ -276,26 +297,26 @@ impl Engine {
         to_json(&map_curves(&self.explainer, &image, &patch_scores, &texts, target).map_err(js_error)?)
     }
 
-    /// The explanation drawn over the image at full resolution, with legend and title, as PNG.
+    /// The explanation drawn over the image, with legend and title, as PNG: at the image's own
+    /// resolution, or enlarged to at least `minWidth` pixels (see `render::enlarged`). Options
+    /// (`OverlayRequest`): colormap, opacity, pixelMap, minWidth, pixelated, title (the CLI's
+    /// title when absent).
     #[wasm_bindgen(js_name = overlayPng)]
-    pub fn overlay_png(
-        &self,
-        image: &[u8],
-        explanation_json: &str,
-        colormap: Option<String>,
-        opacity: f32,
-        pixel_map: bool,
-    ) -> Result<Vec<u8>, JsError> {
-        let explanation =
+    pub fn overlay_png(&self, image: &[u8], explanation_json: &str, options: JsValue) -> Result<Vec<u8>, JsError> {
+        let request: OverlayRequest = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| JsError::new(&format!("invalid overlay options: {e}")))?;
+        let mut explanation: crate::explain::Explanation =
             serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
         let image = decode_image(image, self.explainer.image_limits).map_err(js_error)?;
+        let (image, crop) = enlarged(&image, explanation.crop, request.min_width, request.pixelated);
+        explanation.crop = crop;
         let options = OverlayOptions {
-            colormap: colormap.as_deref().map(Colormap::from_name).transpose().map_err(|e| js_error(e.into()))?,
-            opacity,
-            title: Some(title(&explanation)),
+            colormap: colormap_choice(request.colormap)?,
+            opacity: request.opacity,
+            title: Some(request.title.unwrap_or_else(|| title(&explanation))),
             ..OverlayOptions::default()
         };
-        let choice = if pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
+        let choice = if request.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
         let overlay = render_explanation(&image, &explanation, choice, &options).map_err(js_error)?;
         encode_png(&overlay).map_err(|e| js_error(e.into()))
     }
