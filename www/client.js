@@ -166,10 +166,13 @@ export class EngineClient {
     return data;
   }
 
-  /** The CLI's overlay (full resolution, legend, title) as PNG bytes. */
-  async overlay(image, explanation, { colormap = null, opacity = 0.55, pixelMap = false } = {}) {
+  /**
+   * The CLI's overlay (legend, title) as PNG bytes. `options`: colormap (null for the CLI's
+   * choice), opacity, pixelMap, minWidth (enlarged to at least this), pixelated, title.
+   */
+  async overlay(image, explanation, options) {
     await this.settled();
-    return this.withImage(image, (arg) => this.request('overlay', { image: arg, explanation, colormap, opacity, pixelMap }));
+    return this.withImage(image, (arg) => this.request('overlay', { image: arg, explanation, options }));
   }
 
   async faithfulness(image, patchScores, texts, target) {

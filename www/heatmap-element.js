@@ -112,6 +112,11 @@ export class HeatmapElement extends HTMLElement {
     this.redraw();
   }
 
+  /** Whether the image is drawn with square pixels (small images are). */
+  get pixelated() {
+    return this.base.classList.contains('pixelated');
+  }
+
   /** The colour scale the map is drawn with (the engine's), or null. */
   get scale() {
     return this._scale;

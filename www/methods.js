@@ -54,13 +54,13 @@ export function methodOptions(method, options) {
   return out;
 }
 
-/** Checks option values against the engine's limits; returns a readable message or null. */
+/** Checks option values against the engine's limits: `{option, message}` for the first bad one, or null. */
 export function optionProblem(options) {
   const limits = engineFacts().options;
   const { steps, seed, discardRatio } = options;
-  if (!Number.isInteger(steps) || steps < 1 || steps > limits.maxSteps) return `Steps must be a whole number from 1 to ${limits.maxSteps}.`;
-  if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) return 'The seed must be a whole number of 0 or more.';
-  if (!(discardRatio >= 0 && discardRatio < limits.discardRatioBelow)) return `The discard ratio must be at least 0 and below ${limits.discardRatioBelow}.`;
-  if (!limits.headFusions.includes(options.headFusion)) return `Head fusion must be one of ${limits.headFusions.join(', ')}.`;
+  if (!Number.isInteger(steps) || steps < 1 || steps > limits.maxSteps) return { option: 'steps', message: `Steps must be a whole number from 1 to ${limits.maxSteps}.` };
+  if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) return { option: 'seed', message: 'The seed must be a whole number of 0 or more.' };
+  if (!(discardRatio >= 0 && discardRatio < limits.discardRatioBelow)) return { option: 'discardRatio', message: `The discard ratio must be at least 0 and below ${limits.discardRatioBelow}.` };
+  if (!limits.headFusions.includes(options.headFusion)) return { option: 'headFusion', message: `Head fusion must be one of ${limits.headFusions.join(', ')}.` };
   return null;
 }

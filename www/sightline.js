@@ -17,9 +17,10 @@
 
 import './heatmap-element.js';
 import { EngineClient } from './client.js';
-import { explanationGrid, formatValue } from './heatmap.js';
+import { explanationGrid, formatProbability, formatValue } from './heatmap.js';
 import { localEngineReady } from './local-engine.js';
-import { normalizeModelUrl } from './models.js';
+import { methodById } from './methods.js';
+import { modelLabel, normalizeModelUrl } from './models.js';
 import { renderTokenChips } from './tokens.js';
 
 const STYLESHEET = new URL('./sightline-element.css', import.meta.url).href;
@@ -169,6 +170,7 @@ export class SightlineExplainer extends HTMLElement {
       this.notice.textContent = notice;
       this.notice.hidden = !notice;
       this.engine = engine;
+      this.modelName = request.model === 'default' ? modelLabel({ kind: 'default' }) : modelLabel({ kind: 'url', url: normalizeModelUrl(request.model, document.baseURI) });
       await this.draw();
       if (!current()) return;
       this.setStatus('');
@@ -205,11 +207,12 @@ export class SightlineExplainer extends HTMLElement {
     this.heatmap.map = { grid: explanationGrid(e, 'patches'), crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap };
     this.heatmap.opacity = opacity;
     const text = e.texts[e.target];
-    this.heatmap.setAttribute('label', `${e.method} heatmap for “${text}”`);
+    const method = methodById(e.method)?.label ?? e.method;
+    this.heatmap.setAttribute('label', `${method} heatmap for “${text}”`);
     const p = e.probs?.[e.target];
-    this.titleEl.textContent = `${e.method} · “${text}” · ${p !== undefined ? `p = ${(p * 100).toFixed(1)}%` : `logit ${formatValue(e.score)}`}`;
+    this.titleEl.textContent = `${method} · “${text}” · ${p !== undefined ? `p = ${formatProbability(p)}` : `logit ${formatValue(e.score)}`}`;
     renderTokenChips(this.chips, { tokens: e.text_tokens, scores: e.text_scores ?? null, colormap });
-    this.meta.textContent = `${e.backend} · ${formatValue(e.timings_ms?.total ?? 0)} ms · ${e.model.name}`;
+    this.meta.textContent = `${this.modelName} · ${e.backend} · ${formatValue(e.timings_ms?.total ?? 0)} ms`;
   }
 
   setStatus(text) {

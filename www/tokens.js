@@ -32,8 +32,9 @@ export function renderTokenChips(container, { tokens, scores, colormap = 'auto' 
     if (rgb) {
       const [r, g, b] = rgb.subarray(i * 3, i * 3 + 3);
       chip.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
-      chip.style.color = luminance(r, g, b) > 0.45 ? '#111' : '#fff';
-      chip.style.borderColor = 'transparent';
+      chip.style.color = readableInk(r, g, b);
+      // A special token keeps its dashed outline, in the text's colour.
+      chip.style.borderColor = special ? chip.style.color : 'transparent';
     }
     const value = scores ? ` · ${formatValue(scores[i])}` : '';
     chip.title = `${special ? 'special token' : 'token'} “${tokenText(token)}”${value}`;
@@ -44,6 +45,13 @@ export function renderTokenChips(container, { tokens, scores, colormap = 'auto' 
   container.setAttribute('role', 'list');
   container.replaceChildren(...chips);
   return scale;
+}
+
+/** Near-black or white, whichever contrasts more with the colour (WCAG's contrast ratio). */
+function readableInk(r, g, b) {
+  const background = luminance(r, g, b);
+  const dark = luminance(17, 17, 17);
+  return (background + 0.05) / (dark + 0.05) >= 1.05 / (background + 0.05) ? '#111' : '#fff';
 }
 
 function luminance(r, g, b) {

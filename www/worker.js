@@ -62,9 +62,11 @@ const REQUESTS = {
     },
   },
   overlay: {
-    args: { image: IMAGE, explanation: OBJECT, colormap: optional(STRING), opacity: NUMBER, pixelMap: BOOLEAN },
+    // The options are checked by the engine (wasm.rs's OverlayRequest).
+    args: { image: IMAGE, explanation: OBJECT, options: OBJECT },
     run: (args) => {
-      const png = requireEngine().overlayPng(image(args.image), JSON.stringify(args.explanation), args.colormap ?? undefined, args.opacity, args.pixelMap);
+      const options = Object.fromEntries(Object.entries(args.options).filter(([, v]) => v !== null && v !== undefined));
+      const png = requireEngine().overlayPng(image(args.image), JSON.stringify(args.explanation), options);
       return answer(png, [png.buffer]);
     },
   },

@@ -1,5 +1,7 @@
-// Failures are visible in the page: a corrupt image, bad model addresses, and an engine that traps
-// (the worker is replaced and the model loaded again).
+// Failures are visible in the page, next to what caused them: a corrupt image in the drop zone (gone
+// once an image opens), bad model addresses in the model dialog and under the model's chip (saying
+// that the previous model is still in use), free text refused with an example of an address, and
+// an engine that traps (the worker is replaced and the model loaded again).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -34,17 +36,22 @@ async function dismissAll(page) {
   for (const button of await page.$$('sl-alerts .alert .icon-button')) await button.click();
 }
 
-test('a corrupt image gives a visible error and keeps the last image', async () => {
+test('a corrupt image gives an error in the drop zone, keeps the last image, and the error goes with the next image', async () => {
   const { page } = session;
   const before = await page.evaluate(() => globalThis.sightlineTest.store.get().image.key);
   await page.setInputFiles('.image-source input[type=file]', join(fixtures, 'corrupt.png'));
-  const text = await alertText(page);
+  const error = page.locator('.drop-zone .field-error[role="alert"]');
+  await error.waitFor();
+  const text = await error.textContent();
   assert.match(text, /corrupt\.png/);
   assert.match(text, /not an image/);
-  assert.ok(await page.isVisible('sl-alerts [role="alert"] .alert'));
+  assert.equal(await page.locator('sl-alerts .alert').count(), 0, 'not in the page-wide alerts as well');
   await page.screenshot({ path: artifact('error-corrupt-image.png') });
   assert.equal(await page.evaluate(() => globalThis.sightlineTest.store.get().image.key), before);
-  await dismissAll(page);
+  await page.click('.example[data-example="scene-9"]');
+  await error.waitFor({ state: 'hidden' });
+  await page.click('.example[data-example="scene-32"]');
+  await waitForExplanation(page);
 });
 
 test('an image format only the browser reads (ICO) is converted to PNG for the engine', async () => {
@@ -84,12 +91,27 @@ test('bad model addresses give clear errors in the dialog and the page', async (
   const message = await dialog.locator('.dialog-error').textContent();
   assert.match(message, /config\.json/);
   await page.screenshot({ path: artifact('error-bad-model-url.png') });
+  assert.match(message, /The built-in model is still in use\./);
   await page.keyboard.press('Escape');
-  const text = await alertText(page);
-  assert.match(text, /could not be loaded.*404/);
+  // With the dialog closed, the error is under the model's chip.
+  const chipError = page.locator('.model-chip-error');
+  await chipError.waitFor();
+  assert.match(await chipError.textContent(), /could not be loaded.*404.*The built-in model is still in use/);
+  assert.equal(await page.getAttribute('.model-chip', 'aria-invalid'), 'true');
   // The model that was loaded is still there and works.
   assert.equal(await page.evaluate(() => globalThis.sightlineTest.store.get().model.status), 'ready');
-  await dismissAll(page);
+  // Free text is refused with an example of an address, before any request.
+  await page.click('.model-chip');
+  const requests = [];
+  page.on('request', (request) => requests.push(request.url()));
+  await dialog.locator('input[type=text]').fill('a photo of my cat');
+  await dialog.locator('.button.primary').click();
+  assert.match(await dialog.locator('.dialog-error').textContent(), /“a photo of my cat” is not a model address\. Enter a Hugging Face model such as openai\/clip-vit-base-patch32/);
+  assert.deepEqual(requests, []);
+  // A model that loads takes the error away.
+  await dialog.locator('button:has-text("Use the built-in model")').click();
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().model.status === 'ready' && !document.querySelector('.model-chip-error:not([hidden])'));
+  await waitForExplanation(page);
 });
 
 test('a model from local files loads through the picker', async () => {

@@ -1,7 +1,8 @@
 // The faithfulness view on its numbers: the deletion and insertion curves the page computes equal
 // the CLI's (`sightline curves` of the page's own explanation), start at the explanation's own
-// probability, and are what the plot draws and the summary states; with a single text the curves
-// trace the cosine similarity, also as the CLI does.
+// probability, and are what the plot draws and the summary states; they name the method they
+// score and follow a change of method on their own; with a single text the curves trace the
+// cosine similarity, also as the CLI does.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -29,11 +30,18 @@ after(async () => {
   await server?.stop();
 });
 
-/** Computes the curves of the current map in the page; returns them, the explanation and the plot. */
+/** The curves of the current map, which the open view computes on its own; with the explanation and the plot. */
 async function pageCurves(page) {
   const explanation = await waitForExplanation(page);
-  await page.click('.tabpanel:not([hidden]) button:has-text("Compute the curves")');
-  await page.waitForFunction(() => ['done', 'error'].includes(globalThis.sightlineTest.store.get().faithfulness.status), null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => {
+      const { store, resultKey } = globalThis.sightlineTest;
+      const s = store.get();
+      return s.faithfulness.key === resultKey(s.method, s) && ['done', 'error'].includes(s.faithfulness.status);
+    },
+    null,
+    { timeout: 60_000 },
+  );
   return page.evaluate((explanation) => {
     const f = globalThis.sightlineTest.store.get().faithfulness;
     const panel = document.querySelector('.tabpanel:not([hidden])');
@@ -41,7 +49,7 @@ async function pageCurves(page) {
       kind: line.classList.contains('deletion') ? 'deletion' : 'insertion',
       points: line.getAttribute('points').split(' ').map((p) => p.split(',').map(Number)),
     }));
-    return { f, explanation, lines, summary: panel.querySelector('.chart-summary').textContent, axis: [...panel.querySelectorAll('svg text.axis')].map((t) => t.textContent) };
+    return { f, explanation, lines, heading: panel.querySelector('.chart-title').textContent, summary: panel.querySelector('.chart-summary').textContent, axis: [...panel.querySelectorAll('svg text.axis')].map((t) => t.textContent) };
   }, explanation);
 }
 
@@ -70,8 +78,9 @@ function compareWithCli(what, page, cli) {
 
 test('the curves of the map equal the CLI’s and are what the view shows', async () => {
   const { page } = session;
-  const { f, explanation, lines, summary, axis } = await pageCurves(page);
+  const { f, explanation, lines, heading, summary, axis } = await pageCurves(page);
   assert.equal(f.status, 'done', f.error);
+  assert.equal(heading, `Deletion and insertion of the Chefer relevance map for “${explanation.texts[explanation.target]}”`);
   const curves = f.curves;
   assert.equal(curves.quantity, 'probability');
   const patches = explanation.patch_scores.length;
@@ -86,6 +95,30 @@ test('the curves of the map equal the CLI’s and are what the view shows', asyn
   assert.match(summary, new RegExp(`Deletion area ${curves.deletion_auc.toFixed(3)} \\(lower is better\\)`));
   assert.match(summary, new RegExp(`Insertion area ${curves.insertion_auc.toFixed(3)} \\(higher is better\\)`));
   assert.ok(axis.includes('p(target)'), axis.join(', '));
+});
+
+test('a change of method computes the curves again, keeping the last ones dimmed meanwhile', async () => {
+  const { page } = session;
+  const before = await page.evaluate(() => {
+    // What the chart shows after every change of the state, from now on.
+    globalThis.__chart = [];
+    globalThis.sightlineTest.store.subscribe(() => {
+      const chart = document.querySelector('.tabpanel:not([hidden]) .chart');
+      globalThis.__chart.push({ drawn: Boolean(chart.querySelector('svg')), stale: chart.classList.contains('stale') });
+    });
+    return globalThis.sightlineTest.store.get().faithfulness.curves;
+  });
+  await page.click('.method-radio[value="gradient"] + .method-label');
+  const { f, heading, explanation } = await pageCurves(page);
+  const seen = await page.evaluate(() => globalThis.__chart);
+  assert.ok(seen.every((c) => c.drawn), 'the last curves are never cleared');
+  assert.ok(seen.some((c) => c.stale), 'they are dimmed while the new ones are computed');
+  assert.equal(f.status, 'done', f.error);
+  assert.equal(explanation.method, 'gradient');
+  assert.match(heading, /^Deletion and insertion of the Gradient saliency map/);
+  assert.notDeepEqual(f.curves.deletion, before.deletion, 'the gradient map has curves of its own');
+  compareWithCli('gradient curves', f.curves, await cliCurves({ image: IMAGE, explanation }));
+  assert.equal(await page.locator('.tabpanel:not([hidden]) .chart.stale').count(), 0);
 });
 
 test('with one text the curves trace the cosine similarity, as the CLI’s do', async () => {

@@ -147,7 +147,8 @@ test('a GGUF file too large for wasm memory is declined before its body is fetch
   const dialogError = page.locator('.model-dialog .dialog-error');
   await dialogError.filter({ hasText: /MB/ }).waitFor();
   assert.match(await dialogError.textContent(), /huge-model\.gguf is 3221 MB: loading it needs about \d+ MB, more than a browser gives WebAssembly/);
-  assert.match(await page.textContent('sl-alerts [role=alert]'), /could not be loaded: .*more than a browser gives WebAssembly/);
+  await page.keyboard.press('Escape');
+  assert.match(await page.textContent('.model-chip-error'), /could not be loaded: .*more than a browser gives WebAssembly.*The built-in model is still in use/);
   assert.equal(served.HEAD, 1, 'the size was asked for');
   assert.equal(served.GET, 0, 'the body was never requested');
   // The model in use is untouched.
@@ -205,7 +206,7 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   // To the last tab from the keyboard.
   await page.focus('button.tab[aria-selected="true"]');
   await page.keyboard.press('End');
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Full precision vs quantized');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Original vs quantized');
   assert.equal(await page.evaluate(() => globalThis.sightlineTest.store.get().view.tab), 'precision');
   const panel = page.locator('.tabpanel:not([hidden])');
   await panel.locator('select').waitFor();
@@ -219,15 +220,20 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   assert.equal(q8View.reference.size, q8.size, 'the page’s q8_0 file is as large as the CLI’s');
   assert.ok(q8View.reference.quantizeMs > 0);
   assert.ok(q8View.plan.mainSize > 1.5e6, 'the built-in model’s size counts all its files');
-  assert.deepEqual(q8View.captions, [`full: Full precision · float16 · ${mb(q8View.plan.mainSize)}`, `quantized: Quantized · q8_0 · ${mb(q8.size)}`]);
+  // Each side names its real format: the built-in model is float16, not full precision.
+  assert.deepEqual(q8View.captions, [`original: Original · float16 · ${mb(q8View.plan.mainSize)}`, `quantized: Quantized · q8_0 · ${mb(q8.size)}`]);
   const rho8 = checkDrift(q8View);
   assert.ok(rho8 >= 0.95, `q8_0 keeps the map: ρ ${rho8}`);
   // The page's quantization is the CLI's: its explanation matches the CLI's on the CLI's file.
   const cli8 = await cliExplainWith(q8.path, join(DIST, 'examples', 'scene-32.png'), first.texts, first.target, 'chefer');
   assert.ok(relativeError(q8View.entry.explanation.patch_scores, cli8.patch_scores) < TOLERANCE);
 
+  // Another format asks to quantize again; until then the maps shown still say q8_0.
   await panel.locator('select').selectOption('q4_0');
-  await panel.locator('button:has-text("Quantize and compare")').click();
+  assert.match(await panel.locator('[role=status]').textContent(), /^These maps are for q8_0\. Press “Quantize to q4_0 and compare” for q4_0\./);
+  assert.match(await panel.locator('.precision-side[data-role="quantized"] figcaption').textContent(), /q8_0/);
+  assert.equal(await panel.locator('.precision-side.stale').count(), 2, 'the old maps are dimmed');
+  await panel.locator('button:has-text("Quantize to q4_0 and compare")').click();
   await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.reference?.spec?.format === 'q4_0');
   const q4View = await comparison(page);
   assert.equal(q4View.entry.explanation.model.dtype, 'q4_0');
@@ -266,7 +272,7 @@ test('another model’s GGUF file is compared with the original the person point
   const { page, context, problems } = await newPage(browser);
   await openAppWithModel(page, server.origin);
   await waitForExplanation(page);
-  await page.click('button.tab:has-text("Full precision vs quantized")');
+  await page.click('button.tab:has-text("Original vs quantized")');
   await loadFromAddress(page, `${server.origin}${randomQ8.url}`);
   await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'choose', null, { timeout: 30_000 });
   const panel = page.locator('.tabpanel:not([hidden])');
@@ -289,7 +295,7 @@ test('another model’s GGUF file is compared with the original the person point
   assert.doesNotMatch(await page.textContent('sl-alerts'), /second model could not be loaded/, 'the error is taken away once loading worked');
   assert.equal(view.entry.explanation.model.dtype, 'float32');
   checkDrift(view);
-  assert.match(view.captions[0], /^full: Full precision · float32 · /);
+  assert.match(view.captions[0], /^original: Original · float32 · /);
 
   // The same original loaded as the model: it is quantized in the page, from its cached files.
   await loadFromAddress(page, `${server.origin}${FIXTURE_URL_PATH}clip-random-a/`);

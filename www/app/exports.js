@@ -1,21 +1,39 @@
-// Exports of the current explanation: the CLI's overlay as PNG (drawn by the engine), the
-// explanation JSON, and a link that opens the same view.
+// Exports of the current explanation: the CLI's overlay as PNG (drawn by the engine, at least as
+// large as the page shows it, titled as the page writes it), the explanation JSON, and a link that
+// opens the same view.
 
+import { formatProbability } from '../heatmap.js';
+import { methodById } from '../methods.js';
 import { notify } from './alerts.js';
 import { engine } from './engine.js';
 import { currentResult } from './explanations.js';
 import { store } from './store.js';
 import { syncUrl } from './url-sync.js';
 
-export async function exportPng() {
+/** The PNG's title: the method's name, the explained text and its probability, as the page shows them. */
+export function overlayTitle(e) {
+  const p = e.probs?.[e.target];
+  const score = p !== undefined ? `p = ${formatProbability(p)}` : `logit ${e.score.toFixed(2)}`;
+  return `${methodById(e.method)?.label ?? e.method} · “${e.texts[e.target]}” · ${score}`;
+}
+
+/**
+ * Downloads the overlay PNG of the current explanation, at least `minWidth` pixels wide (the width
+ * the page shows the image at), enlarged with square pixels when the page shows it `pixelated`.
+ */
+export async function exportPng({ minWidth = 0, pixelated = false } = {}) {
   const s = store.get();
   const result = currentResult(s);
   if (!result?.explanation) return notify('There is no explanation to export yet.', 'info');
+  const e = result.explanation;
   try {
-    const png = await engine.overlay(s.image, result.explanation, {
+    const png = await engine.overlay(s.image, e, {
       colormap: s.view.colormap === 'auto' ? null : s.view.colormap,
       opacity: s.view.opacity,
-      pixelMap: s.view.map === 'pixels',
+      pixelMap: s.view.map === 'pixels' && Boolean(e.pixel_scores),
+      minWidth: Math.round(minWidth),
+      pixelated,
+      title: overlayTitle(e),
     });
     download(new Blob([png], { type: 'image/png' }), `${fileStem(s)}.png`);
   } catch (error) {

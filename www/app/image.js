@@ -6,7 +6,7 @@
 // names its bytes in the worker, `captions` and `objects` describe a synthetic scene.
 
 import { engineFacts, localEngineReady } from '../local-engine.js';
-import { notify } from './alerts.js';
+import { dismissAlertKey, notify } from './alerts.js';
 import { setTexts, shapeCaptions } from './clip.js';
 import { engine } from './engine.js';
 import { store } from './store.js';
@@ -39,6 +39,7 @@ function setImage(image) {
     old.bitmap?.close?.();
   }
   store.set({ image, imageStatus: 'ready' });
+  dismissAlertKey('image');
 }
 
 /** The texts an example opens with: a photo's own labels, or the 12 shape captions for scenes. */
@@ -88,7 +89,7 @@ export async function selectExample(id, { keepTexts = false, target } = {}) {
     setImage(image);
   } catch (error) {
     store.set((s) => ({ imageStatus: s.image ? 'ready' : 'error' }));
-    notify(`The example “${id}” could not be opened: ${error.message}`);
+    notify(`The example “${id}” could not be opened: ${error.message}`, 'error', { key: 'image', anchor: 'image' });
     throw error;
   }
 }
@@ -99,21 +100,25 @@ export function newScene() {
   return selectExample(`scene-${seed}`).catch(() => {});
 }
 
+/** The picker's list: what the browser decodes (SVG drawings are rasterized, svgBitmap). */
+export const ACCEPTED_IMAGES = 'image/png,image/jpeg,image/gif,image/bmp,image/webp,image/avif,image/svg+xml,image/x-icon,.ico,.svg';
+
 /** A picked, dropped or pasted image file. */
 export async function openImageFile(file) {
   if (!file) return;
   store.set({ imageStatus: 'loading' });
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const bitmap = await decodeForDisplay(bytes, file.type);
+  const svg = file.type === 'image/svg+xml' || /\.svg$/i.test(file.name);
+  const bitmap = svg ? await svgBitmap(bytes) : await decodeForDisplay(bytes, file.type);
   if (!bitmap) {
     store.set((s) => ({ imageStatus: s.image ? 'ready' : 'error' }));
-    notify(`“${file.name || 'The pasted file'}” is not an image this browser can read (a corrupt or unsupported file). Try a PNG, JPEG, GIF, BMP or WebP image.`);
+    notify(`“${file.name || 'The pasted file'}” is not an image this browser can read (a corrupt or unsupported file). Try a PNG, JPEG, GIF, BMP, WebP or SVG image.`, 'error', { key: 'image', anchor: 'image' });
     return;
   }
   let name = file.name || 'pasted image';
   let engineBytes = bytes;
-  if (!engineReads(bytes)) {
-    // The browser reads it but the engine does not (AVIF, ICO, ...): hand it a PNG.
+  if (svg || !engineReads(bytes)) {
+    // The browser reads it but the engine does not (SVG, AVIF, ICO, ...): hand it a PNG.
     engineBytes = await toPng(bitmap);
     name += ' (as PNG)';
   }
@@ -125,6 +130,26 @@ function engineReads(bytes) {
   const starts = (...sig) => sig.every((b, i) => bytes[i] === b);
   const ascii = (offset, text) => [...text].every((c, i) => bytes[offset + i] === c.charCodeAt(0));
   return starts(0x89, 0x50, 0x4e, 0x47) || starts(0xff, 0xd8, 0xff) || ascii(0, 'GIF8') || ascii(0, 'BM') || (ascii(0, 'RIFF') && ascii(8, 'WEBP'));
+}
+
+/** Side of an SVG drawing without a size of its own, when it is rasterized. */
+const SVG_DEFAULT_SIDE = 512;
+
+/** An SVG drawing rasterized at its own size (or SVG_DEFAULT_SIDE), or null when it is not one. */
+async function svgBitmap(bytes) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'image/svg+xml' }));
+  try {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    const width = img.naturalWidth || SVG_DEFAULT_SIDE;
+    const height = img.naturalHeight || SVG_DEFAULT_SIDE;
+    return await createImageBitmap(img, { resizeWidth: width, resizeHeight: height });
+  } catch {
+    return null;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
 }
 
 async function toPng(bitmap) {

@@ -13,12 +13,12 @@ export function setMethod(method) {
   store.set({ method });
 }
 
-/** Changes options; refuses (with an error next to the option) values the engine would refuse. */
+/** Changes options; refuses values the engine would refuse, with an error next to the option. */
 export function setOptions(patch) {
   const options = { ...store.get().options, ...patch };
   const problem = optionProblem(options);
   if (problem) {
-    notify(problem, 'error', { key: 'options' });
+    notify(problem.message, 'error', { key: 'options', anchor: `option:${problem.option}` });
     return false;
   }
   dismissAlertKey('options');

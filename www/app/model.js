@@ -34,7 +34,7 @@ function setModelError(error) {
   const { model, modelSource } = store.get();
   const kept = model.info ? ` The ${modelLabel(modelSource)} is still in use.` : '';
   store.set((s) => ({ model: { ...s.model, status: s.model.info ? 'ready' : 'error', progress: null, error: error.message } }));
-  notify(`The model could not be loaded: ${error.message}${kept}`, 'error', { key: 'model' });
+  notify(`The model could not be loaded: ${error.message}${kept}`, 'error', { key: 'model', anchor: 'model' });
 }
 
 /** Loads a model: {kind:'default'} | {kind:'url', url} | {kind:'files', files, name}. */

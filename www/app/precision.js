@@ -1,4 +1,4 @@
-// State and actions of the "full precision vs quantized" view: which second model the loaded one is
+// State and actions of the "original vs quantized" view: which second model the loaded one is
 // set beside (the worker holds it, see worker-reference.js), loading it, and explaining the current
 // request with it once the loaded model's own explanation is there. The store's `precision` slice:
 //   plan       { kind: 'quantize' | 'builtin' | 'choose', mainSize, formats } for model `planFor`

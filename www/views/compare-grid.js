@@ -1,20 +1,21 @@
 // The comparison grid: every method's map of the current input side by side (small multiples,
-// each scaled on its own); a click opens that method above.
+// each scaled on its own); a click opens that method in the main view and brings it into sight.
 
 import { comparing, compareAll, resultKey } from '../app/explanations.js';
 import { setMethod } from '../app/method.js';
 import { explanationGrid } from '../heatmap.js';
 import { methods } from '../methods.js';
-import { h, ms } from './dom.js';
+import { h, ms, uid } from './dom.js';
 
 export class CompareGrid {
   constructor(root) {
     this.root = root;
     this.cells = new Map();
-    this.runButton = h('button', { type: 'button', class: 'button', text: 'Run every method', on: { click: () => compareAll() } });
+    this.runReason = h('span', { id: uid('run-reason'), class: 'hint run-reason' });
+    this.runButton = h('button', { type: 'button', class: 'button', text: 'Run every method', attrs: { 'aria-describedby': this.runReason.id }, on: { click: () => compareAll() } });
     this.note = h('p', { class: 'hint' });
     this.grid = h('div', { class: 'compare-grid' });
-    root.append(h('div', { class: 'row compare-head' }, h('p', { class: 'hint', text: 'Each map is scaled on its own. Click one to open it above.' }), this.runButton), this.note, this.grid);
+    root.append(h('div', { class: 'row compare-head' }, h('p', { class: 'hint', text: 'Each map is scaled on its own. Click one to open it above.' }), h('div', { class: 'run-all' }, this.runReason, this.runButton)), this.note, this.grid);
   }
 
   buildCells() {
@@ -23,13 +24,21 @@ export class CompareGrid {
       const status = h('span', { class: 'cell-status' });
       const button = h(
         'button',
-        { type: 'button', class: 'cell', dataset: { method: method.id }, attrs: { 'aria-pressed': 'false' }, on: { click: () => setMethod(method.id) } },
-        h('span', { class: 'cell-head' }, h('span', { class: 'cell-name', text: method.short }), status),
+        { type: 'button', class: 'cell', dataset: { method: method.id }, attrs: { 'aria-pressed': 'false' }, on: { click: () => this.open(method.id) } },
+        h('span', { class: 'cell-head' }, h('span', { class: 'cell-name', text: method.short, title: method.label }), status),
         heatmap,
       );
       this.cells.set(method.id, { button, heatmap, status, shown: null });
       this.grid.append(button);
     }
+  }
+
+  /** Opens `method` in the main view and scrolls it into sight. */
+  open(method) {
+    setMethod(method);
+    const main = document.getElementById('explanation');
+    const smooth = !matchMedia('(prefers-reduced-motion: reduce)').matches;
+    main?.scrollIntoView({ behavior: smooth ? 'smooth' : 'auto', block: 'start' });
   }
 
   update(s, p) {
@@ -66,10 +75,12 @@ export class CompareGrid {
         if (!result) missing++;
       }
       cell.button.classList.toggle('is-error', result?.status === 'error');
-      cell.button.title = result?.status === 'error' ? result.error : method.summary;
+      cell.button.title = result?.status === 'error' ? `${method.label} failed: ${result.error}` : `${method.label}: ${method.summary}`;
       cell.button.classList.toggle('is-running', result?.status === 'running');
     }
     this.runButton.disabled = !missing || s.model.status !== 'ready';
+    const running = Object.values(s.results).some((r) => r.status === 'running');
+    this.runReason.textContent = s.model.status !== 'ready' ? 'Load a model first.' : missing ? '' : running ? 'The methods are running.' : 'Every method has run on this input.';
     this.note.textContent = missing && !comparing(s) ? 'Methods that have not run yet show the plain image. “Run every method” fills them in.' : '';
   }
 }

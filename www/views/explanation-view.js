@@ -10,6 +10,7 @@ import { colormapNames, explanationGrid, formatProbability } from '../heatmap.js
 import { methodById } from '../methods.js';
 import { renderTokenChips } from '../tokens.js';
 import { h, ms, StoreView, uid } from './dom.js';
+import './model-fit.js';
 
 const PHASES = [
   ['preprocess', 'preprocess'],
@@ -18,6 +19,11 @@ const PHASES = [
   ['backward', 'backward'],
   ['method', 'method'],
 ];
+
+/** The map drawn: the pixel map when asked for and the method has one, else the patch map. */
+function effectiveMap(s, method) {
+  return s.view.map === 'pixels' && method.pixelScores ? 'pixels' : 'patches';
+}
 
 class ExplanationView extends StoreView {
   static store = store;
@@ -61,12 +67,13 @@ class ExplanationView extends StoreView {
     this.exports = h(
       'div',
       { class: 'row exports' },
-      h('button', { type: 'button', class: 'button', text: 'Export PNG', on: { click: () => exportPng() } }),
+      h('button', { type: 'button', class: 'button', text: 'Export PNG', on: { click: () => exportPng({ minWidth: this.heatmap.getBoundingClientRect().width * devicePixelRatio, pixelated: this.heatmap.pixelated }) } }),
       h('button', { type: 'button', class: 'button', text: 'Export JSON', on: { click: () => exportJson() } }),
       h('button', { type: 'button', class: 'button subtle', text: 'Copy link', on: { click: () => copyLink() } }),
     );
     this.append(
       h('div', { class: 'result-head' }, h('div', {}, this.titleEl, this.subtitle)),
+      h('sl-model-fit'),
       this.stage,
       this.controls,
       this.tokens,
@@ -110,8 +117,8 @@ class ExplanationView extends StoreView {
 
     // The map.
     if (e && s.image) {
-      const grid = explanationGrid(e, s.view.map);
-      const key = [e, s.view.map, s.view.colormap];
+      const grid = explanationGrid(e, effectiveMap(s, method));
+      const key = [e, grid.kind, s.view.colormap];
       if (!this.lastMapKey || key.some((v, i) => v !== this.lastMapKey[i])) {
         this.lastMapKey = key;
         this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap: s.view.colormap };
@@ -125,10 +132,10 @@ class ExplanationView extends StoreView {
     this.opacity.value = String(s.view.opacity);
     this.onOpacity();
     this.colormap.value = s.view.colormap;
-    this.mapSelect.value = s.view.map;
-    const hasPixels = Boolean(e?.pixel_scores);
-    this.mapSelect.querySelector('option[value="pixels"]').disabled = e ? !hasPixels : false;
-    this.mapSelect.title = e && !hasPixels ? `${method.label} gives one value per patch only` : '';
+    // The menu shows the map in effect: a method without a pixel map draws its patch map.
+    this.mapSelect.value = effectiveMap(s, method);
+    this.mapSelect.querySelector('option[value="pixels"]').disabled = !method.pixelScores;
+    this.mapSelect.title = method.pixelScores ? '' : `${method.label} gives one value per patch only`;
 
     // Status.
     let status = '';
@@ -151,7 +158,13 @@ class ExplanationView extends StoreView {
     if (e) {
       const scores = e.text_scores ?? null;
       const scale = renderTokenChips(this.chips, { tokens: e.text_tokens, scores, colormap: s.view.colormap });
-      this.chipsNote.textContent = scores ? (scale?.degenerate ? 'Every token scored 0.' : 'Colour: the score of each token of the explained text (same scale as the colormap, special tokens muted).') : `${method.label} explains the image only; these are the text’s tokens.`;
+      this.chipsNote.textContent = !scores
+        ? `${method.label} scores the image only; these are the text’s tokens.`
+        : scale?.degenerate
+          ? 'Every token scored 0.'
+          : method.imageMapReadsText
+            ? 'Colour: the score of each token of the explained text (same scale as the colormap; special tokens outlined in dashes).'
+            : `Colour: the text tower’s own ${method.short.toLowerCase()} from its pooled token. It never sees the image, just as the image map never sees the text.`;
     } else {
       this.chips.replaceChildren();
       this.chipsNote.textContent = '';

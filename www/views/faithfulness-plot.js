@@ -1,9 +1,10 @@
 // The faithfulness view: the deletion and insertion curves of the current map (Petsiuk et al.
-// 2018), as the engine computes them (`sightline curves`), with their areas.
+// 2018), as the engine computes them (`sightline curves`), with their areas. They follow the
+// explanation (app/faithfulness.js): while new curves are computed the last ones stay, dimmed.
 
 import { currentResult, resultKey } from '../app/explanations.js';
-import { runFaithfulness } from '../app/faithfulness.js';
 import { formatValue } from '../heatmap.js';
+import { methodById } from '../methods.js';
 import { h } from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -17,13 +18,14 @@ function s_(tag, attrs = {}, ...children) {
 export class FaithfulnessPlot {
   constructor(root) {
     this.root = root;
-    this.button = h('button', { type: 'button', class: 'button primary', text: 'Compute the curves', on: { click: () => runFaithfulness() } });
+    this.heading = h('h3', { class: 'subhead chart-title' });
     this.status = h('p', { class: 'hint', attrs: { role: 'status' } });
     this.chart = h('div', { class: 'chart' });
     this.summary = h('p', { class: 'chart-summary' });
     root.append(
       h('p', { class: 'hint', text: 'Deletion removes the patches in order of relevance (sets them to the dataset mean); insertion restores them onto a blank image. A faithful map makes the target’s probability fall fast under deletion (low area) and rise fast under insertion (high area). Petsiuk et al. 2018.' }),
-      h('div', { class: 'row' }, this.button, this.status),
+      this.heading,
+      this.status,
       this.chart,
       this.summary,
     );
@@ -33,18 +35,26 @@ export class FaithfulnessPlot {
     const f = s.faithfulness;
     const key = resultKey(s.method, s);
     if (p && f === p.faithfulness && key === resultKey(p.method, p) && s.results === p.results) return;
-    const hasMap = Boolean(currentResult(s)?.explanation);
-    this.button.disabled = !hasMap || f.status === 'running';
-    const fresh = f.key === key;
-    this.status.textContent = f.status === 'running' ? 'Scoring every step…' : f.status === 'error' && fresh ? `Failed: ${f.error}` : !hasMap ? 'Waiting for the explanation…' : !fresh && f.curves ? 'The settings changed: compute again for this map.' : '';
-    if (f.curves && fresh) this.draw(f.curves, s);
-    else {
+    const hasMap = currentResult(s)?.status === 'done';
+    const fresh = f.key === key && f.status === 'done';
+    const label = (id) => methodById(id)?.label ?? id;
+    this.heading.textContent = f.of ? `Deletion and insertion of the ${label(f.of.method)} map for “${f.of.text}”` : '';
+    this.status.textContent =
+      f.status === 'running' ? `Scoring every step of the ${label(s.method)} map…` : f.status === 'error' && f.key === key ? `Failed: ${f.error}` : !hasMap ? 'Waiting for the explanation…' : '';
+    this.chart.classList.toggle('stale', !fresh);
+    this.summary.classList.toggle('stale', !fresh);
+    if (f.curves) {
+      if (this.drawn !== f.curves) this.draw(f.curves, f.of);
+      this.drawn = f.curves;
+    } else {
       this.chart.replaceChildren();
       this.summary.textContent = '';
+      this.drawn = null;
     }
   }
 
-  draw(c, s) {
+  /** Draws curves `c` of the map `of` ({method, text, texts}). */
+  draw(c, of) {
     const W = 520;
     const H = 260;
     const m = { l: 60, r: 14, t: 14, b: 40 };
@@ -81,11 +91,10 @@ export class FaithfulnessPlot {
     svg.append(s_('text', { class: 'axis', x: 10, y: (m.t + H - m.b) / 2, 'text-anchor': 'middle', transform: `rotate(-90 10 ${(m.t + H - m.b) / 2})` }, c.quantity === 'probability' ? 'p(target)' : 'cosine(image, text)'));
     svg.append(line(c.deletion, 'curve deletion'), line(c.insertion, 'curve insertion'));
     this.chart.replaceChildren(svg);
-    const text = s.clip.texts[s.clip.target];
     this.summary.replaceChildren(
       h('span', { class: 'key deletion', text: `Deletion area ${c.deletion_auc.toFixed(3)} (lower is better)` }),
       h('span', { class: 'key insertion', text: `Insertion area ${c.insertion_auc.toFixed(3)} (higher is better)` }),
-      h('span', { class: 'hint', text: c.quantity === 'probability' ? `p(“${text}”) among ${s.clip.texts.length} texts` : 'One text: its cosine similarity with the image is traced (a probability needs two texts or more).' }),
+      h('span', { class: 'hint', text: c.quantity === 'probability' ? `p(“${of.text}”) among ${of.texts} texts` : 'One text: its cosine similarity with the image is traced (a probability needs two texts or more).' }),
     );
   }
 }

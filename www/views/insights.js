@@ -15,7 +15,7 @@ const TABS = [
   ['compare', 'Compare methods'],
   ['attention', 'Attention explorer'],
   ['faithfulness', 'Faithfulness'],
-  ['precision', 'Full precision vs quantized'],
+  ['precision', 'Original vs quantized'],
 ];
 
 class Insights extends StoreView {

@@ -1,6 +1,8 @@
 // The texts: zero-shot labels with their probabilities as bars; the explained one (the target) is
-// picked by clicking it (a radio group: arrow keys move the choice). Texts can be added, removed,
-// or edited all at once; presets give the scene's captions or the 12 shape captions.
+// picked by clicking it (a radio group: arrow keys move the choice). Texts can be added, removed
+// (× or Delete on the chosen text: the × buttons are not tab stops, so the keyboard reaches the
+// method list without passing a dozen of them), or edited all at once; presets give the scene's
+// captions or the 12 shape captions.
 
 import { addText, removeText, setTarget, setTexts, shapeCaptions } from '../app/clip.js';
 import { currentScores } from '../app/explanations.js';
@@ -102,7 +104,8 @@ class LabelsView extends StoreView {
         value: String(i),
         class: 'label-radio',
         dataset: { index: String(i) },
-        on: { change: () => setTarget(i) },
+        attrs: { 'aria-keyshortcuts': 'Delete' },
+        on: { change: () => setTarget(i), keydown: (e) => this.onRadioKey(e, i) },
       });
       const bar = h('span', { class: 'label-bar', attrs: { 'aria-hidden': 'true' } });
       const value = h('span', { class: 'label-value' });
@@ -110,12 +113,13 @@ class LabelsView extends StoreView {
         'div',
         { class: 'label-row' },
         radio,
-        h('label', { htmlFor: id, class: 'label-text' }, h('span', { class: 'label-name', text }), bar, value),
+        h('label', { htmlFor: id, class: 'label-text', title: text }, h('span', { class: 'label-name', text }), bar, value),
         h('button', {
           type: 'button',
           class: 'icon-button remove',
           text: '×',
-          title: `Remove “${text}”`,
+          tabIndex: -1,
+          title: `Remove “${text}” (or press Delete on it)`,
           attrs: { 'aria-label': `Remove “${text}”` },
           disabled: s.clip.texts.length <= 1,
           on: { click: () => removeText(i) },
@@ -125,6 +129,16 @@ class LabelsView extends StoreView {
     });
     this.list.replaceChildren(...this.rows.map((r) => r.node));
     if (focused !== undefined) this.list.querySelector(`input[data-index="${focused}"]`)?.focus();
+  }
+
+  /** Delete (or Backspace) removes the focused text and keeps the focus in the list. */
+  onRadioKey(event, index) {
+    if (event.key !== 'Delete' && event.key !== 'Backspace') return;
+    event.preventDefault();
+    if (store.get().clip.texts.length <= 1) return;
+    removeText(index);
+    const next = this.list.querySelector(`input[data-index="${Math.min(index, store.get().clip.texts.length - 1)}"]`);
+    next?.focus();
   }
 
   renderValues(s) {
