@@ -7,7 +7,8 @@ use sightline::default_model::default_model_files;
 use sightline::eval::curves::{map_curves, CurveQuantity};
 use sightline::explain::{Explainer, Explanation, ImageInput, Method, MethodOptions, Request};
 use sightline::scene::{Scene, SceneSpec};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 struct Setup {
     explainer: Explainer<CpuBackend>,
@@ -108,6 +109,12 @@ fn bad_maps_and_texts_are_errors() {
     assert!(message(&scores, &[], 0).contains("0 texts given"));
 }
 
+/// `sightline curves --image IMAGE --explanation EXPLANATION`.
+fn curves_cli(image: &Path, explanation: &Path) -> Output {
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_sightline"));
+    cli.args(["curves", "--image"]).arg(image).arg("--explanation").arg(explanation).output().unwrap()
+}
+
 #[test]
 fn the_cli_gives_the_curves_of_an_explanation_file() {
     let setup = setup();
@@ -118,13 +125,7 @@ fn the_cli_gives_the_curves_of_an_explanation_file() {
     let explanation = explain(&setup, &setup.texts, 1);
     let explanation_path = dir.join("explanation.json");
     std::fs::write(&explanation_path, serde_json::to_string(&explanation).unwrap()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["curves", "--image"])
-        .arg(&image_path)
-        .arg("--explanation")
-        .arg(&explanation_path)
-        .output()
-        .unwrap();
+    let output = curves_cli(&image_path, &explanation_path);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let expected =
@@ -144,13 +145,7 @@ fn the_cli_gives_the_curves_of_an_explanation_file() {
     same("deletion_auc", &printed["deletion_auc"], expected.deletion_auc);
     same("insertion_auc", &printed["insertion_auc"], expected.insertion_auc);
 
-    let output = Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["curves", "--image"])
-        .arg(&image_path)
-        .arg("--explanation")
-        .arg(&image_path)
-        .output()
-        .unwrap();
+    let output = curves_cli(&image_path, &image_path);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not an explanation JSON"));
     std::fs::remove_dir_all(&dir).unwrap();
