@@ -52,7 +52,10 @@ ensure_browser_tools() {
     log "installing ${missing[*]}"
     apt_install "${missing[@]}"
   fi
-  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  # npm records what it installed in node_modules/.package-lock.json: install again when the
+  # lock file is newer (a package was added or changed).
+  local installed=tests/browser/node_modules/.package-lock.json
+  if [ ! -f "$installed" ] || [ tests/browser/package-lock.json -nt "$installed" ]; then
     log "installing the browser tests' npm packages"
     (cd tests/browser && npm ci --no-audit --no-fund --silent)
   fi

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod catalog;
 pub mod config;
 pub mod default_model;
 pub mod error;

@@ -4,13 +4,15 @@
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
+use crate::catalog::EngineFacts;
 use crate::default_model::default_model_files;
 use crate::error::Error;
+use crate::eval::curves::map_curves;
 use crate::explain::{explain_with_fallback_async, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
-use crate::heatmap::{encode_png, Colormap, OverlayOptions};
+use crate::heatmap::{encode_png, heat_layer, ColorScale, Colormap, OverlayOptions, ScoreMap};
 use crate::loader::ModelFiles;
-use crate::preprocess::decode_image;
-use crate::render::{render_explanation, title, MapChoice};
+use crate::preprocess::{decode_image, ImageCropRect};
+use crate::render::{crop_in_pixels, enlarged, render_explanation, title, MapChoice};
 use crate::scene::{Scene, SceneSpec};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -66,6 +68,23 @@ impl ExplainOptions {
     }
 }
 
+/// How the page wants an explanation drawn for export; field names follow JS conventions.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OverlayRequest {
+    colormap: Option<String>,
+    opacity: f32,
+    #[serde(default)]
+    pixel_map: bool,
+    /// At least this wide (the size the page shows the image at); 0 keeps the image's own size.
+    #[serde(default)]
+    min_width: u32,
+    /// Enlarge with square pixels, as the page draws small images.
+    #[serde(default)]
+    pixelated: bool,
+    title: Option<String>,
+}
+
 /// `progress(done, total)` for the page's optional callback; a throwing callback is ignored.
 fn progress_reporter(progress: &Option<js_sys::Function>) -> impl Fn(usize, usize) + '_ {
     move |done, total| {
@@ -86,7 +105,9 @@ struct EngineInfo<'a> {
     vision_layers: usize,
     vision_heads: usize,
     text_max_tokens: usize,
-    methods: Vec<&'static str>,
+    /// The built-in model's configuration (also its quantized copies): it knows only the coloured
+    /// shapes of the synthetic scenes.
+    shapes_only: bool,
 }
 
 #[wasm_bindgen]
@@ -205,18 +226,6 @@ impl Engine {
         crate::default_model::has_default_config(self.explainer.config())
     }
 
-    /// For tests: destroys the attached WebGPU device as a driver reset would.
-    #[wasm_bindgen(js_name = loseWebGpuDeviceForTest)]
-    pub fn lose_web_gpu_device_for_test(&self) -> bool {
-        match self.gpu.borrow().as_ref() {
-            Some(gpu) => {
-                gpu.backend().simulate_device_loss();
-                true
-            }
-            None => false,
-        }
-    }
-
     /// The model's name and geometry, as JSON.
     pub fn info(&self) -> Result<String, JsError> {
         let config = self.explainer.config();
@@ -231,7 +240,7 @@ impl Engine {
             vision_layers: vision.num_hidden_layers,
             vision_heads: vision.num_attention_heads,
             text_max_tokens: config.text_config.max_position_embeddings,
-            methods: Method::ALL.iter().map(|m| m.name()).collect(),
+            shapes_only: crate::default_model::has_default_config(config),
         })
     }
 
@@ -269,11 +278,11 @@ impl Engine {
         Ok(layers.into_iter().flat_map(|layer| layer.data).collect())
     }
 
-    /// Deletion and insertion curves (RISE; `eval::curves`) of a patch map: the target's zero-shot
-    /// probability among `texts` as the patches are removed from the image (set to 0 in normalized
-    /// space) or restored onto an empty one, in order of decreasing score. With a single text
-    /// (whose probability is always 1) the cosine similarity of image and text is traced instead.
-    /// Returns JSON `{quantity, order, deletion, insertion, deletionAuc, insertionAuc}`.
+    /// Deletion and insertion curves (`eval::curves::map_curves`, as `sightline curves`) of a
+    /// patch map: the target's zero-shot probability among `texts` as the patches are removed from
+    /// the image (set to 0 in normalized space) or restored onto an empty one, in order of
+    /// decreasing score; with a single text, the cosine similarity of image and text. Returns JSON
+    /// `{quantity, order, deletion, insertion, deletion_auc, insertion_auc}`.
     #[wasm_bindgen(js_name = faithfulnessCurves)]
     pub fn faithfulness_curves(
         &self,
@@ -282,73 +291,32 @@ impl Engine {
         texts: JsValue,
         target: usize,
     ) -> Result<String, JsError> {
-        use crate::eval::curves::{deletion_insertion, perturbed_input, DeletionInsertion};
-        use crate::eval::metrics::relevance_order;
         let texts: Vec<String> =
             serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("invalid texts: {e}")))?;
-        if target >= texts.len() {
-            return Err(JsError::new(&format!("target {target} is out of range: there are {} texts", texts.len())));
-        }
-        let geometry = self.explainer.geometry();
-        if patch_scores.len() != geometry.patches() {
-            return Err(JsError::new(&format!(
-                "the map has {} patch scores; this model has {} patches",
-                patch_scores.len(),
-                geometry.patches()
-            )));
-        }
         let image = decode_image(image, self.explainer.image_limits).map_err(js_error)?;
-        let pixels = self.explainer.prepare_image(&image).pixels.data;
-        let order = relevance_order(&patch_scores);
-        let text_embeddings = self.explainer.text_embeddings(&texts).map_err(js_error)?;
-        let (quantity, curves) = if texts.len() > 1 {
-            (
-                "probability",
-                deletion_insertion(&self.explainer, &pixels, &order, &text_embeddings, target).map_err(js_error)?,
-            )
-        } else {
-            let points = order.len() + 1;
-            let embeddings = self
-                .explainer
-                .image_embeddings(2 * points, |k| {
-                    let (deleting, steps) = if k < points { (true, k) } else { (false, k - points) };
-                    perturbed_input(&pixels, geometry, &order, steps, deleting)
-                })
-                .map_err(js_error)?;
-            let cosine: Vec<f64> = embeddings.iter().map(|e| cosine(e, &text_embeddings[0])).collect();
-            let (deletion, insertion) = cosine.split_at(points);
-            ("cosine", DeletionInsertion { deletion: deletion.to_vec(), insertion: insertion.to_vec() })
-        };
-        to_json(&serde_json::json!({
-            "quantity": quantity,
-            "order": order,
-            "deletionAuc": curves.deletion_auc().map_err(js_error)?,
-            "insertionAuc": curves.insertion_auc().map_err(js_error)?,
-            "deletion": curves.deletion,
-            "insertion": curves.insertion,
-        }))
+        to_json(&map_curves(&self.explainer, &image, &patch_scores, &texts, target).map_err(js_error)?)
     }
 
-    /// The explanation drawn over the image at full resolution, with legend and title, as PNG.
+    /// The explanation drawn over the image, with legend and title, as PNG: at the image's own
+    /// resolution, or enlarged to at least `minWidth` pixels (see `render::enlarged`). Options
+    /// (`OverlayRequest`): colormap, opacity, pixelMap, minWidth, pixelated, title (the CLI's
+    /// title when absent).
     #[wasm_bindgen(js_name = overlayPng)]
-    pub fn overlay_png(
-        &self,
-        image: &[u8],
-        explanation_json: &str,
-        colormap: Option<String>,
-        opacity: f32,
-        pixel_map: bool,
-    ) -> Result<Vec<u8>, JsError> {
-        let explanation =
+    pub fn overlay_png(&self, image: &[u8], explanation_json: &str, options: JsValue) -> Result<Vec<u8>, JsError> {
+        let request: OverlayRequest = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| JsError::new(&format!("invalid overlay options: {e}")))?;
+        let mut explanation: crate::explain::Explanation =
             serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
         let image = decode_image(image, self.explainer.image_limits).map_err(js_error)?;
+        let (image, crop) = enlarged(&image, explanation.crop, request.min_width, request.pixelated);
+        explanation.crop = crop;
         let options = OverlayOptions {
-            colormap: colormap.as_deref().map(Colormap::from_name).transpose().map_err(|e| js_error(e.into()))?,
-            opacity,
-            title: Some(title(&explanation)),
+            colormap: colormap_choice(request.colormap)?,
+            opacity: request.opacity,
+            title: Some(request.title.unwrap_or_else(|| title(&explanation))),
             ..OverlayOptions::default()
         };
-        let choice = if pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
+        let choice = if request.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
         let overlay = render_explanation(&image, &explanation, choice, &options).map_err(js_error)?;
         encode_png(&overlay).map_err(|e| js_error(e.into()))
     }
@@ -384,35 +352,76 @@ pub fn generate_scene(seed: u64, size: u32, min_objects: usize, max_objects: usi
     Ok(SceneExample { png, json })
 }
 
-/// The colormap as 256 RGB triples, so the page paints exactly the CLI's colours.
-#[wasm_bindgen(js_name = colormapTable)]
-pub fn colormap_table(name: &str) -> Result<Vec<u8>, JsError> {
-    let colormap = Colormap::from_name(name).map_err(|e| js_error(e.into()))?;
-    Ok((0..256).flat_map(|i| colormap.sample(i as f32 / 255.0).0).collect())
+// ---------------------------------------------------------------- facts and painting, without a model
+//
+// The page instantiates the module a second time on its own thread (www/local-engine.js) for these:
+// they are quick, pure and must not wait behind an explanation in the worker.
+
+/// What the engine offers (`catalog::EngineFacts`) as JSON: methods, options, colormaps, scenes.
+#[wasm_bindgen(js_name = engineFacts)]
+pub fn engine_facts() -> Result<String, JsError> {
+    to_json(&EngineFacts::get())
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (norm(a) * norm(b)).max(f64::MIN_POSITIVE)
+fn colormap_choice(name: Option<String>) -> Result<Option<Colormap>, JsError> {
+    name.as_deref().map(Colormap::from_name).transpose().map_err(|e| js_error(e.into()))
 }
 
-/// Token ids of `texts` under a tokenizer.json, as JSON `[[ids...], ...]`: lets tests compare the
-/// browser's tokenization (fancy-regex on wasm) with the native one.
-#[wasm_bindgen(js_name = tokenizeWith)]
-pub fn tokenize_with(tokenizer_json: &[u8], texts: Vec<String>) -> Result<String, JsError> {
-    let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_json)
-        .map_err(|e| js_error(Error::Tokenizer(format!("tokenizer.json cannot be loaded: {e}"))))?;
-    let ids = texts
-        .iter()
-        .map(|text| {
-            tokenizer
-                .encode(text.as_str(), true)
-                .map(|encoding| encoding.get_ids().to_vec())
-                .map_err(|e| js_error(Error::Tokenizer(format!("cannot tokenize `{text}`: {e}"))))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    to_json(&ids)
+#[derive(Serialize)]
+struct ScaleJson {
+    min: f32,
+    max: f32,
+    colormap: &'static str,
+    signed: bool,
+    diverging: bool,
+    degenerate: bool,
+}
+
+/// The colour scale the CLI's overlay fits to `scores` (`colormap`: a name, or none for inferno
+/// or, with a negative score, coolwarm), as JSON `{min, max, colormap, signed, diverging,
+/// degenerate}`.
+#[wasm_bindgen(js_name = colorScale)]
+pub fn color_scale(scores: &[f32], colormap: Option<String>) -> Result<String, JsError> {
+    let scale = ColorScale::fit(scores, None, colormap_choice(colormap)?);
+    to_json(&ScaleJson {
+        min: scale.min,
+        max: scale.max,
+        colormap: scale.colormap.name(),
+        signed: scale.is_signed(),
+        diverging: scale.colormap.is_diverging(),
+        degenerate: scale.is_degenerate(),
+    })
+}
+
+/// A `rows` × `cols` score grid resampled to `width` × `height` and coloured on the scale fitted
+/// to it, as the CLI's overlay paints it: RGBA bytes, transparent for an all-zero map.
+#[wasm_bindgen(js_name = heatLayer)]
+pub fn heat_layer_rgba(
+    scores: &[f32],
+    rows: usize,
+    cols: usize,
+    width: u32,
+    height: u32,
+    colormap: Option<String>,
+) -> Result<Vec<u8>, JsError> {
+    let scale = ColorScale::fit(scores, None, colormap_choice(colormap)?);
+    heat_layer(ScoreMap::Patches { rows, cols, scores }, width, height, &scale).map_err(|e| js_error(e.into()))
+}
+
+/// The RGB colour of each of `values` on the scale fitted to `scale_scores`: token chips (scaled
+/// on the ordinary tokens) and legends (values from the scale's minimum to its maximum).
+#[wasm_bindgen(js_name = scoreColours)]
+pub fn score_colours(values: &[f32], scale_scores: &[f32], colormap: Option<String>) -> Result<Vec<u8>, JsError> {
+    let scale = ColorScale::fit(scale_scores, None, colormap_choice(colormap)?);
+    Ok(values.iter().flat_map(|&value| scale.colour(value).0).collect())
+}
+
+/// An explanation's crop rectangle snapped to whole pixels inside a `width` × `height` image, as
+/// the CLI's overlay places it: `[x, y, width, height]`.
+#[wasm_bindgen(js_name = cropInPixels)]
+pub fn crop_in_pixels_of(x: f32, y: f32, crop_width: f32, crop_height: f32, width: u32, height: u32) -> Vec<u32> {
+    let crop = crop_in_pixels(ImageCropRect { x, y, width: crop_width, height: crop_height }, width, height);
+    vec![crop.x, crop.y, crop.width, crop.height]
 }
 
 // ---------------------------------------------------------------- comparing with full precision

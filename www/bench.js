@@ -4,15 +4,17 @@
 // (?methods=rollout,gradient&runs=5&steps=8&backends=webgpu,cpu&model=URL&autorun=1).
 
 import { EngineClient } from './client.js';
-import { METHODS } from './methods.js';
-import { normalizeModelUrl } from './models.js';
+import { localEngineReady } from './local-engine.js';
+import { methods } from './methods.js';
+import { modelLabel, normalizeModelUrl } from './models.js';
 
 const DEFAULT_METHODS = ['rollout', 'chefer', 'gradient', 'integrated_gradients'];
 const SCENE = { seed: 7, size: 224, minObjects: 2, maxObjects: 3 };
 const TEXTS = ['a red circle', 'a blue square', 'a green triangle'];
 
-/** Each reported column and the engine phases it sums. */
+/** Each reported column and the engine phases it sums; `other` is the rest of the total. */
 const PHASES = {
+  preprocess: ['preprocess'],
   upload: ['upload'],
   forward: ['text_forward', 'image_forward'],
   backward: ['backward'],
@@ -22,26 +24,23 @@ const PHASES = {
 
 const $ = (id) => document.getElementById(id);
 
-function median(values) {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-/** The reported columns of one explanation's `timings_ms`. */
+/** The reported columns of one explanation's `timings_ms`: they add up to its total. */
 function columns(timings) {
   const out = { total: timings.total };
+  let phased = 0;
   for (const [column, phases] of Object.entries(PHASES)) {
     const present = phases.filter((p) => p in timings);
     out[column] = present.length ? present.reduce((sum, p) => sum + timings[p], 0) : null;
+    phased += out[column] ?? 0;
   }
+  out.other = Math.max(0, timings.total - phased);
   return out;
 }
 
-function medianColumns(runs) {
-  const all = runs.map(columns);
-  return Object.fromEntries(Object.keys(all[0]).map((key) => [key, median(all.map((c) => c[key]))]));
+/** The warm run with the median total (the lower middle one of an even count), phase by phase. */
+function medianRun(runs) {
+  const byTotal = [...runs].sort((a, b) => a.total - b.total);
+  return columns(byTotal[(byTotal.length - 1) >> 1]);
 }
 
 function readSettings() {
@@ -85,7 +84,7 @@ async function benchBackend(backend, settings) {
     } else if (!defaultModel.available) {
       throw new Error(`the built-in model is unavailable: ${defaultModel.message}`);
     }
-    Object.assign(start, { ranOn: info.backend, attachMs: info.attachMs, adapter: info.adapter, notice: info.backendNotice, model: info.model?.name });
+    Object.assign(start, { ranOn: info.backend, attachMs: info.attachMs, adapter: info.adapter, notice: info.backendNotice, model: modelLabel(settings.model ? { kind: 'url', url: settings.model } : { kind: 'default' }) });
     const { png } = await client.scene(SCENE.seed, SCENE.size, SCENE.minObjects, SCENE.maxObjects);
     const image = { key: 'bench-scene', bytes: new Uint8Array(png) };
     const explanations = [];
@@ -98,7 +97,7 @@ async function benchBackend(backend, settings) {
         status(`${backend}: ${method}, warm run ${run} of ${settings.runs}…`);
         warm.push((await client.explain(image, options)).timings_ms);
       }
-      explanations.push({ ranOn: first.backend, method, first: first.timings_ms, warm, median: medianColumns(warm) });
+      explanations.push({ ranOn: first.backend, method, first: first.timings_ms, warm, median: medianRun(warm) });
     }
     return { start, explanations };
   } finally {
@@ -132,7 +131,7 @@ function render(results, settings) {
       cell(line, e.ranOn, true);
       cell(line, e.method);
       cell(line, ms(e.first.total));
-      for (const column of ['total', 'upload', 'forward', 'backward', 'method', 'readback']) cell(line, ms(e.median[column]));
+      for (const column of ['total', ...Object.keys(PHASES), 'other']) cell(line, ms(e.median[column]));
     }
   }
   const notices = results.map((r) => r.start.notice).filter(Boolean);
@@ -178,7 +177,7 @@ async function run(event) {
 
 function buildMethodChoices() {
   const container = $('bench-methods');
-  for (const method of METHODS) {
+  for (const method of methods()) {
     const label = document.createElement('label');
     const box = document.createElement('input');
     box.type = 'checkbox';
@@ -188,9 +187,15 @@ function buildMethodChoices() {
   }
 }
 
-buildMethodChoices();
 const params = new URLSearchParams(location.search);
-applyUrlSettings(params);
 $('bench-form').addEventListener('submit', run);
 $('bench-copy').addEventListener('click', () => navigator.clipboard?.writeText($('bench-json').textContent));
-if (params.get('autorun') === '1') run();
+// The methods are the engine's own list.
+localEngineReady.then(
+  () => {
+    buildMethodChoices();
+    applyUrlSettings(params);
+    if (params.get('autorun') === '1') run();
+  },
+  (error) => status(`The engine could not start: ${error.message}`),
+);

@@ -10,6 +10,9 @@
 // RuntimeError) or the worker dies, the request that trapped is rejected with the error, the
 // other pending ones with an `interrupted` error (they did nothing wrong and may be sent again),
 // the worker is replaced, the model that was loaded is loaded again, and `onRestart(error)` is called.
+// Every worker of the page instantiates one compiled module (wasm-module.js), sent with `init`.
+
+import { engineModule } from './wasm-module.js';
 
 const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url);
 
@@ -25,8 +28,11 @@ export class EngineError extends Error {
 export class EngineClient {
   constructor({ workerUrl = DEFAULT_WORKER_URL, onRestart = null, backend = null } = {}) {
     this.workerUrl = workerUrl;
+    const page = new URLSearchParams(globalThis.location?.search ?? '');
     // 'auto' | 'webgpu' | 'cpu'; by default the page's `?backend=`, else 'auto'.
-    this.backend = backend ?? new URLSearchParams(globalThis.location?.search ?? '').get('backend') ?? 'auto';
+    this.backend = backend ?? page.get('backend') ?? 'auto';
+    // The worker accepts its test requests only when the page was opened with `?test-hooks`.
+    this.testHooks = page.has('test-hooks');
     this.onRestart = onRestart;
     this.nextId = 1;
     this.pending = new Map();
@@ -35,13 +41,12 @@ export class EngineClient {
     this.knownImages = new Set();
     this.initialized = null;
     this.restarts = 0;
-    this.colormaps = new Map();
     this.start();
   }
 
   start() {
     const early = globalThis.__sightlineEarly;
-    if (early && early.url === new URL(this.workerUrl).href && early.backend === this.backend) {
+    if (early && early.url === new URL(this.workerUrl).href && early.backend === this.backend && early.testHooks === this.testHooks) {
       // The worker that early.js started (its request 0 is `init`).
       globalThis.__sightlineEarly = null;
       this.worker = early.worker;
@@ -65,7 +70,9 @@ export class EngineClient {
       for (const message of early.messages) this.receive(message);
       if (early.failed) queueMicrotask(() => this.crashed(new EngineError(`The engine worker failed: ${early.failed}`, { fatal: true })));
     } else {
-      this.initialized = this.request('init', { backend: this.backend });
+      const init = (module) => this.request('init', { backend: this.backend, testHooks: this.testHooks, ...(module ? { module } : {}) });
+      // Without a compiled module (it failed here) the worker compiles and reports the failure.
+      this.initialized = engineModule().then(init, () => init(null));
     }
     // A failed init is reported by whoever awaits it.
     this.initialized.catch(() => {});
@@ -159,10 +166,13 @@ export class EngineClient {
     return data;
   }
 
-  /** The CLI's overlay (full resolution, legend, title) as PNG bytes. */
-  async overlay(image, explanation, { colormap = null, opacity = 0.55, pixelMap = false } = {}) {
+  /**
+   * The CLI's overlay (legend, title) as PNG bytes. `options`: colormap (null for the CLI's
+   * choice), opacity, pixelMap, minWidth (enlarged to at least this), pixelated, title.
+   */
+  async overlay(image, explanation, options) {
     await this.settled();
-    return this.withImage(image, (arg) => this.request('overlay', { image: arg, explanation, colormap, opacity, pixelMap }));
+    return this.withImage(image, (arg) => this.request('overlay', { image: arg, explanation, options }));
   }
 
   async faithfulness(image, patchScores, texts, target) {
@@ -173,16 +183,6 @@ export class EngineClient {
   async scene(seed, size = 96, minObjects = 2, maxObjects = 4) {
     await this.initialized;
     return this.request('scene', { seed, size, minObjects, maxObjects });
-  }
-
-  /** 256 RGB triples (Uint8Array of 768), the CLI's colours. */
-  colormap(name) {
-    if (!this.colormaps.has(name)) {
-      const table = this.initialized.then(() => this.request('colormap', { name }));
-      table.catch(() => this.colormaps.delete(name));
-      this.colormaps.set(name, table);
-    }
-    return this.colormaps.get(name);
   }
 
   /** What the precision comparison offers for the loaded model (worker-reference.js). */
@@ -214,16 +214,6 @@ export class EngineClient {
 
   clearCache() {
     return this.request('clearCache');
-  }
-
-  /** For the tests: destroys the engine's WebGPU device as a driver reset would; false without one. */
-  loseWebGpuDeviceForTest() {
-    return this.request('loseWebGpuDeviceForTest');
-  }
-
-  /** For the tests: makes the worker fail as a wasm trap would. */
-  crashForTest() {
-    return this.request('crashForTest');
   }
 
   /** Waits for the worker, and after a restart for the model to be back (or to have failed). */

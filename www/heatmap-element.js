@@ -5,13 +5,16 @@
 // `resolution` attribute sets the side of the painted heat layer in pixels (default 512).
 //
 //   heatmap.image = imageBitmap;                  // anything drawImage takes, with width/height
-//   heatmap.map = { grid: {rows, cols, values}, crop, patchGrid: [r, c], patchValues, table, scale };
+//   heatmap.map = { grid: {rows, cols, values}, crop, patchGrid: [r, c], patchValues, colormap };
 //   heatmap.opacity = 0.55;
 //
-// Used by the app's views and by <sightline-explainer>; styles come from heatmap.css next to this
-// module (a stylesheet link, so a strict Content-Security-Policy is fine).
+// `colormap` is 'auto' (the CLI's choice) or a name; the scale and the colours are the engine's
+// (heatmap.js), and a map set before the engine is ready is painted once it is. Used by the app's
+// views and by <sightline-explainer>; styles come from heatmap.css next to this module (a
+// stylesheet link, so a strict Content-Security-Policy is fine).
 
-import { fitScale, formatValue, OUTSIDE_CROP_BRIGHTNESS, paintHeat, position, sample, snapCrop } from './heatmap.js';
+import { fitScale, formatValue, legendColours, outsideCropBrightness, paintHeat, snapCrop } from './heatmap.js';
+import { engineFacts, localEngineReady } from './local-engine.js';
 
 const STYLESHEET = new URL('./heatmap.css', import.meta.url).href;
 const HEAT_TARGET_SIDE = 512;
@@ -48,6 +51,7 @@ export class HeatmapElement extends HTMLElement {
 
     this._image = null;
     this._map = null;
+    this._scale = null;
     this._opacity = 0.55;
     this._cursorCell = null;
     this._markedCell = null;
@@ -61,7 +65,7 @@ export class HeatmapElement extends HTMLElement {
 
   attributeChangedCallback() {
     this.updateFocusability();
-    this.legendBox.hidden = !this.hasAttribute('legend') || !this._map?.scale || this._map.scale.degenerate;
+    this.legendBox.hidden = !this.hasAttribute('legend') || !this._scale || this._scale.degenerate;
     this.frame.setAttribute('aria-label', this.getAttribute('label') ?? 'heatmap');
   }
 
@@ -94,18 +98,40 @@ export class HeatmapElement extends HTMLElement {
 
   set image(image) {
     this._image = image;
-    this.drawBase();
-    this.drawHeat();
+    this.redraw();
   }
 
   get map() {
     return this._map;
   }
 
-  /** `{grid, crop, patchGrid, patchValues, table, colormap?, scale?}`; null clears the map. */
+  /** `{grid, crop, patchGrid, patchValues, colormap?, valueLabel?}`; null clears the map. */
   set map(map) {
-    if (map && !map.scale) map = { ...map, scale: fitScale(map.grid.values, map.colormap) };
     this._map = map;
+    this._scale = null;
+    this.redraw();
+  }
+
+  /** Whether the image is drawn with square pixels (small images are). */
+  get pixelated() {
+    return this.base.classList.contains('pixelated');
+  }
+
+  /** The colour scale the map is drawn with (the engine's), or null. */
+  get scale() {
+    return this._scale;
+  }
+
+  redraw() {
+    if (this._map && !this._scale) {
+      if (engineFacts()) {
+        this._scale = fitScale(this._map.grid.values, this._map.colormap);
+      } else {
+        // The engine is still starting: paint once it is there (unless the map changed by then).
+        const map = this._map;
+        localEngineReady.then(() => this._map === map && this.redraw(), () => {});
+      }
+    }
     this.drawBase();
     this.drawHeat();
     this.drawLegend();
@@ -134,7 +160,9 @@ export class HeatmapElement extends HTMLElement {
     if (!image) return null;
     const width = image.naturalWidth || image.width;
     const height = image.naturalHeight || image.height;
-    return { width, height, crop: snapCrop(this._map?.crop, width, height) };
+    // Until the engine has fitted the map's scale (it may still be starting), the map is not drawn.
+    const crop = this._scale ? snapCrop(this._map.crop, width, height) : { x: 0, y: 0, width, height };
+    return { width, height, crop };
   }
 
   drawBase() {
@@ -151,8 +179,8 @@ export class HeatmapElement extends HTMLElement {
     const ctx = canvas.getContext('2d');
     ctx.clearRect(0, 0, width, height);
     ctx.drawImage(this._image, 0, 0, width, height);
-    if (this._map) {
-      ctx.fillStyle = `rgba(0, 0, 0, ${1 - OUTSIDE_CROP_BRIGHTNESS})`;
+    if (this._scale) {
+      ctx.fillStyle = `rgba(0, 0, 0, ${1 - outsideCropBrightness()})`;
       ctx.beginPath();
       ctx.rect(0, 0, width, height);
       ctx.rect(crop.x, crop.y, crop.width, crop.height);
@@ -165,7 +193,7 @@ export class HeatmapElement extends HTMLElement {
     const g = this.geometry();
     const map = this._map;
     const heat = this.heat;
-    if (!g || !map || !map.table) {
+    if (!g || !map || !this._scale) {
       heat.hidden = true;
       return;
     }
@@ -177,7 +205,7 @@ export class HeatmapElement extends HTMLElement {
     const h = Math.min(crop.height * factor, HEAT_MAX_SIDE);
     heat.width = w;
     heat.height = h;
-    heat.getContext('2d').putImageData(paintHeat(map.grid, w, h, map.scale, map.table), 0, 0);
+    heat.getContext('2d').putImageData(paintHeat(map.grid, w, h, map.colormap), 0, 0);
     heat.style.left = `${(100 * crop.x) / width}%`;
     heat.style.top = `${(100 * crop.y) / height}%`;
     heat.style.width = `${(100 * crop.width) / width}%`;
@@ -187,21 +215,14 @@ export class HeatmapElement extends HTMLElement {
   }
 
   drawLegend() {
-    const map = this._map;
-    const show = this.hasAttribute('legend') && map?.table && map.scale && !map.scale.degenerate;
+    const scale = this._scale;
+    const show = this.hasAttribute('legend') && scale && !scale.degenerate;
     this.legendBox.hidden = !show;
     if (!show) return;
-    const { scale, table } = map;
-    const ctx = this.legendBar.getContext('2d');
+    const rgb = legendColours(this._map.grid.values, this._map.colormap, 256);
     const row = new ImageData(256, 1);
-    const from = position(scale, scale.min);
-    const to = position(scale, scale.max);
-    const rgb = [0, 0, 0];
-    for (let i = 0; i < 256; i++) {
-      sample(table, from + ((to - from) * i) / 255, rgb);
-      row.data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
-    }
-    ctx.putImageData(row, 0, 0);
+    for (let i = 0; i < 256; i++) row.data.set([rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2], 255], i * 4);
+    this.legendBar.getContext('2d').putImageData(row, 0, 0);
     const labels = [formatValue(scale.min)];
     if (scale.signed) labels.push('0');
     labels.push(formatValue(scale.max));

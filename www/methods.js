@@ -1,100 +1,66 @@
-// What the page says about each of the engine's methods, and which options each one reads.
+// The engine's methods as the page presents them. Which methods exist, which options each reads,
+// which are batched and what each gives come from the engine (engineFacts(), src/catalog.rs); the
+// words people read are here.
 
-export const METHODS = [
-  {
-    id: 'chefer',
-    label: 'Chefer relevance',
-    short: 'Chefer',
-    summary: 'Attention weighted by its gradient, accumulated through the layers (Chefer et al. 2021).',
-    options: [],
-    text: true,
-  },
-  {
-    id: 'rollout',
-    label: 'Attention rollout',
-    short: 'Rollout',
-    summary: 'Attention multiplied through every layer, with the residual path (Abnar & Zuidema 2020). Ignores the text.',
-    options: ['headFusion', 'discardRatio'],
-    text: true,
-  },
-  {
-    id: 'attention',
-    label: 'Last-layer attention',
-    short: 'Attention',
-    summary: 'Where the image token looks in the last layer, averaged over heads. Ignores the text.',
-    options: [],
-    text: true,
-  },
-  {
-    id: 'gradcam',
-    label: 'Grad-CAM',
-    short: 'Grad-CAM',
-    summary: 'Gradient-weighted activations entering the last layer (Selvaraju et al. 2017).',
-    options: [],
-    text: false,
-  },
-  {
-    id: 'gradient',
-    label: 'Gradient saliency',
-    short: 'Gradient',
-    summary: 'How strongly each pixel changes the score: |∂s/∂x| (Simonyan et al. 2014).',
-    options: [],
-    text: true,
-  },
-  {
-    id: 'grad_x_input',
-    label: 'Gradient × input',
-    short: 'Grad × input',
-    summary: 'Gradient times pixel value, summed over colour channels; signed.',
-    options: [],
-    text: true,
-  },
-  {
-    id: 'integrated_gradients',
-    label: 'Integrated gradients',
-    short: 'Integrated grad.',
-    summary: 'Gradients averaged along the path from a blank image (Sundararajan et al. 2017); signed.',
-    options: ['steps'],
-    text: false,
-  },
-  {
-    id: 'smoothgrad',
-    label: 'SmoothGrad',
-    short: 'SmoothGrad',
-    summary: 'Gradient magnitude averaged over noisy copies of the image (Smilkov et al. 2017).',
-    options: ['steps', 'seed'],
-    text: false,
-  },
-  {
-    id: 'occlusion',
-    label: 'Occlusion',
-    short: 'Occlusion',
-    summary: 'How much the score drops when each patch is blanked out; signed.',
-    options: [],
-    text: false,
-  },
+import { engineFacts } from './local-engine.js';
+
+/** Names and one-line descriptions, in the order the page lists the methods. */
+const COPY = [
+  ['chefer', 'Chefer relevance', 'Chefer', 'Attention weighted by its gradient, accumulated through the layers (Chefer et al. 2021).'],
+  ['rollout', 'Attention rollout', 'Rollout', 'Attention multiplied through every layer, with the residual path (Abnar & Zuidema 2020).'],
+  ['attention', 'Last-layer attention', 'Attention', 'Where the image token looks in the last layer, averaged over heads.'],
+  ['gradcam', 'Grad-CAM', 'Grad-CAM', 'Gradient-weighted activations entering the last layer (Selvaraju et al. 2017).'],
+  ['gradient', 'Gradient saliency', 'Gradient', 'How strongly each pixel changes the score: |∂s/∂x| (Simonyan et al. 2014).'],
+  ['grad_x_input', 'Gradient × input', 'Grad × input', 'Gradient times pixel value, summed over colour channels; signed.'],
+  ['integrated_gradients', 'Integrated gradients', 'Integrated grad.', 'Gradients averaged along the path from a blank image (Sundararajan et al. 2017); signed.'],
+  ['smoothgrad', 'SmoothGrad', 'SmoothGrad', 'Gradient magnitude averaged over noisy copies of the image (Smilkov et al. 2017).'],
+  ['occlusion', 'Occlusion', 'Occlusion', 'How much the score drops when each patch is blanked out; signed.'],
 ];
 
-export const METHOD_IDS = METHODS.map((m) => m.id);
-export const methodById = (id) => METHODS.find((m) => m.id === id);
+let described = null;
 
-export const DEFAULT_OPTIONS = { steps: 32, seed: 0, headFusion: 'mean', discardRatio: 0 };
-export const HEAD_FUSIONS = ['mean', 'max', 'min'];
+/**
+ * Every method of the engine, in the page's order: the engine's facts ({id, options, batched,
+ * imageMapReadsText, textScores, pixelScores}) with `label`, `short` and `summary`. Empty before
+ * the engine is ready.
+ */
+export function methods() {
+  const facts = engineFacts();
+  if (!facts) return [];
+  if (!described) {
+    const order = COPY.map(([id]) => id);
+    const rank = (id) => (order.includes(id) ? order.indexOf(id) : order.length);
+    described = facts.methods
+      .map((method) => {
+        const [, label = method.id, short = method.id, summary = ''] = COPY.find(([id]) => id === method.id) ?? [];
+        return Object.freeze({ ...method, label, short, summary });
+      })
+      .sort((a, b) => rank(a.id) - rank(b.id));
+  }
+  return described;
+}
+
+export const methodIds = () => methods().map((m) => m.id);
+export const methodById = (id) => methods().find((m) => m.id === id);
+
+/** The method options the engine starts with: {steps, seed, headFusion, discardRatio}. */
+export const defaultOptions = () => ({ ...engineFacts().options.defaults });
+export const headFusions = () => engineFacts().options.headFusions;
 
 /** The engine options of `method`: only those it reads, so equal requests get equal keys. */
 export function methodOptions(method, options) {
-  const used = methodById(method)?.options ?? [];
   const out = {};
-  for (const name of used) out[name] = options[name];
+  for (const name of methodById(method)?.options ?? []) out[name] = options[name];
   return out;
 }
 
-/** Checks option values; returns a readable message or null. */
+/** Checks option values against the engine's limits: `{option, message}` for the first bad one, or null. */
 export function optionProblem(options) {
+  const limits = engineFacts().options;
   const { steps, seed, discardRatio } = options;
-  if (!Number.isInteger(steps) || steps < 1 || steps > 1024) return 'Steps must be a whole number from 1 to 1024.';
-  if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) return 'The seed must be a whole number of 0 or more.';
-  if (!(discardRatio >= 0 && discardRatio < 1)) return 'The discard ratio must be at least 0 and below 1.';
-  if (!HEAD_FUSIONS.includes(options.headFusion)) return `Head fusion must be one of ${HEAD_FUSIONS.join(', ')}.`;
+  if (!Number.isInteger(steps) || steps < 1 || steps > limits.maxSteps) return { option: 'steps', message: `Steps must be a whole number from 1 to ${limits.maxSteps}.` };
+  if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) return { option: 'seed', message: 'The seed must be a whole number of 0 or more.' };
+  if (!(discardRatio >= 0 && discardRatio < limits.discardRatioBelow)) return { option: 'discardRatio', message: `The discard ratio must be at least 0 and below ${limits.discardRatioBelow}.` };
+  if (!limits.headFusions.includes(options.headFusion)) return { option: 'headFusion', message: `Head fusion must be one of ${limits.headFusions.join(', ')}.` };
   return null;
 }

@@ -13,6 +13,12 @@ export const MODEL_FILES = {
 
 export const CACHE_NAME = 'sightline-models-v1';
 
+/** A real CLIP checkpoint to offer where the built-in shapes model cannot help (photos). */
+export const SUGGESTED_MODEL = Object.freeze({ id: 'openai/clip-vit-base-patch32', name: 'CLIP ViT-B/32', size: 'about 600 MB' });
+
+/** What the model field accepts, for messages. */
+export const ADDRESS_EXAMPLES = `a Hugging Face model such as ${SUGGESTED_MODEL.id}, an https:// address of a model folder or .gguf file, or a path on this site such as /models/clip/`;
+
 /** Whether a model URL names one GGUF file rather than a folder. */
 export function isGgufUrl(url) {
   return /\.gguf$/i.test(new URL(url).pathname);
@@ -26,11 +32,16 @@ export function isGgufUrl(url) {
  */
 export function normalizeModelUrl(input, base = globalThis.location?.href) {
   const text = String(input ?? '').trim();
-  if (!text) throw new Error('Enter the address of a model folder.');
+  if (!text) throw new Error(`Enter the address of a model: ${ADDRESS_EXAMPLES}.`);
   let url;
   if (/^[\w.-]+\/[\w.-]+$/.test(text) && !text.includes('..')) {
     url = new URL(`https://huggingface.co/${text}/resolve/main/`);
   } else {
+    // An address has a scheme or is a path; anything else (words, a sentence) is not one.
+    const isAddress = /^[a-z][a-z\d+.-]*:\/\//i.test(text) || /^\.{0,2}\//.test(text);
+    if (!isAddress || /\s/.test(text)) {
+      throw new Error(`“${text}” is not a model address. Enter ${ADDRESS_EXAMPLES}.`);
+    }
     try {
       url = new URL(text, base);
     } catch {
@@ -61,9 +72,19 @@ export function normalizeModelUrl(input, base = globalThis.location?.href) {
   return url.href;
 }
 
+/** Whether the model at folder `url` (its weights) is in this browser's model cache. */
+export async function isCached(url) {
+  try {
+    const cache = await caches.open(CACHE_NAME);
+    return Boolean(await cache.match(new URL(MODEL_FILES.weights, url).href));
+  } catch {
+    return false;
+  }
+}
+
 /** A short readable name for a model folder URL: owner/name on Hugging Face, else the path. */
 export function modelLabel(source) {
-  if (!source || source.kind === 'default') return 'built-in shapes model';
+  if (!source || source.kind === 'default') return 'built-in model';
   if (source.kind === 'files') return source.name || 'local files';
   try {
     const url = new URL(source.url);

@@ -17,9 +17,11 @@
 
 import './heatmap-element.js';
 import { EngineClient } from './client.js';
-import { explanationGrid, fitScale, formatValue } from './heatmap.js';
+import { explanationGrid, formatProbability, formatValue } from './heatmap.js';
+import { localEngineReady } from './local-engine.js';
+import { methodById } from './methods.js';
+import { modelLabel, normalizeModelUrl } from './models.js';
 import { renderTokenChips } from './tokens.js';
-import { normalizeModelUrl } from './models.js';
 
 const STYLESHEET = new URL('./sightline-element.css', import.meta.url).href;
 const BACKENDS = ['auto', 'cpu', 'webgpu'];
@@ -168,6 +170,7 @@ export class SightlineExplainer extends HTMLElement {
       this.notice.textContent = notice;
       this.notice.hidden = !notice;
       this.engine = engine;
+      this.modelName = request.model === 'default' ? modelLabel({ kind: 'default' }) : modelLabel({ kind: 'url', url: normalizeModelUrl(request.model, document.baseURI) });
       await this.draw();
       if (!current()) return;
       this.setStatus('');
@@ -200,19 +203,16 @@ export class SightlineExplainer extends HTMLElement {
     if (!e || !this.engine) return;
     const colormap = this.getAttribute('colormap') ?? 'auto';
     const opacity = Math.min(1, Math.max(0, Number(this.getAttribute('opacity') ?? 0.55) || 0));
-    const grid = explanationGrid(e, 'patches');
-    const scale = fitScale(grid.values, colormap);
-    const table = await this.engine.colormap(scale.colormap);
-    this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, table, scale };
+    await localEngineReady;
+    this.heatmap.map = { grid: explanationGrid(e, 'patches'), crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap };
     this.heatmap.opacity = opacity;
     const text = e.texts[e.target];
-    this.heatmap.setAttribute('label', `${e.method} heatmap for “${text}”`);
+    const method = methodById(e.method)?.label ?? e.method;
+    this.heatmap.setAttribute('label', `${method} heatmap for “${text}”`);
     const p = e.probs?.[e.target];
-    this.titleEl.textContent = `${e.method} · “${text}” · ${p !== undefined ? `p = ${(p * 100).toFixed(1)}%` : `logit ${formatValue(e.score)}`}`;
-    const scores = e.text_scores ?? null;
-    const chipTable = scores ? await this.engine.colormap(fitScale(scores, colormap).colormap) : null;
-    renderTokenChips(this.chips, { tokens: e.text_tokens, scores, table: chipTable, colormap });
-    this.meta.textContent = `${e.backend} · ${formatValue(e.timings_ms?.total ?? 0)} ms · ${e.model.name}`;
+    this.titleEl.textContent = `${method} · “${text}” · ${p !== undefined ? `p = ${formatProbability(p)}` : `logit ${formatValue(e.score)}`}`;
+    renderTokenChips(this.chips, { tokens: e.text_tokens, scores: e.text_scores ?? null, colormap });
+    this.meta.textContent = `${this.modelName} · ${e.backend} · ${formatValue(e.timings_ms?.total ?? 0)} ms`;
   }
 
   setStatus(text) {

@@ -45,6 +45,13 @@ export function createStore(initial) {
   return {
     get: () => state,
     set,
+    /**
+     * Adds a feature slice's initial value without telling subscribers: slices are defined as
+     * their modules load, before anything changes, so no subscriber sees a state that lacks one.
+     */
+    define(initial) {
+      state = Object.freeze({ ...state, ...initial });
+    },
     /** Calls `fn(state, previous)` after every change; returns the unsubscribe function. */
     subscribe(fn) {
       subscribers.add(fn);

@@ -1,7 +1,8 @@
 // Token attributions drawn on the text: one chip per token of the explained text, coloured by its
-// score with the heatmap's colour scale. Shared by the app and <sightline-explainer>.
+// score with the heatmap's colour scale (the engine's, fitted to the ordinary tokens). Shared by
+// the app and <sightline-explainer>; needs the local engine (local-engine.js) to be ready.
 
-import { fitScale, formatValue, position, sample } from './heatmap.js';
+import { colours, fitScale, formatValue } from './heatmap.js';
 
 const SPECIAL = /^<\|.*\|>$/;
 
@@ -12,13 +13,15 @@ export function tokenText(token) {
 }
 
 /**
- * Fills `container` with chips for `tokens` and `scores` (scores may be null: plain chips).
- * `table` is the colormap's 256 RGB triples; `colormap` 'auto' or a name.
+ * Fills `container` with chips for `tokens` and `scores` (scores may be null: plain chips);
+ * `colormap` is 'auto' or a name. Returns the colour scale, or null without scores.
  */
-export function renderTokenChips(container, { tokens, scores, table, colormap = 'auto' }) {
+export function renderTokenChips(container, { tokens, scores, colormap = 'auto' }) {
   const doc = container.ownerDocument;
   const ordinary = scores ? scores.filter((_, i) => !SPECIAL.test(tokens[i])) : [];
-  const scale = scores ? fitScale(ordinary.length ? ordinary : scores, colormap) : null;
+  const scaleValues = ordinary.length ? ordinary : scores;
+  const scale = scores ? fitScale(scaleValues, colormap) : null;
+  const rgb = scale && !scale.degenerate ? colours(scores, scaleValues, colormap) : null;
   const chips = tokens.map((token, i) => {
     const chip = doc.createElement('span');
     const special = SPECIAL.test(token);
@@ -26,11 +29,12 @@ export function renderTokenChips(container, { tokens, scores, table, colormap = 
     chip.textContent = tokenText(token);
     const wordEnd = special || token.endsWith('</w>');
     if (!wordEnd) chip.classList.add('sl-chip-joined');
-    if (scale && table && !scale.degenerate) {
-      const [r, g, b] = sample(table, position(scale, scores[i]));
+    if (rgb) {
+      const [r, g, b] = rgb.subarray(i * 3, i * 3 + 3);
       chip.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
-      chip.style.color = luminance(r, g, b) > 0.45 ? '#111' : '#fff';
-      chip.style.borderColor = 'transparent';
+      chip.style.color = readableInk(r, g, b);
+      // A special token keeps its dashed outline, in the text's colour.
+      chip.style.borderColor = special ? chip.style.color : 'transparent';
     }
     const value = scores ? ` · ${formatValue(scores[i])}` : '';
     chip.title = `${special ? 'special token' : 'token'} “${tokenText(token)}”${value}`;
@@ -41,6 +45,13 @@ export function renderTokenChips(container, { tokens, scores, table, colormap = 
   container.setAttribute('role', 'list');
   container.replaceChildren(...chips);
   return scale;
+}
+
+/** Near-black or white, whichever contrasts more with the colour (WCAG's contrast ratio). */
+function readableInk(r, g, b) {
+  const background = luminance(r, g, b);
+  const dark = luminance(17, 17, 17);
+  return (background + 0.05) / (dark + 0.05) >= 1.05 / (background + 0.05) ? '#111' : '#fff';
 }
 
 function luminance(r, g, b) {

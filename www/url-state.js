@@ -1,8 +1,10 @@
 // The shareable part of the state in the URL's fragment (#…): method, options, texts, target,
 // example, overlay settings, view tab and model address. The fragment never reaches a server.
+// Valid methods, options and colormaps are the engine's: decode and encode once it is ready.
 
-import { COLORMAPS } from './heatmap.js';
-import { DEFAULT_OPTIONS, HEAD_FUSIONS, METHOD_IDS } from './methods.js';
+import { colormapNames } from './heatmap.js';
+import { engineFacts } from './local-engine.js';
+import { defaultOptions, headFusions, methodIds } from './methods.js';
 
 export const DEFAULT_VIEW = { opacity: 0.55, colormap: 'auto', map: 'patches', tab: 'compare' };
 const TABS = ['compare', 'attention', 'faithfulness', 'precision'];
@@ -13,10 +15,12 @@ const TABS = ['compare', 'attention', 'faithfulness', 'precision'];
  */
 export function encodeState(state, defaultTexts = null) {
   const params = new URLSearchParams();
+  const DEFAULT_OPTIONS = defaultOptions();
+  const { texts, target } = state.clip;
   params.set('method', state.method);
-  const own = defaultTexts && state.image?.exampleId && defaultTexts.length === state.texts.length && defaultTexts.every((t, i) => t === state.texts[i]);
-  if (!own) for (const text of state.texts) params.append('text', text);
-  params.set('target', String(state.target));
+  const own = defaultTexts && state.image?.exampleId && defaultTexts.length === texts.length && defaultTexts.every((t, i) => t === texts[i]);
+  if (!own) for (const text of texts) params.append('text', text);
+  params.set('target', String(target));
   if (state.image?.exampleId) params.set('example', state.image.exampleId);
   const o = state.options;
   if (o.steps !== DEFAULT_OPTIONS.steps) params.set('steps', String(o.steps));
@@ -34,6 +38,7 @@ export function encodeState(state, defaultTexts = null) {
 
 /** What a fragment asks for; unknown or invalid values are dropped (and listed in `problems`). */
 export function decodeState(hash) {
+  const { maxTexts, options: limits } = engineFacts();
   const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
   const out = { options: {}, view: {}, problems: [] };
   const number = (name, check) => {
@@ -47,30 +52,30 @@ export function decodeState(hash) {
   };
   const method = params.get('method');
   if (method) {
-    if (METHOD_IDS.includes(method)) out.method = method;
+    if (methodIds().includes(method)) out.method = method;
     else out.problems.push(`unknown method "${method}"`);
   }
   const texts = params.getAll('text').map((t) => t.trim()).filter(Boolean);
-  if (texts.length) out.texts = texts.slice(0, 64);
+  if (texts.length) out.texts = texts.slice(0, maxTexts);
   const target = number('target', (v) => Number.isInteger(v) && v >= 0);
   if (target !== undefined) out.target = target;
   if (params.get('example')) out.example = params.get('example');
-  const steps = number('steps', (v) => Number.isInteger(v) && v >= 1 && v <= 1024);
+  const steps = number('steps', (v) => Number.isInteger(v) && v >= 1 && v <= limits.maxSteps);
   if (steps !== undefined) out.options.steps = steps;
   const seed = number('seed', (v) => Number.isInteger(v) && v >= 0);
   if (seed !== undefined) out.options.seed = seed;
   const fusion = params.get('fusion');
   if (fusion) {
-    if (HEAD_FUSIONS.includes(fusion)) out.options.headFusion = fusion;
+    if (headFusions().includes(fusion)) out.options.headFusion = fusion;
     else out.problems.push(`unknown head fusion "${fusion}"`);
   }
-  const discard = number('discard', (v) => v >= 0 && v < 1);
+  const discard = number('discard', (v) => v >= 0 && v < limits.discardRatioBelow);
   if (discard !== undefined) out.options.discardRatio = discard;
   const opacity = number('opacity', (v) => v >= 0 && v <= 1);
   if (opacity !== undefined) out.view.opacity = opacity;
   const colormap = params.get('colormap');
   if (colormap) {
-    if (colormap === 'auto' || COLORMAPS.includes(colormap)) out.view.colormap = colormap;
+    if (colormap === 'auto' || colormapNames().includes(colormap)) out.view.colormap = colormap;
     else out.problems.push(`unknown colormap "${colormap}"`);
   }
   const map = params.get('map');

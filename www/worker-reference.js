@@ -1,4 +1,4 @@
-// The second model of the "full precision vs quantized" view, held by the worker beside the loaded
+// The second model of the "original vs quantized" view, held by the worker beside the loaded
 // one: the loaded model quantized here (the same code as `sightline quantize`), or the
 // full-precision original of a loaded GGUF file. Both explain the same request, and the engine
 // measures how far the map moved (eval::explanation_drift, the numbers of `sightline drift`).

@@ -7,11 +7,15 @@
 //                   { id, type: 'error', message, fatal }  once, on failure; fatal: the wasm
 //                                                          instance trapped and must be replaced
 //
-// Requests run one after another in arrival order.
+// Requests run one after another in arrival order. REQUESTS below is every request the worker
+// answers, with the arguments it takes (checked before it runs, worker-arguments.js).
 
-import init, { Engine, generateScene, colormapTable, defaultModelSize } from './engine.js';
-import { CACHE_NAME, MODEL_FILES, isGgufUrl } from './models.js';
+import init, { Engine, generateScene, defaultModelSize } from './engine.js';
+import { CACHE_NAME, isGgufUrl } from './models.js';
+import { BOOLEAN, checkArguments, IMAGE, INTEGER, NUMBER, NUMBERS, OBJECT, oneOf, optional, STRING, STRINGS, WASM_MODULE } from './worker-arguments.js';
+import { fetchGguf, fetchModel, readPicked } from './worker-fetch.js';
 import { ReferenceModel, filesSize, referencePlan } from './worker-reference.js';
+import { installTestHooks, TEST_REQUESTS } from './worker-test-hooks.js';
 
 let ready = null; // the wasm module's instantiation
 let engine = null;
@@ -21,20 +25,119 @@ let engineSize = 0;
 /** The second model of the precision comparison (worker-reference.js); dropped with the engine. */
 const reference = new ReferenceModel({ fetchModel, fetchGguf, readPicked });
 let defaultModel = null; // { available, message }
+/** Whether the page was opened with `?test-hooks` (its `init` says so). */
+let testHooks = false;
 /** Encoded images by the key the page gave them, so a picture crosses over once, not per call. */
 const images = new Map();
 const MAX_IMAGES = 8;
 let queue = Promise.resolve();
+
+const answer = (value, transfer = []) => ({ value, transfer });
+
+/** Every request: its arguments (name → kind) and what it does (→ {value, transfer}). */
+const REQUESTS = {
+  init: {
+    args: { backend: optional(oneOf('auto', 'webgpu', 'cpu')), testHooks: optional(BOOLEAN), module: optional(WASM_MODULE) },
+    run: async (args) => {
+      if (args.backend) backendPreference = args.backend;
+      testHooks = Boolean(args.testHooks);
+      if (testHooks) installTestHooks();
+      return answer(await initialize(args.module));
+    },
+  },
+  load: { args: { source: OBJECT }, run: async ({ source }, progress) => answer(await load(source, progress)) },
+  explain: {
+    args: { image: IMAGE, options: OBJECT },
+    run: async (args, progress) => {
+      const json = await requireEngine().explainAsync(image(args.image), args.options, (done, total) => progress({ phase: 'explain', done, total }));
+      return answer(JSON.parse(json));
+    },
+  },
+  tokenize: { args: { text: STRING }, run: ({ text }) => answer(JSON.parse(requireEngine().tokenize(text))) },
+  attention: {
+    args: { image: IMAGE },
+    run: (args) => {
+      const data = requireEngine().attentionMaps(image(args.image));
+      return answer({ data }, [data.buffer]);
+    },
+  },
+  overlay: {
+    // The options are checked by the engine (wasm.rs's OverlayRequest).
+    args: { image: IMAGE, explanation: OBJECT, options: OBJECT },
+    run: (args) => {
+      const options = Object.fromEntries(Object.entries(args.options).filter(([, v]) => v !== null && v !== undefined));
+      const png = requireEngine().overlayPng(image(args.image), JSON.stringify(args.explanation), options);
+      return answer(png, [png.buffer]);
+    },
+  },
+  faithfulness: {
+    args: { image: IMAGE, patchScores: NUMBERS, texts: STRINGS, target: INTEGER },
+    run: (args) => answer(JSON.parse(requireEngine().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target))),
+  },
+  scene: {
+    args: { seed: INTEGER, size: INTEGER, minObjects: INTEGER, maxObjects: INTEGER },
+    run: async (args) => {
+      await initialize();
+      const scene = generateScene(BigInt(args.seed), args.size, args.minObjects, args.maxObjects);
+      try {
+        const png = scene.png();
+        return answer({ png, meta: JSON.parse(scene.json()) }, [png.buffer]);
+      } finally {
+        scene.free();
+      }
+    },
+  },
+  forget: {
+    args: { key: STRING },
+    run: ({ key }) => {
+      images.delete(key);
+      return answer(true);
+    },
+  },
+  clearCache: { args: {}, run: async () => answer(await caches.delete(CACHE_NAME)) },
+  referencePlan: {
+    args: {},
+    run: async () => {
+      await initialize();
+      return answer(referencePlan({ engine, source: engineSource, size: engineSize }));
+    },
+  },
+  loadReference: {
+    args: { spec: OBJECT },
+    run: async ({ spec }, progress) => answer(await reference.load(spec, { engine: requireEngine(), source: engineSource, size: engineSize }, progress)),
+  },
+  explainReference: {
+    args: { image: IMAGE, options: OBJECT, explanation: OBJECT },
+    run: (args, progress) => answer(reference.explain(image(args.image), args.options, args.explanation, (done, total) => progress({ phase: 'explain', done, total }))),
+  },
+  dropReference: {
+    args: {},
+    run: () => {
+      reference.drop();
+      return answer(true);
+    },
+  },
+};
 
 self.addEventListener('message', (event) => {
   const message = event.data;
   queue = queue.then(() => handle(message));
 });
 
+/** The request `type`, checked: known, allowed, and with the arguments it takes. */
+function requestOf(type, args) {
+  const test = Object.hasOwn(TEST_REQUESTS, type) ? TEST_REQUESTS[type] : null;
+  if (test && !testHooks) throw new Error(`the engine refuses "${type}": test requests need the page's ?test-hooks`);
+  const request = test ?? (Object.hasOwn(REQUESTS, type) ? REQUESTS[type] : null);
+  if (!request) throw new Error(`the engine has no request "${type}"`);
+  checkArguments(type, request.args, args);
+  return request;
+}
+
 async function handle({ id, type, ...args }) {
   const progress = (info) => self.postMessage({ id, type: 'progress', ...info });
   try {
-    const { value, transfer = [] } = await run(type, args, progress);
+    const { value, transfer } = await requestOf(type, args).run(args, progress);
     self.postMessage({ id, type: 'result', value }, transfer);
   } catch (error) {
     const message = errorMessage(error);
@@ -48,72 +151,6 @@ function errorMessage(error) {
   if (error instanceof WebAssembly.RuntimeError) return `the engine crashed (${error.message})`;
   if (error instanceof Error) return error.message;
   return String(error);
-}
-
-async function run(type, args, progress) {
-  switch (type) {
-    case 'init':
-      if (args.backend) backendPreference = args.backend;
-      return { value: await initialize() };
-    case 'load':
-      return { value: await load(args.source, progress) };
-    case 'explain': {
-      const bytes = image(args.image);
-      const json = await requireEngine().explainAsync(bytes, args.options, (done, total) => progress({ phase: 'explain', done, total }));
-      return { value: JSON.parse(json) };
-    }
-    case 'tokenize':
-      return { value: JSON.parse(requireEngine().tokenize(args.text)) };
-    case 'attention': {
-      const data = requireEngine().attentionMaps(image(args.image));
-      return { value: { data }, transfer: [data.buffer] };
-    }
-    case 'overlay': {
-      const png = requireEngine().overlayPng(image(args.image), JSON.stringify(args.explanation), args.colormap ?? undefined, args.opacity, Boolean(args.pixelMap));
-      return { value: png, transfer: [png.buffer] };
-    }
-    case 'faithfulness':
-      return {
-        value: JSON.parse(requireEngine().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target)),
-      };
-    case 'scene': {
-      await initialize();
-      const scene = generateScene(BigInt(args.seed), args.size, args.minObjects, args.maxObjects);
-      try {
-        const png = scene.png();
-        return { value: { png, meta: JSON.parse(scene.json()) }, transfer: [png.buffer] };
-      } finally {
-        scene.free();
-      }
-    }
-    case 'colormap': {
-      await initialize();
-      const table = colormapTable(args.name);
-      return { value: table, transfer: [table.buffer] };
-    }
-    case 'forget':
-      images.delete(args.key);
-      return { value: true };
-    case 'clearCache':
-      return { value: await caches.delete(CACHE_NAME) };
-    case 'referencePlan':
-      await initialize();
-      return { value: referencePlan({ engine, source: engineSource, size: engineSize }) };
-    case 'loadReference':
-      return { value: await reference.load(args.spec, { engine: requireEngine(), source: engineSource, size: engineSize }, progress) };
-    case 'explainReference':
-      return { value: reference.explain(image(args.image), args.options, args.explanation, (done, total) => progress({ phase: 'explain', done, total })) };
-    case 'dropReference':
-      reference.drop();
-      return { value: true };
-    case 'loseWebGpuDeviceForTest':
-      return { value: requireEngine().loseWebGpuDeviceForTest() };
-    case 'crashForTest':
-      // Lets the tests check that a trapped engine is reported and replaced.
-      throw new WebAssembly.RuntimeError('unreachable (simulated by crashForTest)');
-    default:
-      throw new Error(`unknown request type "${type}"`);
-  }
 }
 
 function requireEngine() {
@@ -133,8 +170,8 @@ function image({ key, bytes }) {
   return stored;
 }
 
-async function initialize() {
-  ready ??= init({ module_or_path: new URL('./engine_bg.wasm', import.meta.url) });
+async function initialize(module) {
+  ready ??= init({ module_or_path: module ?? new URL('./engine_bg.wasm', import.meta.url) });
   await ready;
   if (!defaultModel) {
     // The embedded model is loaded at once when there is one: it is small, and it is what the page
@@ -252,128 +289,3 @@ function replaceEngine(next, source, size = 0) {
   engineSize = size;
 }
 
-/** The contents of picked File objects ({config, weights, tokenizer, preprocessor?}). */
-async function readPicked(picked) {
-  return {
-    config: await picked.config.text(),
-    weights: new Uint8Array(await picked.weights.arrayBuffer()),
-    tokenizer: new Uint8Array(await picked.tokenizer.arrayBuffer()),
-    preprocessor: picked.preprocessor ? await picked.preprocessor.text() : undefined,
-  };
-}
-
-/** config.json, model.safetensors and tokenizer.json (and preprocessor_config.json when there is
- * one) from a folder URL, through the Cache API, reporting download progress. */
-async function fetchModel(baseUrl, progress) {
-  let cache = null;
-  try {
-    cache = await caches.open(CACHE_NAME);
-  } catch {
-    // No Cache API (e.g. an insecure origin): download every time.
-  }
-  const get = async (key, optional = false) => {
-    const url = new URL(MODEL_FILES[key], baseUrl).href;
-    const bytes = await fetchFile(url, key, cache, optional, progress);
-    return bytes;
-  };
-  const config = await get('config');
-  const tokenizer = await get('tokenizer');
-  const preprocessor = await get('preprocessor', true);
-  const weights = await get('weights');
-  const decoder = new TextDecoder();
-  return {
-    config: decoder.decode(config),
-    tokenizer,
-    weights,
-    preprocessor: preprocessor ? decoder.decode(preprocessor) : undefined,
-  };
-}
-
-/** Wasm memory ends at 4 GiB, and loading a GGUF file holds its bytes and the model built from
- * them (about 1.1 × the file, quantized weights staying quantized) at once. */
-const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
-const GGUF_LOAD_FACTOR = 2.2;
-
-/** One GGUF file, declined before downloading when its size (from a HEAD request) could not be
- * loaded in wasm memory. */
-async function fetchGguf(url, progress) {
-  let size = 0;
-  try {
-    const head = await fetch(url, { method: 'HEAD', credentials: 'omit', referrerPolicy: 'no-referrer' });
-    size = Number(head.headers.get('content-length')) || 0;
-  } catch {
-    // The download below reports the same failure with its own message.
-  }
-  if (size * GGUF_LOAD_FACTOR > WASM_MEMORY_BYTES) {
-    const mb = (bytes) => Math.round(bytes / 1e6);
-    throw new Error(
-      `${url} is ${mb(size)} MB: loading it needs about ${mb(size * GGUF_LOAD_FACTOR)} MB, more than a browser gives WebAssembly (${mb(WASM_MEMORY_BYTES)} MB). Quantize it further (sightline quantize --to q4_0) or explain it with the command line.`,
-    );
-  }
-  let cache = null;
-  try {
-    cache = await caches.open(CACHE_NAME);
-  } catch {
-    // No Cache API (e.g. an insecure origin): download every time.
-  }
-  return fetchFile(url, 'gguf', cache, false, progress);
-}
-
-async function fetchFile(url, key, cache, optional, progress) {
-  const file = MODEL_FILES[key] ?? new URL(url).pathname.split('/').pop();
-  let response = cache ? await cache.match(url).catch(() => undefined) : undefined;
-  const cached = Boolean(response);
-  if (!response) {
-    try {
-      response = await fetch(url, { credentials: 'omit', referrerPolicy: 'no-referrer' });
-    } catch (error) {
-      if (optional) return null;
-      throw new Error(
-        `Could not download ${file} from ${url} (${error.message}). Check the address; the server must allow cross-origin downloads (Hugging Face does).`,
-      );
-    }
-    if (!response.ok) {
-      if (optional) return null;
-      const hint = key === 'weights' ? ' Sightline reads model.safetensors (f32, f16 or bf16), not PyTorch .bin files.' : '';
-      throw new Error(`Could not download ${file}: HTTP ${response.status} ${response.statusText} at ${url}.${hint}`);
-    }
-  }
-  const total = Number(response.headers.get('content-length')) || 0;
-  progress({ phase: 'download', file, loaded: 0, total, cached });
-  const bytes = await readWithProgress(response.clone(), (loaded) => progress({ phase: 'download', file, loaded, total, cached }));
-  progress({ phase: 'download', file, loaded: bytes.length, total: bytes.length, cached, done: true });
-  if (cache && !cached) {
-    try {
-      await cache.put(url, new Response(bytes, { headers: { 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' } }));
-    } catch {
-      // A full quota only costs a later download.
-    }
-  }
-  return bytes;
-}
-
-async function readWithProgress(response, onProgress) {
-  if (!response.body) return new Uint8Array(await response.arrayBuffer());
-  const reader = response.body.getReader();
-  const chunks = [];
-  let loaded = 0;
-  let lastReport = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    const now = performance.now();
-    if (now - lastReport > 80) {
-      lastReport = now;
-      onProgress(loaded);
-    }
-  }
-  const bytes = new Uint8Array(loaded);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
-}

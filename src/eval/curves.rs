@@ -2,10 +2,12 @@
 //! <https://arxiv.org/abs/1806.07421>): the model's probability of the prompted caption as the
 //! most relevant patches are removed from the image, or restored onto an empty one.
 
-use super::metrics::trapezoid_auc;
+use super::metrics::{relevance_order, trapezoid_auc};
 use crate::backend::Backend;
-use crate::error::Result;
-use crate::explain::{Explainer, Geometry};
+use crate::error::{Error, Result};
+use crate::explain::{Explainer, Geometry, MAX_TEXTS};
+use image::RgbImage;
+use serde::Serialize;
 
 /// Both curves of one map, sampled after 0, 1, ..., N patches (N + 1 points each).
 #[derive(Clone, Debug, PartialEq)]
@@ -65,4 +67,84 @@ pub fn deletion_insertion<B: Backend>(
     let deletion = probabilities.by_ref().take(points).collect();
     let insertion = probabilities.collect();
     Ok(DeletionInsertion { deletion, insertion })
+}
+
+/// What the curves of one map trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurveQuantity {
+    /// The target's zero-shot probability among the texts (two texts or more).
+    Probability,
+    /// The cosine similarity of image and text: with a single text, whose probability is always 1.
+    Cosine,
+}
+
+/// The deletion and insertion curves of one explanation's patch map: the web app's faithfulness
+/// tab and `sightline curves`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MapCurves {
+    pub quantity: CurveQuantity,
+    /// The patches in the order they are removed or restored: by decreasing score, ties by index.
+    pub order: Vec<usize>,
+    pub deletion: Vec<f64>,
+    pub insertion: Vec<f64>,
+    pub deletion_auc: f64,
+    pub insertion_auc: f64,
+}
+
+/// Both curves of `patch_scores` over `image`, tracing the `target` text's probability among
+/// `texts`, or with one text its cosine similarity with the image.
+pub fn map_curves<B: Backend>(
+    explainer: &Explainer<B>,
+    image: &RgbImage,
+    patch_scores: &[f32],
+    texts: &[String],
+    target: usize,
+) -> Result<MapCurves> {
+    if texts.is_empty() || texts.len() > MAX_TEXTS {
+        return Err(Error::Text(format!("{} texts given; give 1 to {MAX_TEXTS}", texts.len())));
+    }
+    if target >= texts.len() {
+        return Err(Error::InvalidOption(format!("target {target} is out of range: there are {} texts", texts.len())));
+    }
+    let geometry = explainer.geometry();
+    if patch_scores.len() != geometry.patches() {
+        return Err(Error::InvalidOption(format!(
+            "the map has {} patch scores; this model has {} patches",
+            patch_scores.len(),
+            geometry.patches()
+        )));
+    }
+    if let Some(index) = patch_scores.iter().position(|score| !score.is_finite()) {
+        return Err(Error::InvalidOption(format!("patch score {index} is {}", patch_scores[index])));
+    }
+    let pixels = explainer.prepare_image(image).pixels.data;
+    let order = relevance_order(patch_scores);
+    let text_embeddings = explainer.text_embeddings(texts)?;
+    let (quantity, curves) = if texts.len() > 1 {
+        (CurveQuantity::Probability, deletion_insertion(explainer, &pixels, &order, &text_embeddings, target)?)
+    } else {
+        let points = order.len() + 1;
+        let embeddings = explainer.image_embeddings(2 * points, |k| {
+            let (deleting, steps) = if k < points { (true, k) } else { (false, k - points) };
+            perturbed_input(&pixels, geometry, &order, steps, deleting)
+        })?;
+        let mut cosines = embeddings.iter().map(|embedding| cosine(embedding, &text_embeddings[0]));
+        let deletion = cosines.by_ref().take(points).collect();
+        (CurveQuantity::Cosine, DeletionInsertion { deletion, insertion: cosines.collect() })
+    };
+    Ok(MapCurves {
+        quantity,
+        order,
+        deletion_auc: curves.deletion_auc()?,
+        insertion_auc: curves.insertion_auc()?,
+        deletion: curves.deletion,
+        insertion: curves.insertion,
+    })
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b)).max(f64::MIN_POSITIVE)
 }

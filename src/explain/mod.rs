@@ -12,7 +12,7 @@ mod subject;
 mod subjects;
 mod timings;
 
-pub use explainer::{Explainer, ImageInput, Request};
+pub use explainer::{Explainer, ImageInput, Request, MAX_TEXTS};
 pub use fallback::{explain_with_fallback, explain_with_fallback_async};
 pub use maps::Geometry;
 pub use relevance::HeadFusion;

@@ -7,7 +7,7 @@ use super::CropRect;
 
 /// Brightness kept outside the crop: dark enough to show the model never saw
 /// those pixels, light enough to keep the context recognisable.
-const OUTSIDE_CROP_BRIGHTNESS: f32 = 0.4;
+pub const OUTSIDE_CROP_BRIGHTNESS: f32 = 0.4;
 
 /// Blends the colour of each score into the crop region at `opacity` and
 /// dims everything outside it. `crop_scores` holds one score per crop pixel,

@@ -62,6 +62,13 @@ pub enum HeatmapError {
     },
     /// Legend and title margins would push the canvas past `u32` pixels.
     OutputTooLarge,
+    /// A heat layer's side is 0 or above `MAX_LAYER_SIDE`.
+    InvalidLayerSize {
+        /// Width asked for.
+        width: u32,
+        /// Height asked for.
+        height: u32,
+    },
     /// The PNG encoder failed.
     Encode(image::ImageError),
 }
@@ -98,6 +105,11 @@ impl fmt::Display for HeatmapError {
                 write!(f, "unknown colormap '{name}' (valid names: {})", super::Colormap::valid_names())
             }
             Self::OutputTooLarge => write!(f, "the rendered image would be too large"),
+            Self::InvalidLayerSize { width, height } => write!(
+                f,
+                "a heat layer must be 1 to {} pixels on each side, not {width}x{height}",
+                super::MAX_LAYER_SIDE
+            ),
             Self::Encode(err) => write!(f, "PNG encoding failed: {err}"),
         }
     }

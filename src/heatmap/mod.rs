@@ -29,6 +29,7 @@ mod blend;
 mod colormap;
 mod error;
 mod font;
+mod layer;
 mod layout;
 mod legend;
 mod raster;
@@ -38,10 +39,12 @@ mod upsample;
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbImage};
 
+pub use blend::OUTSIDE_CROP_BRIGHTNESS;
 pub use colormap::Colormap;
 pub use error::HeatmapError;
+pub use layer::{heat_layer, MAX_LAYER_SIDE};
+pub use scale::ColorScale;
 
-use scale::ColorScale;
 use upsample::Grid;
 
 /// The region of the original image that the model saw, in original-image

@@ -15,7 +15,7 @@ const DEFAULT_DIVERGING: Colormap = Colormap::Coolwarm;
 /// Non-negative maps span `0..=max`; maps with any negative value span the
 /// symmetric `-m..=m` so that zero always sits at the same colour.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) struct ColorScale {
+pub struct ColorScale {
     pub min: f32,
     pub max: f32,
     pub colormap: Colormap,

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import {
   appState,
   artifact,
+  assertClose,
   cliExplain,
   DIST,
   launchBrowser,
@@ -20,6 +21,8 @@ import {
 } from './helpers.mjs';
 
 const TOLERANCE = 2e-3;
+/** Logits, probabilities and gradient pixel maps: the same f32 arithmetic in wasm and natively. */
+const CLOSE = { rtol: 1e-4, scale: 1e-5 };
 const STEPS = 4;
 let server;
 let browser;
@@ -88,6 +91,10 @@ test('every method gives the CLI’s numbers on the bundled scene', async () => 
           const textError = relativeError(explanation.text_scores, cli.text_scores);
           assert.ok(textError <= TOLERANCE, `${method}: text scores differ from the CLI by ${textError}`);
         }
+        assert.equal(Boolean(explanation.pixel_scores), Boolean(cli.pixel_scores), `${method}: pixel scores presence`);
+        if (cli.pixel_scores) assertClose(`${method} pixel scores`, explanation.pixel_scores, cli.pixel_scores, CLOSE);
+        assertClose(`${method} logits`, explanation.logits, cli.logits, CLOSE);
+        assertClose(`${method} probabilities`, explanation.probs, cli.probs, CLOSE);
         assert.deepEqual(explanation.text_tokens, cli.text_tokens);
         assert.deepEqual(explanation.patch_grid, cli.patch_grid);
         assert.ok(Math.abs(explanation.score - cli.score) <= TOLERANCE * Math.max(1, Math.abs(cli.score)), `${method}: score ${explanation.score} vs ${cli.score}`);
@@ -115,7 +122,7 @@ test('the overlay is drawn over the image, with token chips', async () => {
     const plain = document.createElement('canvas');
     plain.width = composite.width;
     plain.height = composite.height;
-    plain.getContext('2d').drawImage(globalThis.sightline.store.get().image.bitmap, 0, 0);
+    plain.getContext('2d').drawImage(globalThis.sightlineTest.store.get().image.bitmap, 0, 0);
     const a = composite.getContext('2d').getImageData(0, 0, plain.width, plain.height).data;
     const b = plain.getContext('2d').getImageData(0, 0, plain.width, plain.height).data;
     let differing = 0;
@@ -141,7 +148,7 @@ test('the overlay is drawn over the image, with token chips', async () => {
 test('the URL carries the view: reloading it gives the same view', async () => {
   const { page } = session;
   await page.click('.example[data-example="scene-9"]');
-  await page.waitForFunction(() => globalThis.sightline.store.get().image?.exampleId === 'scene-9');
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().image?.exampleId === 'scene-9');
   await chooseMethod(page, 'rollout');
   await page.fill('.add-row input', 'a purple hexagon');
   await page.press('.add-row input', 'Enter');

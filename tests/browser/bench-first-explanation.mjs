@@ -7,7 +7,7 @@
 // The app's own first paint: the embedded default model explains the first bundled scene. Prints JSON.
 
 import { cpus } from 'node:os';
-import { launchBrowser, prepareDist, startServer } from './helpers.mjs';
+import { appUrl, launchBrowser, prepareDist, startServer } from './helpers.mjs';
 
 const TARGET_MS = 1500;
 const args = process.argv.slice(2);
@@ -20,7 +20,7 @@ try {
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`${server.origin}/`, { waitUntil: 'commit' });
+    await page.goto(appUrl(server.origin), { waitUntil: 'commit' });
     await page.waitForFunction(() => document.documentElement.dataset.firstExplanation, null, { timeout: 60_000, polling: 10 });
     // On screen: the heatmap is drawn synchronously with the result; wait for the next frame too.
     const sample = await page.evaluate(
@@ -30,7 +30,7 @@ try {
             resolve({
               explained: Number(document.documentElement.dataset.firstExplanation),
               painted: performance.now(),
-              timings: globalThis.sightline.currentResult()?.explanation?.timings_ms ?? null,
+              timings: globalThis.sightlineTest.currentResult()?.explanation?.timings_ms ?? null,
               marks: Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('sightline:')).map((m) => [m.name.slice(10), Math.round(m.startTime)])),
             }),
           ),

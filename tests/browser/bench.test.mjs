@@ -1,6 +1,6 @@
 // The in-browser benchmark page: it measures both backends (WebGPU on Chromium's software adapter
-// here, and the wasm CPU path), reports which one ran, and fills every phase the method has with
-// a measured time.
+// here, and the wasm CPU path), reports which one ran, fills every phase the method has with a
+// measured time, and its phases add up to the warm total they are shown beside.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -25,6 +25,8 @@ function tableRows(page, id) {
 }
 
 const milliseconds = (text) => Number(/^([\d.]+) ms$/.exec(text)?.[1]);
+/** A time as the page rounds it: to 0.1 ms below 10 ms, else to 1 ms. */
+const rounding = (ms) => (ms < 10 ? 0.05 : 0.5);
 
 test('the benchmark page times both backends phase by phase', async () => {
   const { page, problems } = await newPage(browser);
@@ -45,14 +47,19 @@ test('the benchmark page times both backends phase by phase', async () => {
     'webgpu rollout', 'webgpu gradient', 'webgpu integrated_gradients',
     'cpu rollout', 'cpu gradient', 'cpu integrated_gradients',
   ]);
-  for (const [ranOn, method, first, total, upload, forward, backward, own, readback] of rows) {
+  for (const [ranOn, method, first, total, preprocess, upload, forward, backward, own, readback, other] of rows) {
     const what = `${ranOn} ${method}`;
-    for (const [name, text] of Object.entries({ first, total, upload, forward, own, readback })) {
+    for (const [name, text] of Object.entries({ first, total, preprocess, upload, forward, own, readback, other })) {
       assert.ok(milliseconds(text) >= 0, `${what}: ${name} is "${text}"`);
     }
     assert.ok(milliseconds(total) >= milliseconds(forward), `${what}: the total covers the forward pass`);
     if (method === 'gradient') assert.ok(milliseconds(backward) > 0, `${what}: backward is timed`);
     else assert.equal(backward, '–', `${what}: no separate backward phase`);
+    // The columns are one run's phases: they add up to its total, within the display's rounding.
+    const parts = [preprocess, upload, forward, backward, own, readback, other].filter((t) => t !== '–').map(milliseconds);
+    const slack = [...parts, milliseconds(total)].reduce((sum, part) => sum + rounding(part), 0);
+    const sum = parts.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - milliseconds(total)) <= slack, `${what}: the phases add up to ${sum} ms, the total is ${total}`);
   }
 
   const raw = JSON.parse(await page.textContent('#bench-json'));

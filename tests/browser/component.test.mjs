@@ -66,14 +66,19 @@ test('the element explains and dispatches the explanation JSON', async () => {
   const cli = await cliExplain({ image: join(DIST, 'examples', 'scene-32.png'), texts: TEXTS, target: 2, method: 'chefer' });
   assert.ok(relativeError(d.patch_scores, cli.patch_scores) <= 2e-3);
   assert.ok(relativeError(d.text_scores, cli.text_scores) <= 2e-3);
-  // The overlay and the token chips are drawn.
+  // The overlay and the token chips are drawn; the caption names the method and the model as people
+  // read them, with the page's probability format.
   const drawn = await session.page.evaluate(() => {
     const element = document.getElementById('ok');
     const heatmap = element.shadowRoot.querySelector('sl-heatmap');
-    return { heat: !heatmap.shadowRoot.querySelector('canvas.heat').hidden, chips: element.shadowRoot.querySelectorAll('.sl-chip').length };
+    const text = (selector) => element.shadowRoot.querySelector(selector).textContent;
+    return { heat: !heatmap.shadowRoot.querySelector('canvas.heat').hidden, chips: element.shadowRoot.querySelectorAll('.sl-chip').length, title: text('.sx-title'), meta: text('.sx-meta') };
   });
   assert.ok(drawn.heat);
   assert.equal(drawn.chips, d.text_tokens.length);
+  const p = d.probs[2];
+  assert.equal(drawn.title, `Chefer relevance · “a blue triangle” · p = ${(p * 100).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`);
+  assert.match(drawn.meta, /^built-in model · cpu · /);
   await session.page.screenshot({ path: artifact('component.png'), fullPage: true });
 });
 
@@ -122,10 +127,17 @@ test('the documentation page renders its explainers', async () => {
   await context.addInitScript(recordEvents);
   await page.goto(`${server.origin}/docs/embed.html`);
   const count = await page.locator('sightline-explainer').count();
-  assert.ok(count >= 8);
+  // The lead's count of methods is the number of methods the figures show.
+  const lead = await page.textContent('.lead');
+  const methods = new Set(await page.$$eval('sightline-explainer', (all) => all.map((e) => e.getAttribute('method'))));
+  const NUMBERS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
+  assert.match(lead, new RegExp(`^\\s*${NUMBERS[methods.size]} ways`, 'i'), `the lead counts ${methods.size} methods: ${lead}`);
+  assert.ok(count >= methods.size);
   await page.waitForFunction((n) => globalThis.__events.length >= n, count, { timeout: 90_000 });
   const all = await page.evaluate(() => globalThis.__events);
   assert.ok(all.every((e) => e.type === 'sightline-explained'), JSON.stringify(all.filter((e) => e.type !== 'sightline-explained')));
+  const titles = await page.$$eval('sightline-explainer', (all) => all.map((e) => e.shadowRoot.querySelector('.sx-title').textContent));
+  assert.ok(titles.every((t) => !/_/.test(t.split(' · ')[0])), `human method names: ${titles.join(' | ')}`);
   assert.deepEqual(problems, []);
   assert.deepEqual(requests.filter((url) => new URL(url).origin !== server.origin), []);
   await page.screenshot({ path: artifact('docs-embed.png'), fullPage: true });

@@ -4,7 +4,8 @@
 // else the random test checkpoint tests/fixtures/clip-random-a served next to the app).
 
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +132,51 @@ export async function cliExplain({ image, texts, target = 0, method, steps, seed
   return JSON.parse(stdout);
 }
 
+/** `sightline curves` of an explanation (the page's or the CLI's) of `image`. */
+export async function cliCurves({ image, explanation, model }) {
+  const dir = mkdtempSync(join(tmpdir(), 'sightline-curves-'));
+  try {
+    const file = join(dir, 'explanation.json');
+    writeFileSync(file, JSON.stringify(explanation));
+    const args = ['curves', '--image', image, '--explanation', file];
+    if (model) args.push('--model', model);
+    const { stdout } = await run(CLI, args, { maxBuffer: 64 << 20 });
+    return JSON.parse(stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Asserts that `actual` equals `expected` element by element within `rtol`·|expected| + `atol`,
+ * where `atol` is `scale` times the largest |expected| (the parity contract's scale): any
+ * non-finite value, a length mismatch or one element outside fails, naming the worst element.
+ */
+export function assertClose(what, actual, expected, { rtol = 2e-3, scale = 2e-3 } = {}) {
+  if (!actual || !expected || actual.length !== expected.length) throw new Error(`${what}: lengths differ: ${actual?.length} vs ${expected?.length}`);
+  let largest = 0;
+  for (const e of expected) {
+    if (!Number.isFinite(e)) throw new Error(`${what}: the expected values hold ${e}`);
+    largest = Math.max(largest, Math.abs(e));
+  }
+  const atol = scale * largest;
+  let worst = -1;
+  let worstExcess = -Infinity;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (!Number.isFinite(a)) throw new Error(`${what}: element ${i} is ${a} (expected ${e})`);
+    const excess = Math.abs(a - e) - (rtol * Math.abs(e) + atol);
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = i;
+    }
+  }
+  if (worstExcess > 0) {
+    throw new Error(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (beyond ${rtol}·|expected| + ${atol.toExponential(2)})`);
+  }
+}
+
 /** Largest |a - b| relative to the largest |b|; throws when the lengths differ. */
 export function relativeError(a, b) {
   if (!a || !b || a.length !== b.length) throw new Error(`lengths differ: ${a?.length} vs ${b?.length}`);
@@ -144,31 +190,42 @@ export function relativeError(a, b) {
 export async function waitForExplanation(page, { method, timeout = 60_000, previous = null } = {}) {
   await page.waitForFunction(
     ({ method, previous }) => {
-      const s = globalThis.sightline?.store.get();
+      const s = globalThis.sightlineTest?.store.get();
       if (!s || (method && s.method !== method)) return false;
-      const r = globalThis.sightline.currentResult();
+      const r = globalThis.sightlineTest.currentResult();
       if (!r || (r.status !== 'done' && r.status !== 'error')) return false;
       return !previous || r.explanation?.timings_ms?.total !== previous;
     },
     { method, previous },
     { timeout, polling: 50 },
   );
-  const result = await page.evaluate(() => globalThis.sightline.currentResult());
+  const result = await page.evaluate(() => globalThis.sightlineTest.currentResult());
   if (result.status === 'error') throw new Error(`the page failed to explain: ${result.error}`);
   return result.explanation;
 }
 
-/** Opens the app and waits until its model (the embedded default unless `hash` names another) is loaded. */
-export async function openAppWithModel(page, origin, hash = '') {
-  await page.goto(`${origin}/${hash}`);
-  await page.waitForFunction(() => globalThis.sightline?.store.get().engine.status !== 'starting', null, { timeout: 30_000 });
-  await page.waitForFunction(() => globalThis.sightline.store.get().model.status === 'ready', null, { timeout: 30_000 });
+/**
+ * The app's address with its test hooks on (`?test-hooks`: `globalThis.sightlineTest` and the
+ * worker's test requests), followed by `suffix`: more of the query (`?backend=cpu`) and/or a
+ * fragment (`#method=rollout`).
+ */
+export function appUrl(origin, suffix = '') {
+  const [query, fragment = ''] = suffix.split('#');
+  const more = query.replace(/^\?/, '');
+  return `${origin}/?test-hooks${more ? `&${more}` : ''}${suffix.includes('#') ? `#${fragment}` : ''}`;
+}
+
+/** Opens the app and waits until its model (the embedded default unless `suffix` names another) is loaded. */
+export async function openAppWithModel(page, origin, suffix = '') {
+  await page.goto(appUrl(origin, suffix));
+  await page.waitForFunction(() => globalThis.sightlineTest?.store.get().engine.status !== 'starting', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().model.status === 'ready', null, { timeout: 30_000 });
 }
 
 /** The state the tests look at, in plain JSON. */
 export function appState(page) {
   return page.evaluate(() => {
-    const s = globalThis.sightline.store.get();
-    return { method: s.method, options: s.options, view: s.view, texts: s.texts, target: s.target, example: s.image?.exampleId ?? null, model: s.modelSource };
+    const s = globalThis.sightlineTest.store.get();
+    return { method: s.method, options: s.options, view: s.view, texts: s.clip.texts, target: s.clip.target, example: s.image?.exampleId ?? null, model: s.modelSource };
   });
 }

@@ -82,13 +82,13 @@ test('arrow keys change the method, and the explanation follows', async () => {
 
 test('Enter on Explain runs the method again', async () => {
   const { page } = session;
-  await page.evaluate(() => (globalThis.__before = globalThis.sightline.currentResult()));
+  await page.evaluate(() => (globalThis.__before = globalThis.sightlineTest.currentResult()));
   // From the method just chosen, on to the Explain button.
   for (let i = 0; i < 20 && !(await page.evaluate(() => document.activeElement.classList.contains('run'))); i++) await page.keyboard.press('Tab');
   assert.ok(await page.evaluate(() => document.activeElement.classList.contains('run')));
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => {
-    const r = globalThis.sightline.currentResult();
+    const r = globalThis.sightlineTest.currentResult();
     return r && r !== globalThis.__before && r.status === 'done';
   });
 });
@@ -98,7 +98,7 @@ test('arrow keys pick the target text', async () => {
   const before = (await appState(page)).target;
   await page.focus('.label-radio:checked');
   await page.keyboard.press('ArrowDown');
-  await page.waitForFunction((t) => globalThis.sightline.store.get().target === t, (before + 1) % 12);
+  await page.waitForFunction((t) => globalThis.sightlineTest.store.get().clip.target === t, (before + 1) % 12);
   const explanation = await waitForExplanation(page);
   assert.equal(explanation.target, (before + 1) % 12);
 });
@@ -108,13 +108,13 @@ test('tabs switch with the arrow keys; the attention map takes a patch from the 
   await page.focus('button.tab[aria-selected="true"]');
   await page.keyboard.press('ArrowRight');
   assert.equal((await appState(page)).view.tab, 'attention');
-  await page.waitForFunction(() => globalThis.sightline.store.get().attention.status === 'done');
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().attention.status === 'done');
   await page.keyboard.press('Tab'); // the tab panel
   await tabTo(page, /sl-heatmap>div\.frame/, 10);
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('Enter');
-  const query = await page.evaluate(() => globalThis.sightline.store.get().attention.query);
+  const query = await page.evaluate(() => globalThis.sightlineTest.store.get().attention.query);
   assert.ok(query > 0, 'a patch became the query');
   await page.screenshot({ path: artifact('keyboard-attention.png'), fullPage: true });
 });

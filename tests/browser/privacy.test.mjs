@@ -24,21 +24,20 @@ test('a whole session requests nothing outside the page’s origin', async () =>
   await openAppWithModel(page, server.origin);
   await waitForExplanation(page);
   // Every method, through the comparison grid.
-  await page.evaluate(() => globalThis.sightline.store.set({ autoCompare: true }));
+  await page.evaluate(() => globalThis.sightlineTest.store.set({ compare: { requested: null, auto: true } }));
   await page.click('.compare-head .button').catch(() => {});
   await page.waitForFunction(() => document.querySelectorAll('.compare-grid .cell.is-running').length === 0 && [...document.querySelectorAll('.compare-grid .cell-status')].every((s) => /ms|s$/.test(s.textContent)), null, { timeout: 60_000 });
   // The attention explorer and the faithfulness curves.
   await page.click('button.tab:has-text("Attention")');
-  await page.waitForFunction(() => globalThis.sightline.store.get().attention.status === 'done');
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().attention.status === 'done');
   await page.click('button.tab:has-text("Faithfulness")');
-  await page.click('.tabpanel:not([hidden]) .button.primary');
-  await page.waitForFunction(() => globalThis.sightline.store.get().faithfulness.status === 'done', null, { timeout: 60_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().faithfulness.status === 'done', null, { timeout: 60_000 });
   assert.equal(await page.locator('.chart svg polyline').count(), 2);
   // A photo, a new scene, and both exports.
   await page.click('.example[data-example="chelsea"]');
   await waitForExplanation(page);
   await page.click('.new-scene');
-  await page.waitForFunction(() => /^scene-\d+$/.test(globalThis.sightline.store.get().image?.exampleId ?? '') && globalThis.sightline.store.get().image.exampleId !== 'scene-32');
+  await page.waitForFunction(() => /^scene-\d+$/.test(globalThis.sightlineTest.store.get().image?.exampleId ?? '') && globalThis.sightlineTest.store.get().image.exampleId !== 'scene-32');
   await waitForExplanation(page);
   const [json] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export JSON")')]);
   const [png] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export PNG")')]);

@@ -94,11 +94,11 @@ test('a GGUF file loads from an address with progress, is cached, and explains a
   await waitForExplanation(page);
   await page.evaluate(() => {
     globalThis.__progress = [];
-    globalThis.sightline.store.subscribe((s, p) => s.model.progress && s.model.progress !== p.model.progress && globalThis.__progress.push({ ...s.model.progress }));
+    globalThis.sightlineTest.store.subscribe((s, p) => s.model.progress && s.model.progress !== p.model.progress && globalThis.__progress.push({ ...s.model.progress }));
   });
   const url = `${server.origin}${q4.url}`;
   await loadFromAddress(page, url);
-  await page.waitForFunction((url) => globalThis.sightline.store.get().modelSource?.url === url && globalThis.sightline.store.get().model.status === 'ready', url);
+  await page.waitForFunction((url) => globalThis.sightlineTest.store.get().modelSource?.url === url && globalThis.sightlineTest.store.get().model.status === 'ready', url);
   const progress = await page.evaluate(() => globalThis.__progress);
   const downloads = progress.filter((p) => p.phase === 'download');
   assert.ok(downloads.length >= 2, `download progress was reported: ${JSON.stringify(progress)}`);
@@ -110,7 +110,7 @@ test('a GGUF file loads from an address with progress, is cached, and explains a
   const explanation = await waitForExplanation(page);
   assert.equal(explanation.model.dtype, 'q4_0');
   assert.match(await page.textContent('.model-chip'), /q4_0/);
-  const state = await page.evaluate(() => ({ texts: globalThis.sightline.store.get().texts, target: globalThis.sightline.store.get().target }));
+  const state = await page.evaluate(() => globalThis.sightlineTest.store.get().clip);
   const cli = await cliExplainWith(q4.path, join(DIST, 'examples', 'scene-32.png'), state.texts, state.target, explanation.method);
   assert.equal(cli.model.dtype, 'q4_0');
   assert.ok(relativeError(explanation.patch_scores, cli.patch_scores) < TOLERANCE, 'the page explains the GGUF file as the CLI does');
@@ -120,7 +120,7 @@ test('a GGUF file loads from an address with progress, is cached, and explains a
   const getsBefore = gets.filter((g) => g.startsWith('GET')).length;
   await page.evaluate(() => (globalThis.__progress = []));
   await loadFromAddress(page, url);
-  await page.waitForFunction(() => globalThis.__progress.some((p) => p.done) && globalThis.sightline.store.get().model.status === 'ready');
+  await page.waitForFunction(() => globalThis.__progress.some((p) => p.done) && globalThis.sightlineTest.store.get().model.status === 'ready');
   assert.equal((await waitForExplanation(page)).model.dtype, 'q4_0');
   const again = await page.evaluate(() => globalThis.__progress.filter((p) => p.phase === 'download'));
   assert.ok(again.length > 0 && again.every((p) => p.cached), `the second load read the cache: ${JSON.stringify(again)}`);
@@ -147,11 +147,12 @@ test('a GGUF file too large for wasm memory is declined before its body is fetch
   const dialogError = page.locator('.model-dialog .dialog-error');
   await dialogError.filter({ hasText: /MB/ }).waitFor();
   assert.match(await dialogError.textContent(), /huge-model\.gguf is 3221 MB: loading it needs about \d+ MB, more than a browser gives WebAssembly/);
-  assert.match(await page.textContent('sl-alerts [role=alert]'), /could not be loaded: .*more than a browser gives WebAssembly/);
+  await page.keyboard.press('Escape');
+  assert.match(await page.textContent('.model-chip-error'), /could not be loaded: .*more than a browser gives WebAssembly.*The built-in model is still in use/);
   assert.equal(served.HEAD, 1, 'the size was asked for');
   assert.equal(served.GET, 0, 'the body was never requested');
   // The model in use is untouched.
-  const state = await page.evaluate(() => ({ source: globalThis.sightline.store.get().modelSource, status: globalThis.sightline.store.get().model.status }));
+  const state = await page.evaluate(() => ({ source: globalThis.sightlineTest.store.get().modelSource, status: globalThis.sightlineTest.store.get().model.status }));
   assert.deepEqual(state, { source: { kind: 'default' }, status: 'ready' });
   await context.close();
 });
@@ -160,17 +161,17 @@ test('a GGUF file too large for wasm memory is declined before its body is fetch
 async function comparison(page) {
   await page.waitForFunction(
     () => {
-      const { entry } = globalThis.sightline.currentComparison();
+      const { entry } = globalThis.sightlineTest.currentComparison();
       return entry && (entry.status === 'done' || entry.status === 'error');
     },
     null,
     { timeout: 60_000 },
   );
   return page.evaluate(() => {
-    const { entry, main, reference } = globalThis.sightline.currentComparison();
+    const { entry, main, reference } = globalThis.sightlineTest.currentComparison();
     const shown = (metric) => document.querySelector(`.precision-numbers dd[data-metric="${metric}"]`)?.textContent;
     const captions = [...document.querySelectorAll('.precision-side')].map((f) => `${f.dataset.role}: ${f.querySelector('figcaption').textContent}`);
-    const { plan } = globalThis.sightline.store.get().precision;
+    const { plan } = globalThis.sightlineTest.store.get().precision;
     return { entry, main, plan, reference: { ...reference }, shown: { spearman: shown('spearman'), top: shown('top-patch'), probability: shown('probability') }, captions };
   });
 }
@@ -205,8 +206,8 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   // To the last tab from the keyboard.
   await page.focus('button.tab[aria-selected="true"]');
   await page.keyboard.press('End');
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Full precision vs quantized');
-  assert.equal(await page.evaluate(() => globalThis.sightline.store.get().view.tab), 'precision');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Original vs quantized');
+  assert.equal(await page.evaluate(() => globalThis.sightlineTest.store.get().view.tab), 'precision');
   const panel = page.locator('.tabpanel:not([hidden])');
   await panel.locator('select').waitFor();
   assert.equal(await panel.locator('label:has-text("Quantize the loaded model to")').count(), 1);
@@ -219,16 +220,21 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   assert.equal(q8View.reference.size, q8.size, 'the page’s q8_0 file is as large as the CLI’s');
   assert.ok(q8View.reference.quantizeMs > 0);
   assert.ok(q8View.plan.mainSize > 1.5e6, 'the built-in model’s size counts all its files');
-  assert.deepEqual(q8View.captions, [`full: Full precision · float16 · ${mb(q8View.plan.mainSize)}`, `quantized: Quantized · q8_0 · ${mb(q8.size)}`]);
+  // Each side names its real format: the built-in model is float16, not full precision.
+  assert.deepEqual(q8View.captions, [`original: Original · float16 · ${mb(q8View.plan.mainSize)}`, `quantized: Quantized · q8_0 · ${mb(q8.size)}`]);
   const rho8 = checkDrift(q8View);
   assert.ok(rho8 >= 0.95, `q8_0 keeps the map: ρ ${rho8}`);
   // The page's quantization is the CLI's: its explanation matches the CLI's on the CLI's file.
   const cli8 = await cliExplainWith(q8.path, join(DIST, 'examples', 'scene-32.png'), first.texts, first.target, 'chefer');
   assert.ok(relativeError(q8View.entry.explanation.patch_scores, cli8.patch_scores) < TOLERANCE);
 
+  // Another format asks to quantize again; until then the maps shown still say q8_0.
   await panel.locator('select').selectOption('q4_0');
-  await panel.locator('button:has-text("Quantize and compare")').click();
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.reference?.spec?.format === 'q4_0');
+  assert.match(await panel.locator('[role=status]').textContent(), /^These maps are for q8_0\. Press “Quantize to q4_0 and compare” for q4_0\./);
+  assert.match(await panel.locator('.precision-side[data-role="quantized"] figcaption').textContent(), /q8_0/);
+  assert.equal(await panel.locator('.precision-side.stale').count(), 2, 'the old maps are dimmed');
+  await panel.locator('button:has-text("Quantize to q4_0 and compare")').click();
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.reference?.spec?.format === 'q4_0');
   const q4View = await comparison(page);
   assert.equal(q4View.entry.explanation.model.dtype, 'q4_0');
   assert.equal(q4View.reference.size, q4.size);
@@ -246,7 +252,7 @@ test('the built-in model quantized in the page: q8_0 keeps the chefer map, q4_0 
   // The other way round: the CLI's q4_0 file as the loaded model, the built-in one as its original.
   await page.click('.method-radio[value="chefer"] + .method-label');
   await loadFromAddress(page, `${server.origin}${q4.url}`);
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.plan?.kind === 'builtin', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'builtin', null, { timeout: 30_000 });
   await panel.locator('button:has-text("Compare with the built-in full-precision model")').click();
   await waitForExplanation(page, { method: 'chefer' });
   const builtinView = await comparison(page);
@@ -266,14 +272,14 @@ test('another model’s GGUF file is compared with the original the person point
   const { page, context, problems } = await newPage(browser);
   await openAppWithModel(page, server.origin);
   await waitForExplanation(page);
-  await page.click('button.tab:has-text("Full precision vs quantized")');
+  await page.click('button.tab:has-text("Original vs quantized")');
   await loadFromAddress(page, `${server.origin}${randomQ8.url}`);
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.plan?.kind === 'choose', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'choose', null, { timeout: 30_000 });
   const panel = page.locator('.tabpanel:not([hidden])');
   const address = panel.getByLabel('Address of the full-precision model');
   await address.fill(`${server.origin}${FIXTURE_URL_PATH}clip-random-b/`);
   await address.press('Enter');
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.reference?.status === 'error');
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.reference?.status === 'error');
   assert.match(await page.textContent('sl-alerts [role=alert]'), /second model could not be loaded: .* is not a version of the loaded model: it sees 40 px in 4×4 patches/);
   assert.match(await panel.locator('[role=status]').textContent(), /^Failed: /);
 
@@ -289,11 +295,11 @@ test('another model’s GGUF file is compared with the original the person point
   assert.doesNotMatch(await page.textContent('sl-alerts'), /second model could not be loaded/, 'the error is taken away once loading worked');
   assert.equal(view.entry.explanation.model.dtype, 'float32');
   checkDrift(view);
-  assert.match(view.captions[0], /^full: Full precision · float32 · /);
+  assert.match(view.captions[0], /^original: Original · float32 · /);
 
   // The same original loaded as the model: it is quantized in the page, from its cached files.
   await loadFromAddress(page, `${server.origin}${FIXTURE_URL_PATH}clip-random-a/`);
-  await page.waitForFunction(() => globalThis.sightline.store.get().precision.plan?.kind === 'quantize', null, { timeout: 30_000 });
+  await page.waitForFunction(() => globalThis.sightlineTest.store.get().precision.plan?.kind === 'quantize', null, { timeout: 30_000 });
   await panel.locator('button:has-text("Quantize and compare")').click();
   const quantizedHere = await comparison(page);
   assert.equal(quantizedHere.main.model.dtype, 'float32');

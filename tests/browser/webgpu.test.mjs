@@ -31,21 +31,21 @@ after(async () => {
 /** One explanation through the page's engine client, on the page's current image. */
 function explain(page, method) {
   return page.evaluate(async (method) => {
-    const { engine, store } = globalThis.sightline;
+    const { engine, store } = globalThis.sightlineTest;
     const s = store.get();
-    return engine.explain(s.image, { texts: s.texts, target: s.target, method, steps: 8 });
+    return engine.explain(s.image, { texts: s.clip.texts, target: s.clip.target, method, steps: 8 });
   }, method);
 }
 
 test('webgpu uses the adapter, auto keeps the CPU on a software one, and the page says which backend ran', async () => {
-  const gpuInfo = await gpuPage.evaluate(() => globalThis.sightline.store.get().model.info);
+  const gpuInfo = await gpuPage.evaluate(() => globalThis.sightlineTest.store.get().model.info);
   assert.equal(gpuInfo.backend, 'webgpu');
   assert.match(gpuInfo.adapter, /swiftshader.*\(software\)/i);
   assert.equal(gpuInfo.backendNotice, null);
-  const autoInfo = await cpuPage.evaluate(() => globalThis.sightline.store.get().model.info);
+  const autoInfo = await cpuPage.evaluate(() => globalThis.sightlineTest.store.get().model.info);
   assert.equal(autoInfo.backend, 'cpu');
   assert.equal(autoInfo.backendNotice, null, 'auto chooses the CPU quietly');
-  const shown = await gpuPage.evaluate(() => globalThis.sightline.currentResult().explanation.backend);
+  const shown = await gpuPage.evaluate(() => globalThis.sightlineTest.currentResult().explanation.backend);
   assert.equal(shown, 'webgpu');
 });
 
@@ -63,7 +63,7 @@ test('every method on WebGPU equals the CPU backend', async () => {
 });
 
 test('a lost device mid-session: the explanation is redone on the CPU and says so', async () => {
-  assert.equal(await gpuPage.evaluate(() => globalThis.sightline.engine.loseWebGpuDeviceForTest()), true);
+  assert.equal(await gpuPage.evaluate(() => globalThis.sightlineTest.engine.request('test:loseWebGpuDevice')), true);
   const [fallback, cpu] = await Promise.all([explain(gpuPage, 'gradient'), explain(cpuPage, 'gradient')]);
   assert.equal(fallback.backend, 'cpu');
   assert.ok(fallback.warnings.some((w) => /webgpu backend failed/.test(w)), JSON.stringify(fallback.warnings));

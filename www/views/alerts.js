@@ -1,7 +1,10 @@
-// Errors and notices, visibly in the page: errors in a role="alert" region, notices in a
-// role="status" one, each with a dismiss button.
+// Errors and notices, floating over the page's corner (they never move the layout): errors in a
+// role="alert" region, notices in a role="status" one, each with a dismiss button. Notices go away
+// on their own (app/alerts.js); an error about one control is shown next to it instead
+// (anchored-error.js).
 
-import { dismissAlert, store } from '../app-core.js';
+import { dismissAlert } from '../app/alerts.js';
+import { store } from '../app/store.js';
 import { h, StoreView } from './dom.js';
 
 class AlertsView extends StoreView {
@@ -32,8 +35,9 @@ class AlertsView extends StoreView {
           on: { click: () => dismissAlert(alert.id) },
         }),
       );
-    this.errors.replaceChildren(...s.alerts.filter((a) => a.level === 'error').map(item));
-    this.notices.replaceChildren(...s.alerts.filter((a) => a.level !== 'error').map(item));
+    const shown = s.alerts.filter((a) => !a.anchor);
+    this.errors.replaceChildren(...shown.filter((a) => a.level === 'error').map(item));
+    this.notices.replaceChildren(...shown.filter((a) => a.level !== 'error').map(item));
   }
 }
 

@@ -2,11 +2,15 @@
 // a patch readout on hover (or arrow keys), overlay settings, the token attributions, the backend and
 // the time each phase took, warnings, and exports (PNG from the engine, JSON, link).
 
-import { copyLink, currentResult, exportJson, exportPng, setView, store } from '../app-core.js';
-import { COLORMAPS, explanationGrid, fitScale } from '../heatmap.js';
+import { currentResult } from '../app/explanations.js';
+import { copyLink, exportJson, exportPng } from '../app/exports.js';
+import { store } from '../app/store.js';
+import { setView } from '../app/view.js';
+import { colormapNames, explanationGrid, formatProbability } from '../heatmap.js';
 import { methodById } from '../methods.js';
 import { renderTokenChips } from '../tokens.js';
 import { h, ms, StoreView, uid } from './dom.js';
+import './model-fit.js';
 
 const PHASES = [
   ['preprocess', 'preprocess'],
@@ -15,6 +19,11 @@ const PHASES = [
   ['backward', 'backward'],
   ['method', 'method'],
 ];
+
+/** The map drawn: the pixel map when asked for and the method has one, else the patch map. */
+function effectiveMap(s, method) {
+  return s.view.map === 'pixels' && method.pixelScores ? 'pixels' : 'patches';
+}
 
 class ExplanationView extends StoreView {
   static store = store;
@@ -34,12 +43,7 @@ class ExplanationView extends StoreView {
     const mapId = uid('map');
     this.opacity = h('input', { id: opacityId, type: 'range', min: 0, max: 1, step: 0.05, class: 'range', on: { input: () => this.onOpacity(), change: () => setView({ opacity: Number(this.opacity.value) }) } });
     this.opacityValue = h('output', { class: 'range-value', htmlFor: opacityId });
-    this.colormap = h(
-      'select',
-      { id: colormapId, class: 'select', on: { change: () => setView({ colormap: this.colormap.value }) } },
-      h('option', { value: 'auto', text: 'auto', title: 'inferno, or coolwarm for signed maps (as the CLI)' }),
-      ...COLORMAPS.map((c) => h('option', { value: c, text: c })),
-    );
+    this.colormap = h('select', { id: colormapId, class: 'select', on: { change: () => setView({ colormap: this.colormap.value }) } });
     this.mapSelect = h(
       'select',
       { id: mapId, class: 'select', on: { change: () => setView({ map: this.mapSelect.value }) } },
@@ -63,12 +67,13 @@ class ExplanationView extends StoreView {
     this.exports = h(
       'div',
       { class: 'row exports' },
-      h('button', { type: 'button', class: 'button', text: 'Export PNG', on: { click: () => exportPng() } }),
+      h('button', { type: 'button', class: 'button', text: 'Export PNG', on: { click: () => exportPng({ minWidth: this.heatmap.getBoundingClientRect().width * devicePixelRatio, pixelated: this.heatmap.pixelated }) } }),
       h('button', { type: 'button', class: 'button', text: 'Export JSON', on: { click: () => exportJson() } }),
       h('button', { type: 'button', class: 'button subtle', text: 'Copy link', on: { click: () => copyLink() } }),
     );
     this.append(
       h('div', { class: 'result-head' }, h('div', {}, this.titleEl, this.subtitle)),
+      h('sl-model-fit'),
       this.stage,
       this.controls,
       this.tokens,
@@ -83,8 +88,20 @@ class ExplanationView extends StoreView {
     this.heatmap.opacity = value;
   }
 
+  /** The engine's colormaps, once its facts are known. */
+  buildColormaps() {
+    this.colormap.replaceChildren(
+      h('option', { value: 'auto', text: 'auto', title: 'inferno, or coolwarm for signed maps (as the CLI)' }),
+      ...colormapNames().map((c) => h('option', { value: c, text: c })),
+    );
+  }
+
   update(s, p) {
-    if (p && s.results === p.results && s.view === p.view && s.image === p.image && s.tables === p.tables && s.method === p.method && s.options === p.options && s.texts === p.texts && s.target === p.target && s.model === p.model) return;
+    if (p && s.results === p.results && s.view === p.view && s.image === p.image && s.facts === p.facts && s.method === p.method && s.options === p.options && s.clip === p.clip && s.model === p.model) return;
+    if (s.image && this.heatmap.image !== s.image.bitmap) this.heatmap.image = s.image.bitmap;
+    if (!s.image) this.heatmap.placeholderText = s.imageStatus === 'loading' ? 'Loading the image…' : 'Choose an image';
+    if (!s.facts || !s.options) return;
+    if (this.colormap.options.length === 0) this.buildColormaps();
     const method = methodById(s.method);
     const result = currentResult(s);
     const explanation = result?.explanation;
@@ -94,24 +111,17 @@ class ExplanationView extends StoreView {
     const e = shown?.explanation;
 
     this.titleEl.textContent = method.label;
-    const text = s.texts[s.target];
+    const text = s.clip.texts[s.clip.target];
     const prob = e?.probs?.[e.target];
-    this.subtitle.textContent = text === undefined ? '' : `for “${text}”` + (explanation ? (prob !== undefined ? ` · p = ${(prob * 100).toFixed(1)}%` : ` · logit ${explanation.score.toFixed(2)}`) : '');
-
-    if (!p || s.image !== p.image) {
-      if (s.image) this.heatmap.image = s.image.bitmap;
-    }
-    if (!s.image) this.heatmap.placeholderText = s.imageStatus === 'loading' ? 'Loading the image…' : 'Choose an image';
+    this.subtitle.textContent = text === undefined ? '' : `for “${text}”` + (explanation ? (prob !== undefined ? ` · p = ${formatProbability(prob)}` : ` · logit ${explanation.score.toFixed(2)}`) : '');
 
     // The map.
     if (e && s.image) {
-      const grid = explanationGrid(e, s.view.map);
-      const scale = fitScale(grid.values, s.view.colormap);
-      const table = s.tables[scale.colormap];
-      const key = [e, s.view.map, s.view.colormap, Boolean(table)];
+      const grid = explanationGrid(e, effectiveMap(s, method));
+      const key = [e, grid.kind, s.view.colormap];
       if (!this.lastMapKey || key.some((v, i) => v !== this.lastMapKey[i])) {
         this.lastMapKey = key;
-        this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, table, scale };
+        this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap: s.view.colormap };
         this.heatmap.setAttribute('label', `${method.label} heatmap for “${e.texts[e.target]}”`);
       }
     } else if (this.heatmap.map) {
@@ -122,10 +132,10 @@ class ExplanationView extends StoreView {
     this.opacity.value = String(s.view.opacity);
     this.onOpacity();
     this.colormap.value = s.view.colormap;
-    this.mapSelect.value = s.view.map;
-    const hasPixels = Boolean(e?.pixel_scores);
-    this.mapSelect.querySelector('option[value="pixels"]').disabled = e ? !hasPixels : false;
-    this.mapSelect.title = e && !hasPixels ? `${method.label} gives one value per patch only` : '';
+    // The menu shows the map in effect: a method without a pixel map draws its patch map.
+    this.mapSelect.value = effectiveMap(s, method);
+    this.mapSelect.querySelector('option[value="pixels"]').disabled = !method.pixelScores;
+    this.mapSelect.title = method.pixelScores ? '' : `${method.label} gives one value per patch only`;
 
     // Status.
     let status = '';
@@ -147,8 +157,14 @@ class ExplanationView extends StoreView {
     // Tokens.
     if (e) {
       const scores = e.text_scores ?? null;
-      const scale = renderTokenChips(this.chips, { tokens: e.text_tokens, scores, table: scores ? s.tables[fitScale(scores, s.view.colormap).colormap] : null, colormap: s.view.colormap });
-      this.chipsNote.textContent = scores ? (scale?.degenerate ? 'Every token scored 0.' : 'Colour: the score of each token of the explained text (same scale as the colormap, special tokens muted).') : `${method.label} explains the image only; these are the text’s tokens.`;
+      const scale = renderTokenChips(this.chips, { tokens: e.text_tokens, scores, colormap: s.view.colormap });
+      this.chipsNote.textContent = !scores
+        ? `${method.label} scores the image only; these are the text’s tokens.`
+        : scale?.degenerate
+          ? 'Every token scored 0.'
+          : method.imageMapReadsText
+            ? 'Colour: the score of each token of the explained text (same scale as the colormap; special tokens outlined in dashes).'
+            : `Colour: the text tower’s own ${method.short.toLowerCase()} from its pooled token. It never sees the image, just as the image map never sees the text.`;
     } else {
       this.chips.replaceChildren();
       this.chipsNote.textContent = '';

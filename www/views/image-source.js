@@ -1,7 +1,10 @@
 // Where the image comes from: a file picker, drag and drop (anywhere on the page), paste, the bundled
-// examples, or a new random scene drawn by the engine.
+// examples, or a new random scene drawn by the engine. An image that cannot be opened is reported
+// inside the drop zone. With the built-in model, the photos say that it only knows shapes.
 
-import { newScene, openImageFile, selectExample, store } from '../app-core.js';
+import { ACCEPTED_IMAGES, newScene, openImageFile, selectExample } from '../app/image.js';
+import { store } from '../app/store.js';
+import { anchoredError, showAnchoredError } from './anchored-error.js';
 import { h, StoreView } from './dom.js';
 
 class ImageSource extends StoreView {
@@ -13,11 +16,12 @@ class ImageSource extends StoreView {
       type: 'file',
       tabIndex: -1,
       attrs: { 'aria-label': 'Image file' },
-      accept: 'image/png,image/jpeg,image/gif,image/bmp,image/webp,image/*',
+      accept: ACCEPTED_IMAGES,
       class: 'visually-hidden',
       on: { change: () => this.fileInput.files[0] && openImageFile(this.fileInput.files[0]).finally(() => (this.fileInput.value = '')) },
     });
     this.current = h('p', { class: 'current-image', attrs: { 'aria-live': 'polite' } });
+    this.error = anchoredError();
     this.drop = h(
       'div',
       { class: 'drop-zone' },
@@ -27,11 +31,13 @@ class ImageSource extends StoreView {
       h('button', { type: 'button', class: 'button', text: 'Open a file…', on: { click: () => this.fileInput.click() } }),
       this.fileInput,
       this.current,
+      this.error,
     );
     this.drop.firstChild.replaceWith(uploadIcon());
     this.examples = h('div', { class: 'examples', attrs: { role: 'group', 'aria-label': 'Examples' } });
     this.sceneButton = h('button', { type: 'button', class: 'button subtle new-scene', on: { click: () => newScene() } }, diceIcon(), 'New random scene');
-    this.append(this.drop, h('h3', { class: 'subhead', text: 'Examples' }), this.examples, this.sceneButton);
+    this.photoNote = h('p', { class: 'hint photo-note', hidden: true, text: 'The photos need a real CLIP model: the built-in one only knows coloured shapes.' });
+    this.append(this.drop, h('h3', { class: 'subhead', text: 'Examples' }), this.examples, this.photoNote, this.sceneButton);
 
     // Drag and drop anywhere on the page; paste anywhere but in text fields.
     const dragging = (on) => document.body.classList.toggle('dragging', on);
@@ -72,7 +78,13 @@ class ImageSource extends StoreView {
   }
 
   update(s, p) {
-    if (!p || s.examples !== p.examples) this.renderExamples(s);
+    showAnchoredError(this.error, s, 'image');
+    const shapesOnly = Boolean(s.model.info?.shapesOnly);
+    if (!p || s.examples !== p.examples || shapesOnly !== this.shapesOnly) {
+      this.shapesOnly = shapesOnly;
+      this.renderExamples(s);
+    }
+    this.photoNote.hidden = !shapesOnly || !s.examples.photos.length;
     if (!p || s.image !== p.image || s.imageStatus !== p.imageStatus) {
       for (const button of this.examples.querySelectorAll('button')) {
         button.setAttribute('aria-pressed', String(button.dataset.example === s.image?.exampleId));
@@ -86,16 +98,18 @@ class ImageSource extends StoreView {
 
   renderExamples(s) {
     const { scenes, photos } = s.examples;
+    // With the built-in model a photo is still shown, marked as beyond what the model knows.
+    const beyond = (kind) => (kind === 'photo' && this.shapesOnly ? ' (needs a real CLIP model)' : '');
     const button = (example, kind) =>
       h(
         'button',
         {
           type: 'button',
-          class: `example example-${kind}`,
-          title: example.title,
+          class: `example example-${kind}${beyond(kind) ? ' beyond-model' : ''}`,
+          title: `${example.title}${beyond(kind)}`,
           dataset: { example: example.id },
-          attrs: { 'aria-label': `${kind === 'scene' ? 'Scene' : 'Photo'}: ${example.title}`, 'aria-pressed': 'false' },
-          on: { click: () => selectExample(example.id) },
+          attrs: { 'aria-label': `${kind === 'scene' ? 'Scene' : 'Photo'}: ${example.title}${beyond(kind)}`, 'aria-pressed': 'false' },
+          on: { click: () => selectExample(example.id).catch(() => {}) },
         },
         h('img', { src: new URL(`../examples/${example.file}`, import.meta.url).href, alt: '', width: 64, height: 64, loading: 'eager', decoding: 'async', draggable: false }),
       );

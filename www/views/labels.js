@@ -1,8 +1,13 @@
 // The texts: zero-shot labels with their probabilities as bars; the explained one (the target) is
-// picked by clicking it (a radio group: arrow keys move the choice). Texts can be added, removed,
-// or edited all at once; presets give the scene's captions or the 12 shape captions.
+// picked by clicking it (a radio group: arrow keys move the choice). Texts can be added, removed
+// (× or Delete on the chosen text: the × buttons are not tab stops, so the keyboard reaches the
+// method list without passing a dozen of them), or edited all at once; presets give the scene's
+// captions or the 12 shape captions.
 
-import { addText, currentScores, removeText, setTarget, setTexts, SHAPE_CAPTIONS, store } from '../app-core.js';
+import { addText, removeText, setTarget, setTexts, shapeCaptions } from '../app/clip.js';
+import { currentScores } from '../app/explanations.js';
+import { store } from '../app/store.js';
+import { formatProbability } from '../heatmap.js';
 import { h, StoreView, uid } from './dom.js';
 
 class LabelsView extends StoreView {
@@ -36,7 +41,7 @@ class LabelsView extends StoreView {
     this.presets = h(
       'div',
       { class: 'presets' },
-      h('button', { type: 'button', class: 'button subtle small', text: '12 shape captions', on: { click: () => setTexts([...SHAPE_CAPTIONS], this.bestShapeTarget()) } }),
+      h('button', { type: 'button', class: 'button subtle small', text: '12 shape captions', on: { click: () => setTexts([...shapeCaptions()], this.bestShapeTarget()) } }),
       this.sceneButton,
       this.editButton,
     );
@@ -46,7 +51,7 @@ class LabelsView extends StoreView {
   bestShapeTarget() {
     const objects = store.get().image?.objects;
     const first = objects?.[0]?.phrase;
-    return first ? Math.max(0, SHAPE_CAPTIONS.indexOf(first)) : 0;
+    return first ? Math.max(0, shapeCaptions().indexOf(first)) : 0;
   }
 
   add() {
@@ -63,33 +68,34 @@ class LabelsView extends StoreView {
     this.editorBox.hidden = !open;
     this.editButton.setAttribute('aria-expanded', String(open));
     if (open) {
-      this.editor.value = store.get().texts.join('\n');
+      this.editor.value = store.get().clip.texts.join('\n');
       this.editor.focus();
     }
   }
 
   applyEditor() {
     const texts = this.editor.value.split('\n');
-    const current = store.get().texts[store.get().target];
+    const { texts: old, target } = store.get().clip;
+    const current = old[target];
     const clean = texts.map((t) => t.trim()).filter(Boolean);
     setTexts(clean, Math.max(0, clean.indexOf(current)));
     this.toggleEditor(false);
   }
 
   update(s, p) {
-    if (p && s.texts === p.texts && s.target === p.target && s.results === p.results && s.image === p.image && s.method === p.method) return;
+    if (p && s.clip === p.clip && s.results === p.results && s.image === p.image && s.method === p.method) return;
     this.sceneButton.hidden = !s.image?.captions?.length;
-    if (!p || s.texts !== p.texts || !this.rows) this.renderRows(s);
+    if (!p || s.clip.texts !== p.clip.texts || !this.rows) this.renderRows(s);
     this.rows.forEach((row, i) => {
-      row.radio.checked = i === s.target;
-      row.node.classList.toggle('is-target', i === s.target);
+      row.radio.checked = i === s.clip.target;
+      row.node.classList.toggle('is-target', i === s.clip.target);
     });
     this.renderValues(s);
   }
 
   renderRows(s) {
     const focused = this.list.contains(document.activeElement) ? document.activeElement.dataset.index : undefined;
-    this.rows = s.texts.map((text, i) => {
+    this.rows = s.clip.texts.map((text, i) => {
       const id = `${this.groupName}-${i}`;
       const radio = h('input', {
         type: 'radio',
@@ -98,7 +104,8 @@ class LabelsView extends StoreView {
         value: String(i),
         class: 'label-radio',
         dataset: { index: String(i) },
-        on: { change: () => setTarget(i) },
+        attrs: { 'aria-keyshortcuts': 'Delete' },
+        on: { change: () => setTarget(i), keydown: (e) => this.onRadioKey(e, i) },
       });
       const bar = h('span', { class: 'label-bar', attrs: { 'aria-hidden': 'true' } });
       const value = h('span', { class: 'label-value' });
@@ -106,14 +113,15 @@ class LabelsView extends StoreView {
         'div',
         { class: 'label-row' },
         radio,
-        h('label', { htmlFor: id, class: 'label-text' }, h('span', { class: 'label-name', text }), bar, value),
+        h('label', { htmlFor: id, class: 'label-text', title: text }, h('span', { class: 'label-name', text }), bar, value),
         h('button', {
           type: 'button',
           class: 'icon-button remove',
           text: '×',
-          title: `Remove “${text}”`,
+          tabIndex: -1,
+          title: `Remove “${text}” (or press Delete on it)`,
           attrs: { 'aria-label': `Remove “${text}”` },
-          disabled: s.texts.length <= 1,
+          disabled: s.clip.texts.length <= 1,
           on: { click: () => removeText(i) },
         }),
       );
@@ -121,6 +129,16 @@ class LabelsView extends StoreView {
     });
     this.list.replaceChildren(...this.rows.map((r) => r.node));
     if (focused !== undefined) this.list.querySelector(`input[data-index="${focused}"]`)?.focus();
+  }
+
+  /** Delete (or Backspace) removes the focused text and keeps the focus in the list. */
+  onRadioKey(event, index) {
+    if (event.key !== 'Delete' && event.key !== 'Backspace') return;
+    event.preventDefault();
+    if (store.get().clip.texts.length <= 1) return;
+    removeText(index);
+    const next = this.list.querySelector(`input[data-index="${Math.min(index, store.get().clip.texts.length - 1)}"]`);
+    next?.focus();
   }
 
   renderValues(s) {
@@ -131,7 +149,7 @@ class LabelsView extends StoreView {
     this.rows.forEach((row, i) => {
       const p = probs?.[i];
       row.value.textContent =
-        p !== undefined ? `${(p * 100).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%` : logits?.[i] !== undefined ? `logit ${logits[i].toFixed(2)}` : '';
+        p !== undefined ? formatProbability(p) : logits?.[i] !== undefined ? `logit ${logits[i].toFixed(2)}` : '';
       row.bar.style.setProperty('--p', String(p ?? 0));
       row.bar.hidden = p === undefined;
       row.node.classList.toggle('is-best', p !== undefined && p === best);

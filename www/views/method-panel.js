@@ -1,70 +1,101 @@
 // The method and its options. Methods are a radio group (arrow keys switch, and the explanation
-// follows); options appear for the methods that read them; "Explain" runs the method again.
+// follows), each tagged with what it reads; options appear for the methods that read them, with an
+// error next to an option the engine would refuse; "Explain" runs the method again.
 
-import { explainNow, setMethod, setOptions, store } from '../app-core.js';
-import { DEFAULT_OPTIONS, HEAD_FUSIONS, methodById, METHODS } from '../methods.js';
+import { explainNow } from '../app/explanations.js';
+import { setMethod, setOptions } from '../app/method.js';
+import { store } from '../app/store.js';
+import { engineFacts } from '../local-engine.js';
+import { defaultOptions, headFusions, methodById, methods } from '../methods.js';
+import { anchoredError, showAnchoredError } from './anchored-error.js';
 import { h, StoreView, uid } from './dom.js';
+
+/** What a method's map reads, in a word or three. */
+function methodTag(method) {
+  if (!method.imageMapReadsText) return 'ignores the text';
+  return method.textScores ? 'image + text' : 'image';
+}
+
+/** The method's description, and what its text colours are when its map ignores the text. */
+function methodSummary(method) {
+  if (method.imageMapReadsText) return method.summary;
+  const colours = method.textScores ? ' The colours on the text are the text tower’s own attention, which never sees the image.' : '';
+  return `${method.summary} Its map is the same for every text: CLIP’s image tower never sees the text.${colours}`;
+}
 
 class MethodPanel extends StoreView {
   static store = store;
 
   build() {
     this.classList.add('method-panel');
-    const name = uid('method');
     this.radios = new Map();
-    const list = h('div', { class: 'method-list', attrs: { role: 'radiogroup', 'aria-labelledby': 'method-heading' } });
-    for (const method of METHODS) {
-      const id = `${name}-${method.id}`;
-      const radio = h('input', { type: 'radio', name, id, value: method.id, class: 'method-radio', on: { change: () => setMethod(method.id) } });
-      this.radios.set(method.id, radio);
-      list.append(
-        h(
-          'div',
-          { class: 'method-option' },
-          radio,
-          h('label', { htmlFor: id, class: 'method-label' }, h('span', { class: 'method-name', text: method.label }), h('span', { class: 'method-tags', text: method.text ? 'image + text' : 'image' })),
-        ),
-      );
-    }
+    this.list = h('div', { class: 'method-list', attrs: { role: 'radiogroup', 'aria-labelledby': 'method-heading' } });
     this.summary = h('p', { class: 'method-summary', attrs: { 'aria-live': 'polite' } });
 
     const stepsId = uid('steps');
     const seedId = uid('seed');
     const fusionId = uid('fusion');
     const discardId = uid('discard');
-    this.steps = h('input', { id: stepsId, type: 'number', min: 1, max: 1024, step: 1, class: 'text-input narrow', on: { change: () => this.commit('steps', this.steps) } });
+    this.steps = h('input', { id: stepsId, type: 'number', min: 1, step: 1, class: 'text-input narrow', on: { change: () => this.commit('steps', this.steps) } });
     this.seed = h('input', { id: seedId, type: 'number', min: 0, step: 1, class: 'text-input narrow', on: { change: () => this.commit('seed', this.seed) } });
-    this.fusion = h('select', { id: fusionId, class: 'select', on: { change: () => setOptions({ headFusion: this.fusion.value }) } }, ...HEAD_FUSIONS.map((f) => h('option', { value: f, text: f })));
+    this.fusion = h('select', { id: fusionId, class: 'select', on: { change: () => setOptions({ headFusion: this.fusion.value }) } });
     this.discard = h('input', { id: discardId, type: 'range', min: 0, max: 0.95, step: 0.05, class: 'range', on: { input: () => (this.discardValue.textContent = Number(this.discard.value).toFixed(2)), change: () => setOptions({ discardRatio: Number(this.discard.value) }) } });
     this.discardValue = h('output', { class: 'range-value', htmlFor: discardId });
+    this.errors = { steps: anchoredError(this.steps), seed: anchoredError(this.seed) };
     this.fields = {
-      steps: h('div', { class: 'field' }, h('label', { htmlFor: stepsId, text: 'Steps' }), this.steps, h('span', { class: 'hint', text: 'path steps / noisy samples' })),
-      seed: h('div', { class: 'field' }, h('label', { htmlFor: seedId, text: 'Noise seed' }), this.seed),
+      steps: h('div', { class: 'field' }, h('label', { htmlFor: stepsId, text: 'Steps' }), this.steps, h('span', { class: 'hint', text: 'path steps / noisy samples' }), this.errors.steps),
+      seed: h('div', { class: 'field' }, h('label', { htmlFor: seedId, text: 'Noise seed' }), this.seed, this.errors.seed),
       headFusion: h('div', { class: 'field' }, h('label', { htmlFor: fusionId, text: 'Head fusion' }), this.fusion),
       discardRatio: h('div', { class: 'field' }, h('label', { htmlFor: discardId, text: 'Discard ratio' }), h('div', { class: 'range-row' }, this.discard, this.discardValue)),
     };
     this.optionsBox = h('div', { class: 'options' }, ...Object.values(this.fields));
     this.noOptions = h('p', { class: 'hint no-options', text: 'This method has no options.' });
     this.runButton = h('button', { type: 'button', class: 'button primary run', on: { click: () => explainNow() } }, 'Explain');
-    this.reset = h('button', { type: 'button', class: 'button subtle small', text: 'Reset options', on: { click: () => setOptions({ ...DEFAULT_OPTIONS }) } });
-    this.append(list, this.summary, h('h3', { class: 'subhead', text: 'Options' }), this.optionsBox, this.noOptions, h('div', { class: 'row run-row' }, this.runButton, this.reset));
+    this.reset = h('button', { type: 'button', class: 'button subtle small', text: 'Reset options', on: { click: () => setOptions(defaultOptions()) } });
+    this.append(this.list, this.summary, h('h3', { class: 'subhead', text: 'Options' }), this.optionsBox, this.noOptions, h('div', { class: 'row run-row' }, this.runButton, this.reset));
   }
 
+  /** A typed option: a refused value stays in the field, beside its error, until it is fixed. */
   commit(name, input) {
-    const value = Number(input.value);
-    if (!setOptions({ [name]: value })) input.value = String(store.get().options[name]);
+    setOptions({ [name]: input.value === '' ? NaN : Number(input.value) });
+  }
+
+  /** The engine's methods as a radio group, its head fusions and limits, once its facts are known. */
+  buildMethods() {
+    const name = uid('method');
+    for (const method of methods()) {
+      const id = `${name}-${method.id}`;
+      const radio = h('input', { type: 'radio', name, id, value: method.id, class: 'method-radio', on: { change: () => setMethod(method.id) } });
+      this.radios.set(method.id, radio);
+      const tag = methodTag(method);
+      this.list.append(
+        h(
+          'div',
+          { class: 'method-option' },
+          radio,
+          h('label', { htmlFor: id, class: 'method-label', title: `${method.label} (${tag}): ${method.summary}` }, h('span', { class: 'method-name', text: method.label }), h('span', { class: 'method-tags', text: tag })),
+        ),
+      );
+    }
+    this.fusion.replaceChildren(...headFusions().map((f) => h('option', { value: f, text: f })));
+    this.steps.max = engineFacts().options.maxSteps;
   }
 
   update(s, p) {
-    if (p && s.method === p.method && s.options === p.options && s.model === p.model && s.image === p.image) return;
+    if (p && s.method === p.method && s.options === p.options && s.model === p.model && s.image === p.image && s.facts === p.facts && s.alerts === p.alerts) return;
+    if (!s.facts || !s.options) return;
+    if (!this.radios.size) this.buildMethods();
     const method = methodById(s.method);
     for (const [id, radio] of this.radios) radio.checked = id === s.method;
-    this.summary.textContent = method.summary;
+    this.summary.textContent = methodSummary(method);
     for (const [name, field] of Object.entries(this.fields)) field.hidden = !method.options.includes(name);
     this.noOptions.hidden = method.options.length > 0;
     const o = s.options;
-    if (document.activeElement !== this.steps) this.steps.value = String(o.steps);
-    if (document.activeElement !== this.seed) this.seed.value = String(o.seed);
+    for (const name of ['steps', 'seed']) {
+      const refused = showAnchoredError(this.errors[name], s, `option:${name}`);
+      // The refused value stays where the person can fix it.
+      if (!refused && document.activeElement !== this[name]) this[name].value = String(o[name]);
+    }
     this.fusion.value = o.headFusion;
     this.discard.value = String(o.discardRatio);
     this.discardValue.textContent = o.discardRatio.toFixed(2);

@@ -1,11 +1,19 @@
-// The model: a chip in the header naming the loaded model, and a dialog to pick the built-in model,
-// a Hugging Face CLIP checkpoint by URL, or files from this computer, with download progress.
+// The model: a chip in the header naming the loaded model and what it can recognise (a failed load
+// is reported under it), and a dialog to pick the built-in model, a Hugging Face CLIP checkpoint
+// by URL, or files from this computer, with download progress.
 
-import { engine, loadModel, notify, store } from '../app-core.js';
-import { classifyModelFiles, modelLabel, normalizeModelUrl } from '../models.js';
+import { anchoredAlert, notify } from '../app/alerts.js';
+import { engine } from '../app/engine.js';
+import { loadModel } from '../app/model.js';
+import { store } from '../app/store.js';
+import { classifyModelFiles, modelLabel, normalizeModelUrl, SUGGESTED_MODEL } from '../models.js';
+import { anchoredError, showAnchoredError } from './anchored-error.js';
 import { bytes, h, StoreView, uid } from './dom.js';
 
-const EXAMPLE_REPO = 'openai/clip-vit-base-patch32';
+/** What a loaded model can recognise, for the chip. */
+function recognises(info) {
+  return info.shapesOnly ? 'recognises only coloured shapes' : 'recognises any text';
+}
 
 class ModelBar extends StoreView {
   static store = store;
@@ -16,7 +24,9 @@ class ModelBar extends StoreView {
     this.chipText = h('span', { class: 'model-chip-text' });
     this.chipMeter = h('progress', { class: 'model-chip-meter', max: 1, hidden: true, attrs: { 'aria-hidden': 'true' } });
     this.chip.append(h('span', { class: 'model-chip-label', text: 'Model' }), this.chipText, this.chipMeter);
-    this.append(this.chip);
+    this.chipError = anchoredError(this.chip);
+    this.chipError.classList.add('model-chip-error');
+    this.append(this.chip, this.chipError);
     this.buildDialog();
   }
 
@@ -32,7 +42,7 @@ class ModelBar extends StoreView {
       id: urlId,
       type: 'text',
       class: 'text-input',
-      placeholder: `${EXAMPLE_REPO} or https://…/resolve/main/`,
+      placeholder: `${SUGGESTED_MODEL.id} or https://…/resolve/main/`,
       autocomplete: 'url',
       spellcheck: false,
       attrs: { 'aria-describedby': urlHint, inputmode: 'url' },
@@ -55,7 +65,7 @@ class ModelBar extends StoreView {
         'section',
         { class: 'choice' },
         h('h3', {}, h('label', { htmlFor: urlId, text: 'From an address' })),
-        h('p', { id: urlHint, class: 'hint', text: `A model folder with config.json, model.safetensors and tokenizer.json (preprocessor_config.json is read when present), a Hugging Face repository such as ${EXAMPLE_REPO} (about 600 MB), or one .gguf file from sightline quantize (about 90 MB for a q4_0 ViT-B/32).` }),
+        h('p', { id: urlHint, class: 'hint', text: `A model folder with config.json, model.safetensors and tokenizer.json (preprocessor_config.json is read when present), a Hugging Face repository such as ${SUGGESTED_MODEL.id} (${SUGGESTED_MODEL.size}), or one .gguf file from sightline quantize (about 90 MB for a q4_0 ViT-B/32).` }),
         h('div', { class: 'row' }, this.urlInput, this.urlButton),
       ),
       h(
@@ -69,6 +79,7 @@ class ModelBar extends StoreView {
       this.error,
       h('div', { class: 'dialog-foot' }, h('button', { type: 'button', class: 'button subtle', text: 'Delete downloaded models', on: { click: () => this.clearCache() } }), h('button', { type: 'button', class: 'button', text: 'Close', on: { click: () => this.dialog.close() } })),
     );
+    this.dialog.addEventListener('close', () => this.showChipError(store.get()));
     this.append(this.dialog);
   }
 
@@ -77,6 +88,7 @@ class ModelBar extends StoreView {
     const source = store.get().modelSource;
     if (source?.kind === 'url' && !this.urlInput.value) this.urlInput.value = source.url;
     this.dialog.showModal();
+    this.showChipError(store.get());
   }
 
   async run(source) {
@@ -85,7 +97,8 @@ class ModelBar extends StoreView {
       await loadModel(source);
       this.dialog.close();
     } catch (error) {
-      this.error.textContent = error.message;
+      // The page's own message, which also says which model is still in use.
+      this.error.textContent = anchoredAlert(store.get(), 'model')?.message ?? error.message;
     }
   }
 
@@ -120,21 +133,27 @@ class ModelBar extends StoreView {
     }
   }
 
+  /** A failed load, next to the chip while the dialog (which shows it too) is closed. */
+  showChipError(s) {
+    showAnchoredError(this.chipError, this.dialog.open ? { alerts: [] } : s, 'model');
+  }
+
   update(s, p) {
+    this.showChipError(s);
     if (p && s.model === p.model && s.modelSource === p.modelSource && s.engine === p.engine && s.pendingModel === p.pendingModel) return;
     const { model, engine: eng } = s;
     const info = model.info;
     const busy = model.status === 'loading';
     let text;
     if (busy) text = `loading ${model.progress?.label ?? ''}…`;
-    else if (info) {
-      const size = `${info.imageSize} px, ${info.patchGrid[0]}×${info.patchGrid[1]} patches`;
-      text = `${modelLabel(s.modelSource)} · ${size} · ${info.model.dtype}`;
-    } else if (eng.status === 'starting') text = 'starting the engine…';
+    else if (info) text = `${modelLabel(s.modelSource)} · ${recognises(info)} · ${info.imageSize} px · ${info.model.dtype}`;
+    else if (eng.status === 'starting') text = 'starting the engine…';
     else text = 'none loaded — choose one';
     this.chipText.textContent = text;
     this.chip.classList.toggle('attention', !info && !busy && eng.status !== 'starting');
-    this.chip.title = info ? `${info.model.name} (${info.visionLayers} vision layers, ${info.visionHeads} heads; backend ${info.backend})` : 'Choose a model';
+    this.chip.title = info
+      ? `${info.model.name}: ${info.shapesOnly ? 'trained only on red, green, blue and yellow circles, squares and triangles' : 'a CLIP model, for any text'}; ${info.imageSize} px in ${info.patchGrid[0]}×${info.patchGrid[1]} patches, ${info.visionLayers} vision layers, ${info.visionHeads} heads; backend ${info.backend}`
+      : 'Choose a model';
 
     const progress = model.progress;
     const fraction = progress?.phase === 'download' && progress.total ? progress.loaded / progress.total : null;

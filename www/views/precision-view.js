@@ -1,12 +1,12 @@
-// The "full precision vs quantized" tab: the current explanation by the loaded model and by a second
+// The "original vs quantized" tab: the current explanation by the loaded model and by a second
 // version of it (quantized here, or the full-precision original of a loaded GGUF file), side by side,
 // with the numbers `sightline drift` reports for one explanation.
 
-import { notify } from '../app-core.js';
-import { formatValue, explanationGrid, fitScale } from '../heatmap.js';
-import { classifyModelFiles } from '../models.js';
+import { notify } from '../app/alerts.js';
+import { currentComparison, loadReference, setFormat } from '../app/precision.js';
+import { explanationGrid, formatValue } from '../heatmap.js';
 import { methodById } from '../methods.js';
-import { currentComparison, loadReference, setFormat } from '../precision.js';
+import { classifyModelFiles } from '../models.js';
 import { bytes, h, ms, uid } from './dom.js';
 
 const FORMAT_LABELS = {
@@ -24,7 +24,7 @@ export class PrecisionPanel {
     this.sides = [this.side(), this.side()];
     this.numbers = h('dl', { class: 'precision-numbers', attrs: { 'aria-label': 'how far the map moved' } });
     root.append(
-      h('p', { class: 'hint', text: 'The same image, texts, target and method explained by the loaded model and by another version of it, one in full precision and one quantized. Each map is scaled on its own; the outlined patch is its highest. Nothing leaves this browser.' }),
+      h('p', { class: 'hint', text: 'The same image, texts, target and method explained by the loaded model and by another version of it, its original and a quantized one. Each map is scaled on its own; the outlined patch is its highest. Nothing leaves this browser.' }),
       this.controls,
       this.progress,
       this.status,
@@ -42,7 +42,7 @@ export class PrecisionPanel {
       { class: 'row precision-choice' },
       h('div', { class: 'field' }, h('label', { htmlFor: formatId, text: 'Quantize the loaded model to' }), this.format),
       this.quantizeButton,
-      h('p', { class: 'hint', text: 'In this browser, as sightline quantize --to FORMAT does: linear weights in the format, embeddings and norms kept in higher precision.' }),
+      h('p', { class: 'hint', text: 'Quantized here, in your browser: the weights of the linear layers are stored in the chosen format, while embeddings and norms keep more precision. Nothing is uploaded.' }),
     );
     this.builtinButton = h('button', { type: 'button', class: 'button primary', text: 'Compare with the built-in full-precision model', on: { click: () => loadReference({ kind: 'builtin' }) } });
     this.builtinBox = h('div', { class: 'row precision-choice' }, this.builtinButton, h('p', { class: 'hint', text: 'This GGUF file has the built-in model’s configuration: its full-precision weights are built into the page.' }));
@@ -82,7 +82,7 @@ export class PrecisionPanel {
   }
 
   update(s, p) {
-    if (p && s.precision === p.precision && s.results === p.results && s.view === p.view && s.image === p.image && s.tables === p.tables && s.model === p.model && s.method === p.method && s.texts === p.texts && s.target === p.target && s.options === p.options) return;
+    if (p && s.precision === p.precision && s.results === p.results && s.view === p.view && s.image === p.image && s.model === p.model && s.method === p.method && s.clip === p.clip && s.options === p.options) return;
     const { plan, reference, format } = s.precision;
     const ready = s.model.status === 'ready';
     const loading = reference?.status === 'loading';
@@ -103,16 +103,30 @@ export class PrecisionPanel {
     else this.progress.value = fraction;
 
     const other = entry?.status === 'done' ? entry.explanation : null;
-    // Full precision on the left, quantized on the right, whichever of the two is loaded.
-    const pair = reference?.quantized ? [[main, 'Full precision', plan?.mainSize], [other, 'Quantized', reference.size]] : [[other, 'Full precision', reference?.size], [main, 'Quantized', plan?.mainSize]];
+    // The original on the left, the quantized version on the right, whichever of the two is loaded.
+    const pair = reference?.quantized ? [[main, 'Original', plan?.mainSize], [other, 'Quantized', reference.size]] : [[other, 'Original', reference?.size], [main, 'Quantized', plan?.mainSize]];
+    // A format picked after quantizing: the maps shown are still the old format's (their captions
+    // say which), dimmed until the person quantizes again.
+    const outdated = this.outdatedFormat(s);
+    for (const side of this.sides) side.figure.classList.toggle('stale', Boolean(outdated));
+    this.quantizeButton.textContent = outdated ? `Quantize to ${s.precision.format} and compare` : 'Quantize and compare';
     const drift = entry?.status === 'done' ? entry.drift : null;
     const tops = reference?.quantized ? [drift?.top_patch_a, drift?.top_patch_b] : [drift?.top_patch_b, drift?.top_patch_a];
     pair.forEach(([e, role, size], i) => this.draw(this.sides[i], s, reference?.status === 'ready' ? e : null, role, size, tops[i]));
     this.showNumbers(drift, tops);
   }
 
+  /** The format shown when the person has since picked another one, else null. */
+  outdatedFormat(s) {
+    const { reference, format } = s.precision;
+    const shown = reference?.status === 'ready' && reference.spec?.kind === 'quantize' ? reference.spec.format : null;
+    return shown && shown !== format ? shown : null;
+  }
+
   statusText(s, entry, main) {
     const { plan, reference } = s.precision;
+    const outdated = this.outdatedFormat(s);
+    if (outdated && s.model.status === 'ready') return `These maps are for ${outdated}. Press “Quantize to ${s.precision.format} and compare” for ${s.precision.format}.`;
     if (s.model.status !== 'ready') return 'Load a model first.';
     if (s.precision.planError) return `Failed: ${s.precision.planError}`;
     if (!plan) return 'Looking at the loaded model…';
@@ -128,12 +142,12 @@ export class PrecisionPanel {
     if (!main) return `Waiting for the loaded model’s explanation…${timing}`;
     if (!entry || entry.status === 'running') return `Explaining with the second model…${timing}`;
     if (entry.status === 'error') return `Failed: ${entry.error}`;
-    return `${methodById(s.method).label} for “${s.texts[s.target]}”.${timing}`;
+    return `${methodById(s.method).label} for “${s.clip.texts[s.clip.target]}”.${timing}`;
   }
 
   draw(side, s, e, role, size, top) {
     side.caption.replaceChildren(h('strong', { text: role }), e ? ` · ${e.model.dtype} · ${bytes(size)}` : '');
-    side.figure.dataset.role = role === 'Quantized' ? 'quantized' : 'full';
+    side.figure.dataset.role = role.toLowerCase();
     if (s.image && side.heatmap.image !== s.image.bitmap) {
       side.heatmap.image = s.image.bitmap;
       side.shown = null;
@@ -143,14 +157,10 @@ export class PrecisionPanel {
       side.shown = null;
       return;
     }
-    const grid = explanationGrid(e, 'patches');
-    const scale = fitScale(grid.values, s.view.colormap);
-    const table = s.tables[scale.colormap];
-    const key = `${scale.colormap}:${Boolean(table)}`;
-    if (side.shown !== e || side.key !== key) {
+    if (side.shown !== e || side.colormap !== s.view.colormap) {
       side.shown = e;
-      side.key = key;
-      side.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, table, scale };
+      side.colormap = s.view.colormap;
+      side.heatmap.map = { grid: explanationGrid(e, 'patches'), crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap: s.view.colormap };
       side.heatmap.setAttribute('label', `${role} (${e.model.dtype}) ${methodById(e.method)?.label ?? e.method} heatmap for “${e.texts[e.target]}”`);
     }
     const cols = e.patch_grid[1];
@@ -158,7 +168,7 @@ export class PrecisionPanel {
     side.heatmap.opacity = s.view.opacity;
   }
 
-  /** `tops`: the full-precision map's top patch, then the quantized one's. */
+  /** `tops`: the original map's top patch, then the quantized one's. */
   showNumbers(drift, tops) {
     if (!drift) {
       this.numbers.replaceChildren();
@@ -168,7 +178,7 @@ export class PrecisionPanel {
     const patch = (i) => (Number.isInteger(i) && cols ? `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}` : 'none');
     const rows = [
       ['spearman', 'Spearman ρ of the patch maps', drift.spearman === null ? 'undefined (a constant map)' : drift.spearman.toFixed(4)],
-      ['top-patch', 'Top patch', drift.top_patch_agrees ? `same (${patch(tops[0])})` : `differs (full precision: ${patch(tops[0])}; quantized: ${patch(tops[1])})`],
+      ['top-patch', 'Top patch', drift.top_patch_agrees ? `same (${patch(tops[0])})` : `differs (original: ${patch(tops[0])}; quantized: ${patch(tops[1])})`],
       ['score', 'Change of the score (logit)', formatValue(drift.score_difference)],
       ['probability', 'Largest change of a probability', drift.max_probability_difference === null ? 'none (one text)' : `${(drift.max_probability_difference * 100).toFixed(2)} points`],
     ];

@@ -3,6 +3,7 @@
 
 mod backend_arg;
 mod bench_cmd;
+mod curves_cmd;
 mod drift_cmd;
 mod eval_cmd;
 mod explain_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Quantize(quantize_cmd::QuantizeArgs),
     /// How far two versions of a model (e.g. quantized and full precision) differ in their explanations.
     Drift(drift_cmd::DriftArgs),
+    /// Deletion and insertion curves of one explanation's patch map (the web app's faithfulness tab).
+    Curves(curves_cmd::CurvesArgs),
     /// Serve the built web app (dist/) on 127.0.0.1.
     Serve(serve_cmd::ServeArgs),
 }
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval_cmd::run(args),
         Command::Quantize(args) => quantize_cmd::run(args),
         Command::Drift(args) => drift_cmd::run(args),
+        Command::Curves(args) => curves_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,4 @@
-// State and actions of the "full precision vs quantized" view: which second model the loaded one is
+// State and actions of the "original vs quantized" view: which second model the loaded one is
 // set beside (the worker holds it, see worker-reference.js), loading it, and explaining the current
 // request with it once the loaded model's own explanation is there. The store's `precision` slice:
 //   plan       { kind: 'quantize' | 'builtin' | 'choose', mainSize, formats } for model `planFor`
@@ -8,9 +8,13 @@
 //                quantizeMs, loadMs, progress, error }
 //   results    { [request key + reference serial]: { status, explanation, drift, error } }
 
-import { currentResult, dismissAlert, engine, notify, resultKey, store } from './app-core.js';
-import { modelLabel, normalizeModelUrl } from './models.js';
-import { methodOptions } from './methods.js';
+import { methodOptions } from '../methods.js';
+import { modelLabel, normalizeModelUrl } from '../models.js';
+import { dismissAlertKey, notify } from './alerts.js';
+import { activeMode } from './modes.js';
+import { engine } from './engine.js';
+import { currentResult, resultKey } from './explanations.js';
+import { store } from './store.js';
 
 const FRESH = { plan: null, planFor: null, planError: null, reference: null, results: {} };
 const MAX_RESULTS = 40;
@@ -18,11 +22,11 @@ let referenceSerial = 0;
 let planning = null;
 let explaining = null;
 
-store.set({ precision: { ...FRESH, format: 'q8_0' } });
+store.define({ precision: { ...FRESH, format: 'q8_0' } });
 
 /** Takes this view's error off the alert region once what failed has worked. */
 function clearAlert() {
-  for (const alert of store.get().alerts) if (alert.key === 'precision') dismissAlert(alert.id);
+  dismissAlertKey('precision');
 }
 
 function setPrecision(patch) {
@@ -103,7 +107,7 @@ async function fetchPlan(s) {
 
 async function explainWithReference(s, key, main) {
   explaining = key;
-  const options = { texts: s.texts, target: s.target, method: s.method, ...methodOptions(s.method, s.options) };
+  const options = { ...activeMode(s).explainArguments(s), method: s.method, ...methodOptions(s.method, s.options) };
   const put = (entry) =>
     setPrecision((p) => {
       const results = { ...p.results, [key]: entry };
@@ -151,5 +155,3 @@ store.subscribe((s, p) => {
   }
   if (s.view !== p.view || s.precision !== p.precision || s.results !== p.results || s.method !== p.method || s.model !== p.model) step(s);
 });
-
-Object.assign(globalThis.sightline ?? {}, { currentComparison });
