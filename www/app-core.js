@@ -3,6 +3,7 @@
 // target, model, method and the options the method reads) and run one at a time in the worker.
 
 import { EngineClient } from './client.js';
+import { browserBitmap, engineBitmap, engineReads, toPng } from './image-pixels.js';
 import { createStore } from './store.js';
 import { COLORMAPS } from './heatmap.js';
 import { DEFAULT_OPTIONS, METHOD_IDS, methodOptions, optionProblem } from './methods.js';
@@ -231,14 +232,6 @@ export async function loadModel(source) {
 
 let fileSerial = 0;
 
-async function decodeForDisplay(bytes, type) {
-  try {
-    return await createImageBitmap(new Blob([bytes], { type }));
-  } catch {
-    return null;
-  }
-}
-
 function setImage(image) {
   performance.mark('sightline:image-ready');
   const old = store.get().image;
@@ -266,16 +259,14 @@ export async function selectExample(id, { keepTexts = false, initial = false } =
       const response = await fetch(new URL(`./examples/${entry.file}`, import.meta.url));
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
-      const type = response.headers.get('content-type') ?? '';
-      const bitmap = await decodeForDisplay(bytes, type);
-      if (!bitmap) throw new Error('the browser could not decode it');
+      const bitmap = await engineBitmap(engine, { key: `example:${id}`, bytes });
       image = { key: `example:${id}`, bytes, bitmap, name: entry.title ?? entry.file, exampleId: id, width: bitmap.width, height: bitmap.height, captions: entry.captions ?? null, objects: entry.objects ?? null };
       labels = photo ? photo.labels ?? PHOTO_LABELS : SHAPE_CAPTIONS;
       if (listed?.objects?.length) target = Math.max(0, SHAPE_CAPTIONS.indexOf(listed.objects[0].phrase));
     } else if (sceneSeed !== undefined) {
       const scene = await engine.scene(Number(sceneSeed), SCENE_SIZE, ...SCENE_OBJECTS);
       const bytes = scene.png;
-      const bitmap = await decodeForDisplay(bytes, 'image/png');
+      const bitmap = await engineBitmap(engine, { key: `example:${id}`, bytes });
       image = { key: `example:${id}`, bytes, bitmap, name: `scene ${sceneSeed}`, exampleId: id, width: bitmap.width, height: bitmap.height, captions: scene.meta.captions, objects: scene.meta.objects };
       labels = SHAPE_CAPTIONS;
       if (scene.meta.objects.length) target = Math.max(0, SHAPE_CAPTIONS.indexOf(scene.meta.objects[0].phrase));
@@ -304,34 +295,30 @@ export async function openImageFile(file) {
   if (!file) return;
   store.set({ imageStatus: 'loading' });
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const bitmap = await decodeForDisplay(bytes, file.type);
-  if (!bitmap) {
+  const shown = file.name || 'The pasted file';
+  const fail = (why) => {
     store.set({ imageStatus: store.get().image ? 'ready' : 'error' });
-    notify(`“${file.name || 'The pasted file'}” is not an image this browser can read (a corrupt or unsupported file). Try a PNG, JPEG, GIF, BMP or WebP image.`);
-    return;
-  }
+    notify(`“${shown}” is not an image ${why}. Try a PNG, JPEG, GIF, BMP or WebP image.`);
+  };
   let name = file.name || 'pasted image';
   let engineBytes = bytes;
   if (!engineReads(bytes)) {
-    // The browser reads it but the engine does not (AVIF, ICO, SVG, ...): hand it a PNG.
-    engineBytes = await toPng(bitmap);
+    // The browser may read it though the engine does not (AVIF, ICO, SVG, ...): hand the engine a PNG.
+    const drawn = await browserBitmap(bytes, file.type);
+    if (!drawn) return fail('this browser can read (a corrupt or unsupported file)');
+    engineBytes = await toPng(drawn);
+    drawn.close();
     name += ' (as PNG)';
   }
-  setImage({ key: `file:${++fileSerial}:${file.name}:${file.size}`, bytes: engineBytes, bitmap, name, exampleId: null, width: bitmap.width, height: bitmap.height, captions: null, objects: null });
-}
-
-/** Whether the engine decodes these bytes itself: PNG, JPEG, GIF, BMP or WebP, by signature. */
-function engineReads(bytes) {
-  const starts = (...sig) => sig.every((b, i) => bytes[i] === b);
-  const ascii = (offset, text) => [...text].every((c, i) => bytes[offset + i] === c.charCodeAt(0));
-  return starts(0x89, 0x50, 0x4e, 0x47) || starts(0xff, 0xd8, 0xff) || ascii(0, 'GIF8') || ascii(0, 'BM') || (ascii(0, 'RIFF') && ascii(8, 'WEBP'));
-}
-
-async function toPng(bitmap) {
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  canvas.getContext('2d').drawImage(bitmap, 0, 0);
-  const blob = await canvas.convertToBlob({ type: 'image/png' });
-  return new Uint8Array(await blob.arrayBuffer());
+  const key = `file:${++fileSerial}:${file.name}:${file.size}`;
+  let bitmap;
+  try {
+    bitmap = await engineBitmap(engine, { key, bytes: engineBytes });
+  } catch (error) {
+    engine.forget(key).catch(() => {});
+    return fail(`Sightline can read (${error.message})`);
+  }
+  setImage({ key, bytes: engineBytes, bitmap, name, exampleId: null, width: bitmap.width, height: bitmap.height, captions: null, objects: null });
 }
 
 // ---------------------------------------------------------------- texts, method, options, view

@@ -9,7 +9,7 @@
 //
 // Requests run one after another in arrival order.
 
-import init, { Engine, generateScene, colormapTable, defaultModelSize } from './engine.js';
+import init, { Engine, generateScene, colormapTable, decodeImage, defaultModelSize } from './engine.js';
 import { CACHE_NAME, MODEL_FILES, isGgufUrl } from './models.js';
 import { ReferenceModel, filesSize, referencePlan } from './worker-reference.js';
 
@@ -76,6 +76,13 @@ async function run(type, args, progress) {
       return {
         value: JSON.parse(requireEngine().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target)),
       };
+    case 'decode': {
+      await initialize();
+      const decoded = decodeImage(image(args.image));
+      const { width, height } = decoded;
+      const rgba = decoded.intoRgba();
+      return { value: { width, height, rgba }, transfer: [rgba.buffer] };
+    }
     case 'scene': {
       await initialize();
       const scene = generateScene(BigInt(args.seed), args.size, args.minObjects, args.maxObjects);
