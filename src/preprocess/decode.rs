@@ -1,7 +1,7 @@
 //! Image files to the RGB pixels a person sees: decoded under hard limits (decompression bombs are
-//! rejected from the header alone, truncated JPEGs refused), turned upright by the EXIF orientation, reduced to 8 bits and
-//! composited over white. The CLI, the wasm engine and the page's display all read images through
-//! here, so the explained pixels are the shown pixels.
+//! rejected from the header alone, truncated JPEGs refused), turned upright by the EXIF
+//! orientation, reduced to 8 bits and composited over white. The CLI, the wasm engine and the
+//! page's display all read images through here, so the explained pixels are the shown pixels.
 //!
 //! Where Pillow (and so transformers) is sensible we give its pixels: `ImageOps.exif_transpose`
 //! as `load_image` applies it, the processor's `convert_rgb` (alpha composited over white),
