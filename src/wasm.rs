@@ -11,7 +11,7 @@ use crate::eval::curves::map_curves;
 use crate::explain::{explain_with_fallback_async, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use crate::heatmap::{encode_png, heat_layer, ColorScale, Colormap, OverlayOptions, ScoreMap};
 use crate::loader::ModelFiles;
-use crate::preprocess::{decode_image, ImageCropRect};
+use crate::preprocess::{decode_image, ImageCropRect, ImageLimits};
 use crate::render::{crop_in_pixels, enlarged, render_explanation, title, MapChoice};
 use crate::scene::{Scene, SceneSpec};
 use serde::{Deserialize, Serialize};
@@ -350,6 +350,42 @@ pub fn generate_scene(seed: u64, size: u32, min_objects: usize, max_objects: usi
         scene.objects.iter().map(|o| serde_json::json!({ "phrase": o.phrase(), "bbox": o.bbox })).collect();
     let json = to_json(&serde_json::json!({ "seed": seed, "size": size, "captions": captions, "objects": objects }))?;
     Ok(SceneExample { png, json })
+}
+
+/// An image file's pixels as the engine explains them (upright by its EXIF orientation, 8 bits,
+/// transparency over white), for the page to display: what is shown is what is explained.
+#[wasm_bindgen]
+pub struct DecodedImage {
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl DecodedImage {
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Opaque RGBA, row-major, ready for `ImageData`; the object is consumed (read the sizes first).
+    #[wasm_bindgen(js_name = intoRgba)]
+    pub fn into_rgba(self) -> Vec<u8> {
+        self.rgba
+    }
+}
+
+#[wasm_bindgen(js_name = decodeImage)]
+pub fn decode_image_for_display(bytes: &[u8]) -> Result<DecodedImage, JsError> {
+    let image = decode_image(bytes, ImageLimits::default()).map_err(js_error)?;
+    let (width, height) = image.dimensions();
+    let rgba = image.pixels().flat_map(|p| [p.0[0], p.0[1], p.0[2], 255]).collect();
+    Ok(DecodedImage { width, height, rgba })
 }
 
 // ---------------------------------------------------------------- facts and painting, without a model

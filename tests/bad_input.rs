@@ -9,6 +9,7 @@ use safetensors::SafeTensors;
 use sightline::backend::cpu::CpuBackend;
 use sightline::explain::{Explainer, ImageInput, Method, MethodOptions, Request};
 use sightline::loader::ModelFiles;
+use sightline::preprocess::{decode_image, ImageLimits};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -190,6 +191,51 @@ fn decompression_bomb_is_rejected_from_the_header() {
     let error = explain_error(&png_claiming(100_000, 100_000), &["a red circle"], 0);
     assert!(error.contains("too large"), "{error}");
     assert!(start.elapsed().as_secs_f32() < 5.0, "rejection should not decode anything");
+}
+
+/// A real photo whose JPEG frame header claims `width` × `height`.
+fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
+    let mut jpeg = std::fs::read(fixture("photos/orientation-1.jpg")).unwrap();
+    let mut at = 2;
+    // Segment by segment (marker, length) to the baseline frame header.
+    while jpeg[at + 1] != 0xC0 {
+        at += 2 + u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]) as usize;
+    }
+    // FF C0, length (2), precision (1), height (2), width (2).
+    jpeg[at + 5..at + 7].copy_from_slice(&height.to_be_bytes());
+    jpeg[at + 7..at + 9].copy_from_slice(&width.to_be_bytes());
+    jpeg
+}
+
+#[test]
+fn oversized_jpegs_are_rejected_from_the_header() {
+    // Past the 16k side limit; then within it, but 768 MB decoded, past the 512 MiB limit.
+    for (width, height) in [(60_000, 60_000), (16_000, 16_000)] {
+        let start = Instant::now();
+        let error = explain_error(&jpeg_claiming(width, height), &["a red circle"], 0);
+        assert!(error.contains("too large"), "{width} × {height}: {error}");
+        assert!(start.elapsed().as_secs_f32() < 5.0, "rejection should not decode anything");
+    }
+}
+
+#[test]
+fn truncated_photos_of_every_format_are_reported() {
+    for file in
+        ["orientation-6.jpg", "progressive.jpg", "cmyk.jpg", "rgb16.png", "palette-transparent.gif", "lossy.webp"]
+    {
+        let bytes = std::fs::read(fixture("photos").join(file)).unwrap();
+        // Into the pixel data; for a JPEG also just before its end-of-image marker.
+        let jpeg_end = if file.ends_with(".jpg") { Some(bytes.len() - 2) } else { None };
+        for cut in [bytes.len() / 2, bytes.len() * 3 / 4].into_iter().chain(jpeg_end) {
+            match decode_image(&bytes[..cut], ImageLimits::default()) {
+                Ok(_) => panic!("{file} cut at {cut} of {} bytes decoded", bytes.len()),
+                Err(error) => {
+                    let error = error.to_string();
+                    assert!(error.starts_with("image: cannot decode the image"), "{file} cut at {cut}: {error}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -180,6 +180,12 @@ export class EngineClient {
     return this.withImage(image, (arg) => this.request('faithfulness', { image: arg, patchScores: Array.from(patchScores), texts, target }));
   }
 
+  /** The image's pixels as the engine explains them (upright, 8 bits, over white): `{ width, height, rgba }`. */
+  async decode(image) {
+    await this.initialized;
+    return this.withImage(image, (arg) => this.request('decode', { image: arg }));
+  }
+
   async scene(seed, size = 96, minObjects = 2, maxObjects = 4) {
     await this.initialized;
     return this.request('scene', { seed, size, minObjects, maxObjects });

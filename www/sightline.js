@@ -17,6 +17,7 @@
 
 import './heatmap-element.js';
 import { EngineClient } from './client.js';
+import { engineBitmap } from './image-pixels.js';
 import { explanationGrid, formatProbability, formatValue } from './heatmap.js';
 import { localEngineReady } from './local-engine.js';
 import { methodById } from './methods.js';
@@ -29,7 +30,8 @@ const BACKENDS = ['auto', 'cpu', 'webgpu'];
 /** One engine per model and backend, shared by every element of the page. */
 const engines = new Map();
 
-/** Resolves to `{ client, info }` once the model is loaded. */
+/** `{ client, ready }`: the client decodes images at once; `ready` resolves to `{ client, info }`
+ * once the model is loaded. */
 function engineFor(model, backend) {
   const source = !model || model === 'default' ? 'default' : normalizeModelUrl(model, document.baseURI);
   const key = `${backend} ${source}`;
@@ -44,7 +46,7 @@ function engineFor(model, backend) {
       return { client, info: await client.load({ kind: 'url', url: source }) };
     })();
     ready.catch(() => engines.delete(key));
-    engines.set(key, ready);
+    engines.set(key, { client, ready });
   }
   return engines.get(key);
 }
@@ -143,8 +145,9 @@ export class SightlineExplainer extends HTMLElement {
     }
     this.setStatus('Loading the model…');
     try {
+      const { client, ready } = engineFor(request.model, request.backend);
       // The image shows as soon as it is here, even when the model then fails.
-      const imageReady = this.loadImage(request.imageUrl).then((image) => {
+      const imageReady = this.loadImage(request.imageUrl, client).then((image) => {
         if (current()) {
           this.image = image;
           this.heatmap.hidden = false;
@@ -153,7 +156,7 @@ export class SightlineExplainer extends HTMLElement {
         return image;
       });
       imageReady.catch(() => {});
-      const [{ client: engine, info }, image] = await Promise.all([engineFor(request.model, request.backend), imageReady]);
+      const [{ client: engine, info }, image] = await Promise.all([ready, imageReady]);
       if (!current()) return;
       this.setStatus('Explaining…');
       const explanation = await engine.explain({ key: image.url, bytes: image.bytes }, request.options, {
@@ -180,7 +183,8 @@ export class SightlineExplainer extends HTMLElement {
     }
   }
 
-  async loadImage(url) {
+  /** The image's bytes, and the engine's pixels of them to draw (the pixels it explains). */
+  async loadImage(url, client) {
     let response;
     try {
       response = await fetch(url);
@@ -191,9 +195,9 @@ export class SightlineExplainer extends HTMLElement {
     const bytes = new Uint8Array(await response.arrayBuffer());
     let bitmap;
     try {
-      bitmap = await createImageBitmap(new Blob([bytes], { type: response.headers.get('content-type') ?? '' }));
-    } catch {
-      throw new Error(`The file at ${url} is not an image this browser can read.`);
+      bitmap = await engineBitmap(client, { key: url, bytes });
+    } catch (error) {
+      throw new Error(`The file at ${url} is not an image Sightline can read (${error.message}).`);
     }
     return { url, bytes, bitmap };
   }

@@ -10,7 +10,7 @@
 // Requests run one after another in arrival order. REQUESTS below is every request the worker
 // answers, with the arguments it takes (checked before it runs, worker-arguments.js).
 
-import init, { Engine, generateScene, defaultModelSize } from './engine.js';
+import init, { Engine, decodeImage, generateScene, defaultModelSize } from './engine.js';
 import { CACHE_NAME, isGgufUrl } from './models.js';
 import { BOOLEAN, checkArguments, IMAGE, INTEGER, NUMBER, NUMBERS, OBJECT, oneOf, optional, STRING, STRINGS, WASM_MODULE } from './worker-arguments.js';
 import { fetchGguf, fetchModel, readPicked } from './worker-fetch.js';
@@ -73,6 +73,17 @@ const REQUESTS = {
   faithfulness: {
     args: { image: IMAGE, patchScores: NUMBERS, texts: STRINGS, target: INTEGER },
     run: (args) => answer(JSON.parse(requireEngine().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target))),
+  },
+  decode: {
+    // The pixels the engine explains (upright by EXIF, 8 bits, transparency over white), to draw.
+    args: { image: IMAGE },
+    run: async (args) => {
+      await initialize();
+      const decoded = decodeImage(image(args.image));
+      const { width, height } = decoded;
+      const rgba = decoded.intoRgba();
+      return answer({ width, height, rgba }, [rgba.buffer]);
+    },
   },
   scene: {
     args: { seed: INTEGER, size: INTEGER, minObjects: INTEGER, maxObjects: INTEGER },

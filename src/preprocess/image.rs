@@ -1,78 +1,10 @@
-//! Image decoding with hard limits (decompression bombs are rejected from the header alone) and
-//! CLIP's pixel pipeline: RGB, shortest side resized, centre crop, rescale, normalize.
+//! CLIP's pixel pipeline on decoded RGB (decode.rs): shortest side resized, centre crop, rescale,
+//! normalize.
 
 use super::processor_config::PreprocessorConfig;
 use super::resample::resize;
-use crate::error::{Error, Result};
 use crate::loader::HostTensor;
-use image::{ImageReader, Limits, RgbImage};
-use std::io::Cursor;
-
-/// Bounds on what an input image may claim before any pixel is decoded.
-#[derive(Clone, Copy, Debug)]
-pub struct ImageLimits {
-    pub max_side: u32,
-    pub max_decoded_bytes: u64,
-}
-
-impl Default for ImageLimits {
-    fn default() -> Self {
-        // 16k per side covers any camera; 512 MiB keeps a decode well inside wasm's address space.
-        ImageLimits { max_side: 16_384, max_decoded_bytes: 512 << 20 }
-    }
-}
-
-pub fn decode_image(bytes: &[u8], limits: ImageLimits) -> Result<RgbImage> {
-    if bytes.is_empty() {
-        return Err(Error::Image("the image file is empty".into()));
-    }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::Image(format!("cannot read the image: {e}")))?;
-    if reader.format().is_none() {
-        return Err(Error::Image("unrecognized image format (supported: PNG, JPEG, GIF, BMP, WebP)".into()));
-    }
-    let mut image_limits = Limits::default();
-    image_limits.max_image_width = Some(limits.max_side);
-    image_limits.max_image_height = Some(limits.max_side);
-    image_limits.max_alloc = Some(limits.max_decoded_bytes);
-    reader.limits(image_limits);
-    let decoded = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => Error::Image(format!(
-            "the image is too large (limits: {} pixels per side, {} MiB decoded): {e}",
-            limits.max_side,
-            limits.max_decoded_bytes >> 20
-        )),
-        other => Error::Image(format!("cannot decode the image: {other}")),
-    })?;
-    if decoded.width() == 0 || decoded.height() == 0 {
-        return Err(Error::Image("the image has no pixels".into()));
-    }
-    if decoded.color().has_alpha() {
-        Ok(composite_over_white(&decoded.to_rgba8()))
-    } else {
-        Ok(decoded.to_rgb8())
-    }
-}
-
-/// transformers' `convert_to_rgb`: transparent images are alpha-composited over white, with
-/// Pillow's integer `alpha_composite` arithmetic (7 fraction bits, rounded division by 255).
-fn composite_over_white(image: &image::RgbaImage) -> RgbImage {
-    const FRACTION_BITS: u32 = 7;
-    let divide_by_255 = |v: u32| ((v >> 8) + v) >> 8;
-    RgbImage::from_fn(image.width(), image.height(), |x, y| {
-        let [r, g, b, a] = image.get_pixel(x, y).0.map(u32::from);
-        if a == 0 {
-            return image::Rgb([255, 255, 255]);
-        }
-        // Over an opaque white background Pillow's coefficients reduce to a and 255 − a.
-        let blend = |c: u32| {
-            let mixed = (c * a + 255 * (255 - a)) << FRACTION_BITS;
-            (divide_by_255(mixed + (0x80 << FRACTION_BITS)) >> FRACTION_BITS) as u8
-        };
-        image::Rgb([blend(r), blend(g), blend(b)])
-    })
-}
+use image::RgbImage;
 
 /// Where the model's square input lies in the original image, in original pixel coordinates.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

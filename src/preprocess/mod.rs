@@ -1,12 +1,15 @@
 //! The only place where inputs become model tensors: images (decode, resize, crop, normalize, as
 //! CLIP's image processor does) and texts (the checkpoint's tokenizer.json).
 
+mod decode;
 mod image;
+mod jpeg_end;
 mod processor_config;
 mod resample;
 mod text;
 
-pub use self::image::{decode_image, CropRect as ImageCropRect, ImageLimits, PreparedImage, Preprocessor};
+pub use self::image::{CropRect as ImageCropRect, PreparedImage, Preprocessor};
+pub use decode::{decode_image, ImageLimits};
 pub use processor_config::PreprocessorConfig;
 pub use text::{TextEncoder, TokenizedText};
 

@@ -9,6 +9,7 @@ import { engineFacts, localEngineReady } from '../local-engine.js';
 import { dismissAlertKey, notify } from './alerts.js';
 import { setTexts, shapeCaptions } from './clip.js';
 import { engine } from './engine.js';
+import { browserBitmap, engineBitmap, engineReads, toPng } from '../image-pixels.js';
 import { store } from './store.js';
 
 store.define({ image: null, imageStatus: 'idle', examples: { scenes: [], photos: [] } });
@@ -21,14 +22,6 @@ export function loadExamples() {
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
     .then((examples) => store.set({ examples }))
     .catch((e) => notify(`The bundled examples could not be loaded (${e.message}).`, 'info'));
-}
-
-async function decodeForDisplay(bytes, type) {
-  try {
-    return await createImageBitmap(new Blob([bytes], { type }));
-  } catch {
-    return null;
-  }
 }
 
 function setImage(image) {
@@ -66,8 +59,7 @@ export async function selectExample(id, { keepTexts = false, target } = {}) {
       const response = await fetch(new URL(`../examples/${entry.file}`, import.meta.url));
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
-      const bitmap = await decodeForDisplay(bytes, response.headers.get('content-type') ?? '');
-      if (!bitmap) throw new Error('the browser could not decode it');
+      const bitmap = await engineBitmap(engine, { key: `example:${id}`, bytes });
       image = { key: `example:${id}`, bytes, bitmap, name: entry.title ?? entry.file, exampleId: id, width: bitmap.width, height: bitmap.height, captions: entry.captions ?? null, objects: entry.objects ?? null, photo: Boolean(photo) };
     } else if (sceneSeed !== undefined) {
       const size = store.get().model.info?.imageSize;
@@ -75,7 +67,7 @@ export async function selectExample(id, { keepTexts = false, target } = {}) {
       await localEngineReady;
       const { minObjects, maxObjects } = engineFacts().scenes;
       const scene = await engine.scene(Number(sceneSeed), size, minObjects, maxObjects);
-      const bitmap = await decodeForDisplay(scene.png, 'image/png');
+      const bitmap = await engineBitmap(engine, { key: `example:${id}`, bytes: scene.png });
       image = { key: `example:${id}`, bytes: scene.png, bitmap, name: `scene ${sceneSeed}`, exampleId: id, width: bitmap.width, height: bitmap.height, captions: scene.meta.captions, objects: scene.meta.objects, photo: false };
     } else {
       throw new Error(`there is no example "${id}"`);
@@ -103,33 +95,37 @@ export function newScene() {
 /** The picker's list: what the browser decodes (SVG drawings are rasterized, svgBitmap). */
 export const ACCEPTED_IMAGES = 'image/png,image/jpeg,image/gif,image/bmp,image/webp,image/avif,image/svg+xml,image/x-icon,.ico,.svg';
 
-/** A picked, dropped or pasted image file. */
+/** A picked, dropped or pasted image file. What is drawn is the engine's decoding of it
+ * (image-pixels.js), so the map lies over the pixels it explains. */
 export async function openImageFile(file) {
   if (!file) return;
   store.set({ imageStatus: 'loading' });
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const svg = file.type === 'image/svg+xml' || /\.svg$/i.test(file.name);
-  const bitmap = svg ? await svgBitmap(bytes) : await decodeForDisplay(bytes, file.type);
-  if (!bitmap) {
+  const shown = file.name || 'The pasted file';
+  const fail = (why) => {
     store.set((s) => ({ imageStatus: s.image ? 'ready' : 'error' }));
-    notify(`“${file.name || 'The pasted file'}” is not an image this browser can read (a corrupt or unsupported file). Try a PNG, JPEG, GIF, BMP, WebP or SVG image.`, 'error', { key: 'image', anchor: 'image' });
-    return;
-  }
+    notify(`“${shown}” is not an image ${why}. Try a PNG, JPEG, GIF, BMP, WebP or SVG image.`, 'error', { key: 'image', anchor: 'image' });
+  };
   let name = file.name || 'pasted image';
   let engineBytes = bytes;
+  const svg = file.type === 'image/svg+xml' || /\.svg$/i.test(file.name);
   if (svg || !engineReads(bytes)) {
-    // The browser reads it but the engine does not (SVG, AVIF, ICO, ...): hand it a PNG.
-    engineBytes = await toPng(bitmap);
+    // The browser may read it though the engine does not (SVG, AVIF, ICO, ...): hand the engine a PNG.
+    const drawn = svg ? await svgBitmap(bytes) : await browserBitmap(bytes, file.type);
+    if (!drawn) return fail('this browser can read (a corrupt or unsupported file)');
+    engineBytes = await toPng(drawn);
+    drawn.close();
     name += ' (as PNG)';
   }
-  setImage({ key: `file:${++fileSerial}:${file.name}:${file.size}`, bytes: engineBytes, bitmap, name, exampleId: null, width: bitmap.width, height: bitmap.height, captions: null, objects: null, photo: false });
-}
-
-/** Whether the engine decodes these bytes itself: PNG, JPEG, GIF, BMP or WebP, by signature. */
-function engineReads(bytes) {
-  const starts = (...sig) => sig.every((b, i) => bytes[i] === b);
-  const ascii = (offset, text) => [...text].every((c, i) => bytes[offset + i] === c.charCodeAt(0));
-  return starts(0x89, 0x50, 0x4e, 0x47) || starts(0xff, 0xd8, 0xff) || ascii(0, 'GIF8') || ascii(0, 'BM') || (ascii(0, 'RIFF') && ascii(8, 'WEBP'));
+  const key = `file:${++fileSerial}:${file.name}:${file.size}`;
+  let bitmap;
+  try {
+    bitmap = await engineBitmap(engine, { key, bytes: engineBytes });
+  } catch (error) {
+    engine.forget(key).catch(() => {});
+    return fail(`Sightline can read (${error.message})`);
+  }
+  setImage({ key, bytes: engineBytes, bitmap, name, exampleId: null, width: bitmap.width, height: bitmap.height, captions: null, objects: null, photo: false });
 }
 
 /** Side of an SVG drawing without a size of its own, when it is rasterized. */
@@ -150,11 +146,4 @@ async function svgBitmap(bytes) {
   } finally {
     URL.revokeObjectURL(url);
   }
-}
-
-async function toPng(bitmap) {
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  canvas.getContext('2d').drawImage(bitmap, 0, 0);
-  const blob = await canvas.convertToBlob({ type: 'image/png' });
-  return new Uint8Array(await blob.arrayBuffer());
 }
