@@ -2,6 +2,7 @@
 //! browser app: model loading, preprocessing, forward and backward passes on a backend, and the
 //! explanation methods. See ARCHITECTURE.md.
 
+pub mod api_options;
 pub mod backend;
 pub mod bench;
 pub mod config;
