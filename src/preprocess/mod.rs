@@ -6,9 +6,12 @@ mod processor_config;
 mod resample;
 mod text;
 
-pub use self::image::{decode_image, CropRect as ImageCropRect, ImageLimits, PreparedImage, Preprocessor};
-pub use processor_config::PreprocessorConfig;
-pub use text::{TextEncoder, TokenizedText};
+pub use self::image::{
+    decode_image, read_image_file, CropRect as ImageCropRect, ImageLimits, PreparedImage, Preprocessor,
+    MAX_IMAGE_FILE_BYTES,
+};
+pub use processor_config::{PreprocessorConfig, MAX_RESIZE_EDGE};
+pub use text::{load_tokenizer, TextEncoder, TokenizedText, MAX_TEXT_BYTES};
 
 /// CLIP's normalization constants, used when a checkpoint ships no preprocessor_config.json. Written
 /// digit for digit as OpenAI published them.
