@@ -10,6 +10,9 @@ pub mod default_model;
 pub mod error;
 pub mod eval;
 pub mod explain;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod heatmap;
 pub mod loader;
 pub mod memory;

@@ -365,8 +365,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// browser's tokenization (fancy-regex on wasm) with the native one.
 #[wasm_bindgen(js_name = tokenizeWith)]
 pub fn tokenize_with(tokenizer_json: &[u8], texts: Vec<String>) -> Result<String, JsError> {
-    let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_json)
-        .map_err(|e| js_error(Error::Tokenizer(format!("tokenizer.json cannot be loaded: {e}"))))?;
+    let tokenizer = crate::preprocess::load_tokenizer(tokenizer_json).map_err(js_error)?;
     let ids = texts
         .iter()
         .map(|text| {
