@@ -129,6 +129,17 @@ impl ClipVisionConfig {
 
 const CLIP_ARCHITECTURE: &str = "CLIPModel";
 
+/// The largest sizes a config may declare, far above any published CLIP (ViT-bigG: width 1664,
+/// 48 layers, 256 patches) yet small enough that every size derived from them (tokens squared
+/// times heads, table sizes) stays far from overflowing. A config beyond them is refused before
+/// any weight is read.
+pub const MAX_WIDTH: usize = 1 << 16;
+pub const MAX_LAYERS: usize = 1024;
+pub const MAX_VOCABULARY: usize = 1 << 22;
+pub const MAX_TEXT_POSITIONS: usize = 1 << 16;
+pub const MAX_IMAGE_SIZE: usize = 4096;
+pub const MAX_PATCHES: usize = 1 << 16;
+
 impl ClipConfig {
     pub fn from_json(text: &str) -> Result<Self> {
         let value: serde_json::Value =
@@ -164,6 +175,30 @@ impl ClipConfig {
                 return Err(Error::Config(format!("{name} must be positive")));
             }
         }
+        let bounded = [
+            ("text_config.vocab_size", text.vocab_size, MAX_VOCABULARY),
+            ("text_config.hidden_size", text.hidden_size, MAX_WIDTH),
+            ("text_config.intermediate_size", text.intermediate_size, MAX_WIDTH),
+            ("text_config.num_hidden_layers", text.num_hidden_layers, MAX_LAYERS),
+            ("text_config.max_position_embeddings", text.max_position_embeddings, MAX_TEXT_POSITIONS),
+            ("vision_config.hidden_size", vision.hidden_size, MAX_WIDTH),
+            ("vision_config.intermediate_size", vision.intermediate_size, MAX_WIDTH),
+            ("vision_config.num_hidden_layers", vision.num_hidden_layers, MAX_LAYERS),
+            ("vision_config.image_size", vision.image_size, MAX_IMAGE_SIZE),
+            ("projection_dim", self.projection_dim, MAX_WIDTH),
+        ];
+        for (name, value, limit) in bounded {
+            if value > limit {
+                return Err(Error::Config(format!("{name} is {value}; at most {limit} is supported")));
+            }
+        }
+        for (name, eps) in [("text_config", text.layer_norm_eps), ("vision_config", vision.layer_norm_eps)] {
+            if !(eps.is_finite() && eps >= 0.0) {
+                return Err(Error::Config(format!(
+                    "{name}.layer_norm_eps is {eps}; it must be finite and not negative"
+                )));
+            }
+        }
         for (tower, hidden, heads) in [
             ("text_config", text.hidden_size, text.num_attention_heads),
             ("vision_config", vision.hidden_size, vision.num_attention_heads),
@@ -184,6 +219,14 @@ impl ClipConfig {
             return Err(Error::Config(format!(
                 "vision_config.patch_size ({}) is larger than image_size ({})",
                 vision.patch_size, vision.image_size
+            )));
+        }
+        if vision.num_patches() > MAX_PATCHES {
+            return Err(Error::Config(format!(
+                "vision_config makes {} patches (image_size {} / patch_size {}, squared); at most {MAX_PATCHES} are supported",
+                vision.num_patches(),
+                vision.image_size,
+                vision.patch_size
             )));
         }
         text.encoder()?;

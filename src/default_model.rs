@@ -19,7 +19,7 @@ pub fn default_model_files() -> Result<ModelFiles> {
     Ok(ModelFiles {
         name: DEFAULT_MODEL_NAME.to_string(),
         config_json: CONFIG_JSON.to_string(),
-        weights: WEIGHTS.to_vec(),
+        weights: WEIGHTS.to_vec().into(),
         tokenizer_json: TOKENIZER_JSON.to_vec(),
         preprocessor_json: Some(PREPROCESSOR_JSON.to_string()),
     })

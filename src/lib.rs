@@ -2,6 +2,7 @@
 //! browser app: model loading, preprocessing, forward and backward passes on a backend, and the
 //! explanation methods. See ARCHITECTURE.md.
 
+pub mod api_options;
 pub mod backend;
 pub mod bench;
 pub mod catalog;
@@ -10,6 +11,9 @@ pub mod default_model;
 pub mod error;
 pub mod eval;
 pub mod explain;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod heatmap;
 pub mod loader;
 pub mod memory;

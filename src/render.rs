@@ -1,6 +1,6 @@
 //! An explanation drawn over the original image at full resolution (the CLI's --png).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::explain::Explanation;
 use crate::heatmap::{encode_png, render_overlay, CropRect, OverlayOptions, ScoreMap};
 use crate::preprocess::ImageCropRect;
@@ -21,10 +21,12 @@ pub enum MapChoice {
 }
 
 /// A title naming the method, the explained text and its probability (or logit with one text).
+/// An explanation read from JSON may name a target it has no text or probability for:
+/// `render_explanation` refuses it, and its title shows what is missing.
 pub fn title(explanation: &Explanation) -> String {
-    let text = &explanation.texts[explanation.target];
-    match &explanation.probs {
-        Some(probs) => format!("{} · '{text}' · p={:.2}", explanation.method, probs[explanation.target]),
+    let text = explanation.texts.get(explanation.target).map_or("?", String::as_str);
+    match explanation.probs.as_ref().and_then(|probs| probs.get(explanation.target)) {
+        Some(probability) => format!("{} · '{text}' · p={probability:.2}", explanation.method),
         None => format!("{} · '{text}' · logit={:.2}", explanation.method, explanation.score),
     }
 }
@@ -35,6 +37,13 @@ pub fn render_explanation(
     choice: MapChoice,
     options: &OverlayOptions,
 ) -> Result<RgbImage> {
+    if explanation.target >= explanation.texts.len() {
+        return Err(Error::InvalidOption(format!(
+            "the explanation's target {} is out of range: it has {} texts",
+            explanation.target,
+            explanation.texts.len()
+        )));
+    }
     let [rows, cols] = explanation.patch_grid;
     let [height, width] = explanation.input_size;
     let map = match (&explanation.pixel_scores, choice) {

@@ -2,13 +2,14 @@
 //! The module lives in a Web Worker (www/worker.js), which owns one `Engine` at a time. Errors come
 //! back as JS exceptions with the engine's message; nothing here panics on user input.
 
+use crate::api_options::ExplainOptions;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::webgpu::WebGpuBackend;
 use crate::catalog::EngineFacts;
 use crate::default_model::default_model_files;
 use crate::error::Error;
 use crate::eval::curves::map_curves;
-use crate::explain::{explain_with_fallback_async, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
+use crate::explain::{explain_with_fallback_async, Explainer, Method};
 use crate::heatmap::{encode_png, heat_layer, ColorScale, Colormap, OverlayOptions, ScoreMap};
 use crate::loader::ModelFiles;
 use crate::preprocess::{decode_image, ImageCropRect, ImageLimits};
@@ -27,45 +28,8 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, JsError> {
     serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// What the page asks for; field names follow JS conventions.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ExplainOptions {
-    texts: Vec<String>,
-    #[serde(default)]
-    target: usize,
-    method: String,
-    steps: Option<usize>,
-    seed: Option<u64>,
-    head_fusion: Option<String>,
-    discard_ratio: Option<f32>,
-}
-
-impl ExplainOptions {
-    fn from_js(options: JsValue) -> Result<Self, JsError> {
-        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))
-    }
-
-    /// The explanation of `image` these options ask for.
-    fn request<'a>(&'a self, image: &'a [u8]) -> Result<Request<'a>, JsError> {
-        let (method, options) = self.method_options().map_err(js_error)?;
-        Ok(Request { image: ImageInput::Encoded(image), texts: &self.texts, target: self.target, method, options })
-    }
-
-    fn method_options(&self) -> Result<(Method, MethodOptions), Error> {
-        let defaults = MethodOptions::default();
-        let options = MethodOptions {
-            steps: self.steps.unwrap_or(defaults.steps),
-            seed: self.seed.unwrap_or(defaults.seed),
-            head_fusion: match &self.head_fusion {
-                Some(name) => name.parse::<HeadFusion>()?,
-                None => defaults.head_fusion,
-            },
-            discard_ratio: self.discard_ratio.unwrap_or(defaults.discard_ratio),
-        };
-        options.validate()?;
-        Ok((self.method.parse()?, options))
-    }
+fn explain_options_from_js(options: JsValue) -> Result<ExplainOptions, JsError> {
+    serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))
 }
 
 /// How the page wants an explanation drawn for export; field names follow JS conventions.
@@ -139,7 +103,7 @@ impl Engine {
         tokenizer_json: Vec<u8>,
         preprocessor_json: Option<String>,
     ) -> Result<Engine, JsError> {
-        Self::load(ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json })
+        Self::load(ModelFiles { name, config_json, weights: weights.into(), tokenizer_json, preprocessor_json })
     }
 
     /// One GGUF file from `sightline quantize` (config, tokenizer and preprocessor config in its
@@ -196,8 +160,8 @@ impl Engine {
         let slot = self.gpu.clone();
         let gpu = slot.borrow().clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let options = ExplainOptions::from_js(options)?;
-            let request = options.request(&image)?;
+            let options = explain_options_from_js(options)?;
+            let request = options.request(&image).map_err(js_error)?;
             let report = progress_reporter(&progress);
             let explanation = match gpu {
                 // A failed device stays failed: after one fallback, later explanations go
@@ -252,8 +216,8 @@ impl Engine {
         options: JsValue,
         progress: Option<js_sys::Function>,
     ) -> Result<String, JsError> {
-        let options = ExplainOptions::from_js(options)?;
-        let request = options.request(image)?;
+        let options = explain_options_from_js(options)?;
+        let request = options.request(image).map_err(js_error)?;
         let report = progress_reporter(&progress);
         let explanation = self.explainer.explain_with_progress(&request, &report).map_err(js_error)?;
         to_json(&explanation)
@@ -488,7 +452,7 @@ pub fn quantize_model_files(
     format: &str,
 ) -> Result<Vec<u8>, JsError> {
     let options = quantize_options(format)?;
-    let files = ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json };
+    let files = ModelFiles { name, config_json, weights: weights.into(), tokenizer_json, preprocessor_json };
     let model = crate::quantize::quantize_model(&files, &options).map_err(js_error)?;
     Ok(model.bytes)
 }

@@ -1,7 +1,9 @@
 //! The files of one Hugging Face checkpoint, held as bytes so the native CLI (from a folder or a
-//! GGUF file) and the browser (from fetched or picked files) share every later step.
+//! GGUF file) and the browser (from fetched or picked files) share every later step. The CLI maps
+//! the weights file rather than reading it (see `WeightBytes`).
 
 use super::gguf::{self, GgufFile};
+use super::weight_bytes::WeightBytes;
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -9,6 +11,9 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const PREPROCESSOR_FILE: &str = "preprocessor_config.json";
+/// config.json, tokenizer.json and preprocessor_config.json larger than this are refused before
+/// they are read (the largest published tokenizer.json files are about 20 MB).
+pub const MAX_JSON_FILE_BYTES: u64 = 64 << 20;
 
 #[derive(Clone)]
 pub struct ModelFiles {
@@ -16,7 +21,7 @@ pub struct ModelFiles {
     pub name: String,
     pub config_json: String,
     /// model.safetensors, or the whole GGUF file.
-    pub weights: Vec<u8>,
+    pub weights: WeightBytes,
     pub tokenizer_json: Vec<u8>,
     pub preprocessor_json: Option<String>,
 }
@@ -29,12 +34,11 @@ impl ModelFiles {
             return Err(Error::io(path.display(), "no such model folder or GGUF file"));
         }
         if path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
             let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            return Self::from_gguf_bytes(name, bytes);
+            return Self::from_gguf_bytes(name, WeightBytes::map_file(path)?);
         }
         let folder = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
-        let read = |file: &str| std::fs::read(folder.join(file)).map_err(|e| Error::io(folder.join(file).display(), e));
+        let read = |file: &str| read_json_file(&folder.join(file));
         let text = |file: &str| -> Result<String> {
             String::from_utf8(read(file)?).map_err(|_| Error::io(folder.join(file).display(), "is not UTF-8 text"))
         };
@@ -47,17 +51,34 @@ impl ModelFiles {
         Ok(ModelFiles {
             name,
             config_json: text(CONFIG_FILE)?,
-            weights: read(WEIGHTS_FILE)?,
+            weights: WeightBytes::map_file(&folder.join(WEIGHTS_FILE))?,
             tokenizer_json: read(TOKENIZER_FILE)?,
             preprocessor_json,
         })
     }
 }
 
+/// A JSON file of a checkpoint, refused when it is not a regular file or larger than
+/// `MAX_JSON_FILE_BYTES`.
+fn read_json_file(path: &Path) -> Result<Vec<u8>> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
+    if !metadata.is_file() {
+        return Err(Error::io(path.display(), "is not a regular file"));
+    }
+    if metadata.len() > MAX_JSON_FILE_BYTES {
+        return Err(Error::io(
+            path.display(),
+            format!("is {} bytes; JSON files over {} MiB are refused", metadata.len(), MAX_JSON_FILE_BYTES >> 20),
+        ));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path.display(), e))
+}
+
 impl ModelFiles {
     /// A GGUF file written by `sightline quantize`: config.json, tokenizer.json and
     /// preprocessor_config.json come from its metadata, the tensors stay in `weights`.
-    pub fn from_gguf_bytes(name: String, bytes: Vec<u8>) -> Result<Self> {
+    pub fn from_gguf_bytes(name: String, bytes: impl Into<WeightBytes>) -> Result<Self> {
+        let bytes = bytes.into();
         let file = GgufFile::parse(&bytes)?;
         let required = |key: &str, what: &str| -> Result<String> {
             file.metadata_string(key)?

@@ -7,11 +7,13 @@ mod floats;
 pub mod gguf;
 mod quantized;
 mod safetensors;
+mod weight_bytes;
 mod weights;
 
 pub use files::ModelFiles;
 pub use quantized::QuantizedMatrix;
 pub use safetensors::SafetensorsWeights;
+pub use weight_bytes::WeightBytes;
 pub use weights::{MatrixSource, Weights};
 
 /// Errors unless the stored tensor `name` has the `expected` shape. A 0-d scalar (logit_scale)

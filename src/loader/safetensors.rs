@@ -55,7 +55,12 @@ fn to_f32(name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>> {
     Ok(values)
 }
 
-impl SafetensorsWeights<'_> {
+impl<'a> SafetensorsWeights<'a> {
+    /// The stored bytes of tensor `name`.
+    pub fn tensor_bytes(&self, name: &str) -> Option<&'a [u8]> {
+        self.file.tensor(name).ok().map(|view| view.data())
+    }
+
     /// Every tensor's name and shape, in name order.
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let mut shapes: Vec<_> =

@@ -1,17 +1,46 @@
 //! One way to read a checkpoint's tensors whatever the file: safetensors (dense) or GGUF (dense
-//! or quantized). Every read is checked by name and shape with the same errors for both.
+//! or quantized). Every read is checked by name and shape with the same errors for both. Read
+//! from a mapped file, each tensor's pages are given back once it is built, so a model is never
+//! held twice (once as file, once as tensors) while it loads.
 
 use super::floats::{bf16_values, f16_values, f32_values};
 use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
 use super::quantized::QuantizedMatrix;
 use super::safetensors::SafetensorsWeights;
+use super::weight_bytes::WeightBytes;
 use super::{check_shape, HostTensor};
 use crate::error::{Error, Result};
 use candle_core::quantized::GgmlDType;
 
-pub enum Weights<'a> {
+pub struct Weights<'a> {
+    format: Format<'a>,
+    /// The file the tensors borrow from, when it can give back the bytes already read.
+    file: Option<&'a WeightBytes>,
+}
+
+enum Format<'a> {
     Safetensors(SafetensorsWeights<'a>),
     Gguf(GgufFile<'a>),
+}
+
+impl<'a> Format<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if is_gguf(bytes) {
+            Ok(Format::Gguf(GgufFile::parse(bytes)?))
+        } else {
+            Ok(Format::Safetensors(SafetensorsWeights::from_bytes(bytes)?))
+        }
+    }
+}
+
+impl Drop for Weights<'_> {
+    /// Whatever of a mapped file was read besides the tensors (the header, the metadata) leaves
+    /// memory with the tensors' reader.
+    fn drop(&mut self) {
+        if let Some(file) = self.file {
+            file.release(file);
+        }
+    }
 }
 
 /// A matrix as a model will hold it: expanded to f32, or kept in its quantized blocks.
@@ -23,10 +52,23 @@ pub enum MatrixSource {
 impl<'a> Weights<'a> {
     /// A GGUF file when `bytes` start with its magic number, safetensors otherwise.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
-        if is_gguf(bytes) {
-            Ok(Weights::Gguf(GgufFile::parse(bytes)?))
-        } else {
-            Ok(Weights::Safetensors(SafetensorsWeights::from_bytes(bytes)?))
+        Ok(Weights { format: Format::parse(bytes)?, file: None })
+    }
+
+    /// As [`Self::from_bytes`]; a mapped file's pages under each tensor leave memory once the
+    /// tensor has been read (they are read again from disk if it is read again).
+    pub fn from_file(file: &'a WeightBytes) -> Result<Self> {
+        Ok(Weights { format: Format::parse(file)?, file: Some(file) })
+    }
+
+    /// The stored bytes of tensor `name`, handed back to a mapped file.
+    fn release(&self, name: &str) {
+        let stored = match &self.format {
+            Format::Safetensors(file) => file.tensor_bytes(name),
+            Format::Gguf(file) => file.tensor(name).map(|tensor| tensor.data),
+        };
+        if let (Some(file), Some(stored)) = (self.file, stored) {
+            file.release(stored);
         }
     }
 
@@ -34,9 +76,9 @@ impl<'a> Weights<'a> {
     /// `sightline quantize` was asked for ("q4_k", even where some rows fell back to q4_0), else
     /// the quantized format holding the most values, else the dense type.
     pub fn dtype_name(&self) -> String {
-        match self {
-            Weights::Safetensors(file) => file.dtype_name().to_string(),
-            Weights::Gguf(file) => {
+        match &self.format {
+            Format::Safetensors(file) => file.dtype_name().to_string(),
+            Format::Gguf(file) => {
                 if let Ok(Some(requested)) = file.metadata_string(QUANTIZATION_KEY) {
                     return requested.to_string();
                 }
@@ -69,18 +111,24 @@ impl<'a> Weights<'a> {
 
     /// Every tensor's name and shape, in name order.
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        match self {
-            Weights::Safetensors(file) => file.tensor_shapes(),
-            Weights::Gguf(file) => file.tensors().iter().map(|t| (t.name.to_string(), t.shape().to_vec())).collect(),
+        match &self.format {
+            Format::Safetensors(file) => file.tensor_shapes(),
+            Format::Gguf(file) => file.tensors().iter().map(|t| (t.name.to_string(), t.shape().to_vec())).collect(),
         }
     }
 
     /// The tensor `name` in f32, which must have exactly `expected` shape; quantized tensors are
     /// expanded (for the small ones a model keeps dense: norms, biases, embeddings).
     pub fn get(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
-        match self {
-            Weights::Safetensors(file) => file.get(name, expected),
-            Weights::Gguf(file) => {
+        let tensor = self.read(name, expected);
+        self.release(name);
+        tensor
+    }
+
+    fn read(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
+        match &self.format {
+            Format::Safetensors(file) => file.get(name, expected),
+            Format::Gguf(file) => {
                 let tensor = gguf_tensor(file, name, expected)?;
                 match dense_values(tensor) {
                     Some(values) => Ok(HostTensor::new(values, expected.to_vec())),
@@ -97,10 +145,12 @@ impl<'a> Weights<'a> {
     /// The matrix `name` of `expected` shape (rows, cols), kept quantized when the file stores
     /// it quantized.
     pub fn get_matrix(&self, name: &str, expected: [usize; 2]) -> Result<MatrixSource> {
-        if let Weights::Gguf(file) = self {
+        if let Format::Gguf(file) = &self.format {
             let tensor = gguf_tensor(file, name, &expected)?;
             if !is_dense(tensor.dtype) {
-                return Ok(MatrixSource::Quantized(quantized(tensor)?));
+                let matrix = quantized(tensor);
+                self.release(name);
+                return Ok(MatrixSource::Quantized(matrix?));
             }
         }
         Ok(MatrixSource::Dense(self.get(name, &expected)?))

@@ -28,6 +28,26 @@ impl Default for ImageLimits {
     }
 }
 
+/// Image files larger than this are refused before they are read: far more than any photo the
+/// decode limits would accept.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
+
+/// An image file's bytes, refused when it is not a regular file (a pipe or a device could be
+/// endless) or larger than `MAX_IMAGE_FILE_BYTES`.
+pub fn read_image_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
+    if !metadata.is_file() {
+        return Err(Error::io(path.display(), "is not a regular file"));
+    }
+    if metadata.len() > MAX_IMAGE_FILE_BYTES {
+        return Err(Error::io(
+            path.display(),
+            format!("is {} bytes; image files over {} MiB are refused", metadata.len(), MAX_IMAGE_FILE_BYTES >> 20),
+        ));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path.display(), e))
+}
+
 pub fn decode_image(bytes: &[u8], limits: ImageLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(Error::Image("the image file is empty".into()));

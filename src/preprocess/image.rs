@@ -2,7 +2,7 @@
 //! normalize.
 
 use super::processor_config::PreprocessorConfig;
-use super::resample::resize;
+use super::resample::{resize_window, window};
 use crate::loader::HostTensor;
 use image::RgbImage;
 
@@ -46,27 +46,31 @@ impl Preprocessor {
     pub fn prepare(&self, image: &RgbImage) -> PreparedImage {
         let config = &self.config;
         let (orig_w, orig_h) = (image.width() as usize, image.height() as usize);
-        let resized = if config.do_resize {
-            let (w, h) = self.resized_size(orig_w, orig_h);
-            resize(image, w, h, config.resample)
-        } else {
-            image.clone()
-        };
-        let (rw, rh) = (resized.width() as usize, resized.height() as usize);
+        let (rw, rh) = if config.do_resize { self.resized_size(orig_w, orig_h) } else { (orig_w, orig_h) };
         let (ch, cw) = (config.crop_height, config.crop_width);
         // Python's floor division; negative offsets pad with zeros, as transformers' center_crop.
         let top = (rh as i64 - ch as i64).div_euclid(2);
         let left = (rw as i64 - cw as i64).div_euclid(2);
+        // Only the part of the resized image that the crop keeps is ever computed.
+        let inside = |start: i64, length: usize, size: usize| {
+            start.max(0) as usize..(start + length as i64).min(size as i64) as usize
+        };
+        let (rows, columns) = (inside(top, ch, rh), inside(left, cw, rw));
+        let kept = if config.do_resize {
+            resize_window(image, rw, rh, config.resample, columns.clone(), rows.clone())
+        } else {
+            window(image, columns.clone(), rows.clone())
+        };
         let scale = if config.do_rescale { config.rescale_factor } else { 1.0 };
-        let raw = resized.as_raw();
+        let raw = kept.as_raw();
         let mut data = vec![0f32; 3 * ch * cw];
         for c in 0..3 {
             let (mean, std) = if config.do_normalize { (config.mean[c], config.std[c]) } else { (0.0, 1.0) };
             for y in 0..ch {
                 for x in 0..cw {
-                    let (sy, sx) = (y as i64 + top, x as i64 + left);
-                    let value = if sy >= 0 && sx >= 0 && (sy as usize) < rh && (sx as usize) < rw {
-                        raw[(sy as usize * rw + sx as usize) * 3 + c]
+                    let (sy, sx) = ((y as i64 + top) as usize, (x as i64 + left) as usize);
+                    let value = if rows.contains(&sy) && columns.contains(&sx) {
+                        raw[((sy - rows.start) * columns.len() + sx - columns.start) * 3 + c]
                     } else {
                         0
                     };

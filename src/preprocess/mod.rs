@@ -9,9 +9,9 @@ mod resample;
 mod text;
 
 pub use self::image::{CropRect as ImageCropRect, PreparedImage, Preprocessor};
-pub use decode::{decode_image, ImageLimits};
-pub use processor_config::PreprocessorConfig;
-pub use text::{TextEncoder, TokenizedText};
+pub use decode::{decode_image, read_image_file, ImageLimits, MAX_IMAGE_FILE_BYTES};
+pub use processor_config::{PreprocessorConfig, MAX_RESIZE_EDGE};
+pub use text::{load_tokenizer, TextEncoder, TokenizedText, MAX_TEXT_BYTES};
 
 /// CLIP's normalization constants, used when a checkpoint ships no preprocessor_config.json. Written
 /// digit for digit as OpenAI published them.

@@ -11,6 +11,10 @@ pub enum Resample {
     Bicubic,
 }
 
+/// The largest resize target accepted: the decoder's limit per side. Only the centre crop of the
+/// resized image is ever computed, so this bounds arithmetic, not memory.
+pub const MAX_RESIZE_EDGE: usize = 16_384;
+
 #[derive(Clone, Debug)]
 pub struct PreprocessorConfig {
     pub do_resize: bool,
@@ -120,6 +124,9 @@ impl PreprocessorConfig {
         }
         if config.shortest_edge == 0 {
             return Err(bad("size must be positive".into()));
+        }
+        if config.shortest_edge > MAX_RESIZE_EDGE {
+            return Err(bad(format!("size {} is larger than the limit of {MAX_RESIZE_EDGE}", config.shortest_edge)));
         }
         let output = if config.do_center_crop {
             (config.crop_height, config.crop_width)

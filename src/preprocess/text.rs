@@ -5,6 +5,10 @@ use crate::config::ClipTextConfig;
 use crate::error::{Error, Result};
 use tokenizers::Tokenizer;
 
+/// Texts longer than this are refused before tokenization: a CLIP reads at most its position
+/// limit (77 tokens, a few hundred bytes), and a huge text would only cost time and memory.
+pub const MAX_TEXT_BYTES: usize = 16 << 10;
+
 pub struct TextEncoder {
     tokenizer: Tokenizer,
     max_positions: usize,
@@ -21,10 +25,18 @@ pub struct TokenizedText {
     pub warning: Option<String>,
 }
 
+/// tokenizer.json through the tokenizers crate, whose deserializers panic on a syntax error
+/// inside some parts (a decoder's `expect("Helper")`), which no caller could catch in wasm: the
+/// JSON's syntax is checked first.
+pub fn load_tokenizer(tokenizer_json: &[u8]) -> Result<Tokenizer> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(tokenizer_json)
+        .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))?;
+    Tokenizer::from_bytes(tokenizer_json).map_err(|e| Error::Tokenizer(format!("tokenizer.json cannot be loaded: {e}")))
+}
+
 impl TextEncoder {
     pub fn new(tokenizer_json: &[u8], config: &ClipTextConfig) -> Result<Self> {
-        let tokenizer = Tokenizer::from_bytes(tokenizer_json)
-            .map_err(|e| Error::Tokenizer(format!("tokenizer.json cannot be loaded: {e}")))?;
+        let tokenizer = load_tokenizer(tokenizer_json)?;
         let vocab = tokenizer.get_vocab_size(true);
         if vocab > config.vocab_size {
             return Err(Error::Config(format!(
@@ -43,6 +55,14 @@ impl TextEncoder {
     pub fn encode(&self, text: &str) -> Result<TokenizedText> {
         if text.trim().is_empty() {
             return Err(Error::Text("the text is empty".into()));
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(Error::Text(format!(
+                "text `{}` is {} bytes long; at most {MAX_TEXT_BYTES} are accepted (the model reads at most {} tokens)",
+                shorten(text),
+                text.len(),
+                self.max_positions
+            )));
         }
         let encoding = self
             .tokenizer

@@ -44,7 +44,7 @@ pub use dataset::{
 pub use error::SceneError;
 pub use geometry::BoundingBox;
 pub use mask::Mask;
-pub use spec::{BackgroundSpec, SceneSpec, MIN_IMAGE_SIZE};
+pub use spec::{BackgroundSpec, SceneSpec, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE};
 pub use vocabulary::{all_single_captions, object_phrase, single_captions, Colour, Shape};
 
 use layout::BACKGROUND_LABEL;

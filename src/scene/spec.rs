@@ -30,6 +30,10 @@ pub const MAX_NOISE_AMPLITUDE: u8 = 48;
 /// objects to reach [`MIN_EXTENT_PIXELS`].
 pub const MIN_IMAGE_SIZE: u32 = 24;
 
+/// Largest image side accepted: a scene holds a label per pixel and a mask per object, so the
+/// side bounds what one call allocates (the web app asks for 96 to 512).
+pub const MAX_IMAGE_SIZE: u32 = 4096;
+
 /// Parameters of the scene distribution. [`SceneSpec::default`] is the base
 /// set: 1–4 objects, all colours and shapes, extents 1/12 to 1/3 of the side.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,8 +109,8 @@ impl SceneSpec {
     /// [`SceneError::InvalidSpec`] saying which rule the spec breaks.
     pub fn validate(&self, size: u32) -> Result<(), SceneError> {
         let fail = |reason: String| Err(SceneError::InvalidSpec(reason));
-        if size < MIN_IMAGE_SIZE {
-            return fail(format!("image size {size} is below {MIN_IMAGE_SIZE}"));
+        if !(MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(&size) {
+            return fail(format!("image size {size} is outside {MIN_IMAGE_SIZE}..={MAX_IMAGE_SIZE}"));
         }
         if self.colours.is_empty() || self.shapes.is_empty() {
             return fail("colours and shapes must not be empty".into());

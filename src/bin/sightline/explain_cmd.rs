@@ -7,7 +7,7 @@ use sightline::error::pretty_json;
 use sightline::explain::{explain_with_fallback, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
 use sightline::heatmap::{Colormap, OverlayOptions};
 use sightline::loader::ModelFiles;
-use sightline::preprocess::{decode_image, ImageLimits};
+use sightline::preprocess::{decode_image, read_image_file, ImageLimits};
 use sightline::render::{explanation_png, title, MapChoice};
 use sightline::{Error, Result};
 use std::path::PathBuf;
@@ -80,7 +80,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         opacity: args.opacity,
         ..OverlayOptions::default()
     };
-    let bytes = std::fs::read(&args.image).map_err(|e| Error::io(args.image.display(), e))?;
+    let bytes = read_image_file(&args.image)?;
     let image = decode_image(&bytes, ImageLimits::default())?;
     let request =
         Request { image: ImageInput::Decoded(&image), texts: &args.texts, target: args.target, method, options };

@@ -12,6 +12,7 @@ mod model_arg;
 mod quantize_cmd;
 mod scenes_cmd;
 mod serve_cmd;
+mod serve_files;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,12 +1,18 @@
-//! A small static file server for the built web app: loopback only, GET and HEAD, the right
-//! content types (browsers refuse to stream-compile wasm served as anything but application/wasm)
-//! and a Content-Security-Policy that allows only what the app needs.
+//! A small static file server for the built web app: GET and HEAD, the right content types
+//! (browsers refuse to stream-compile wasm served as anything but application/wasm) and a
+//! Content-Security-Policy that allows only what the app needs. It listens on 127.0.0.1 unless
+//! `--bind` says otherwise, serves nothing outside its folder (serve_files.rs), reads at most a
+//! bounded request head, streams files instead of holding them, times out silent clients and
+//! keeps a bounded number of connections open (later ones wait in the listen queue).
 
+use crate::serve_files::{content_type, resolve};
 use clap::Args;
 use sightline::{Error, Result};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Scripts only from the app's origin, wasm compilation allowed, models fetched from the app's
 /// origin or an https URL the user typed, images from files the user picked.
@@ -14,108 +20,150 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wa
 worker-src 'self'; connect-src 'self' https:; img-src 'self' blob: data:; style-src 'self'; \
 object-src 'none'; base-uri 'none'; form-action 'none'";
 
+/// A request line and headers longer than this are refused (431) before more is read.
+pub const MAX_REQUEST_HEAD_BYTES: u64 = 16 << 10;
+/// Bytes read and dropped after refusing an oversized head.
+const DISCARDED_BYTES: u64 = 1 << 20;
+/// Connections served at once; each holds one thread and no file in memory.
+pub const MAX_CONNECTIONS: usize = 256;
+/// A client that sends or takes nothing for this long is dropped.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// The folder to serve.
     #[arg(long, default_value = "dist")]
     dir: PathBuf,
+    /// 0 picks a free port (the address is printed).
     #[arg(long, default_value_t = 8000)]
     port: u16,
+    /// The address to listen on. The default serves this machine only; 0.0.0.0 or :: would
+    /// expose the folder to the network.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let root = std::fs::canonicalize(&args.dir).map_err(|e| Error::io(args.dir.display(), e))?;
     let listener =
-        TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| Error::io(format!("127.0.0.1:{}", args.port), e))?;
-    eprintln!("serving {} on http://127.0.0.1:{}/", root.display(), args.port);
-    for stream in listener.incoming().flatten() {
+        TcpListener::bind((args.bind, args.port)).map_err(|e| Error::io(format!("{}:{}", args.bind, args.port), e))?;
+    let address = listener.local_addr().map_err(|e| Error::io("the listening socket", e))?;
+    eprintln!("serving {} on http://{address}/", root.display());
+    let slots = Arc::new(ConnectionSlots::default());
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                // Out of file descriptors, or a client that left before being accepted.
+                eprintln!("accept failed: {error}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let slot = ConnectionSlots::acquire(&slots);
         let root = root.clone();
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let _slot = slot;
             if let Err(error) = respond(stream, &root) {
                 eprintln!("request failed: {error}");
             }
         });
+        if let Err(error) = spawned {
+            eprintln!("no thread for a connection: {error}");
+        }
     }
     Ok(())
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "wasm" => "application/wasm",
-        "json" => "application/json",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "svg" => "image/svg+xml",
-        "safetensors" | "gguf" => "application/octet-stream",
-        "md" | "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
+/// Counts open connections; `acquire` waits while `MAX_CONNECTIONS` are open.
+#[derive(Default)]
+struct ConnectionSlots {
+    open: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Slot(Arc<ConnectionSlots>);
+
+impl ConnectionSlots {
+    fn acquire(slots: &Arc<Self>) -> Slot {
+        let mut open = slots.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *open >= MAX_CONNECTIONS {
+            open = slots.freed.wait(open).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *open += 1;
+        Slot(slots.clone())
     }
 }
 
-/// The file a request path names, never outside `root`.
-fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
-    let path = target.split(['?', '#']).next().unwrap_or("/");
-    let decoded = percent_decode(path)?;
-    let relative = Path::new(decoded.trim_start_matches('/'));
-    if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return None;
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) -= 1;
+        self.0.freed.notify_one();
     }
-    let mut file = root.join(relative);
-    if file.is_dir() {
-        file = file.join("index.html");
-    }
-    file.is_file().then_some(file)
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+/// The request line of a request head of at most `MAX_REQUEST_HEAD_BYTES`, or `None` when the
+/// head is longer (or the client stopped sending before its end).
+fn read_request_line(stream: &TcpStream) -> std::io::Result<Option<String>> {
+    let mut reader = BufReader::new(stream.take(MAX_REQUEST_HEAD_BYTES));
+    let mut request_line = Vec::new();
+    reader.read_until(b'\n', &mut request_line)?;
+    let mut header = Vec::new();
+    loop {
+        header.clear();
+        if reader.read_until(b'\n', &mut header)? == 0 || !header.ends_with(b"\n") {
+            return Ok(None);
+        }
+        if header == b"\r\n" || header == b"\n" {
+            return Ok(Some(String::from_utf8_lossy(&request_line).into_owned()));
         }
     }
-    String::from_utf8(out).ok()
 }
 
 fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let Some(request_line) = read_request_line(&stream)? else {
+        write_text(&mut stream, "431 Request Header Fields Too Large", "request head too large\n")?;
+        return discard_rest(stream);
+    };
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    let (status, content_type, body) = if method != "GET" && method != "HEAD" {
-        ("405 Method Not Allowed", "text/plain; charset=utf-8", b"method not allowed\n".to_vec())
-    } else {
-        match resolve(root, target).map(|file| (std::fs::read(&file), file)) {
-            Some((Ok(body), file)) => ("200 OK", content_type(&file), body),
-            _ => ("404 Not Found", "text/plain; charset=utf-8", b"not found\n".to_vec()),
-        }
+    if method != "GET" && method != "HEAD" {
+        return write_text(&mut stream, "405 Method Not Allowed", "method not allowed\n");
+    }
+    let Some((mut file, path)) = resolve(root, target).and_then(|path| Some((std::fs::File::open(&path).ok()?, path)))
+    else {
+        return write_text(&mut stream, "404 Not Found", "not found\n");
     };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\nX-Content-Type-Options: nosniff\r\n\
-         Cross-Origin-Opener-Policy: same-origin\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    if method != "HEAD" {
-        stream.write_all(&body)?;
+    write_head(&mut stream, "200 OK", content_type(&path), file.metadata()?.len())?;
+    if method == "GET" {
+        // Straight from the file to the socket (sendfile on Linux): nothing is held in memory.
+        std::io::copy(&mut file, &mut stream)?;
     }
     stream.flush()
+}
+
+/// Reads what the client still sends (up to a limit) after the answer was written, so that
+/// closing with unread bytes does not reset the connection before the client reads the answer.
+fn discard_rest(stream: TcpStream) -> std::io::Result<()> {
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let _ = std::io::copy(&mut (&stream).take(DISCARDED_BYTES), &mut std::io::sink());
+    Ok(())
+}
+
+fn write_text(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+    write_head(stream, status, "text/plain; charset=utf-8", body.len() as u64)?;
+    stream.write_all(body.as_bytes())?;
+    stream.flush()
+}
+
+fn write_head(stream: &mut TcpStream, status: &str, content_type: &str, length: u64) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\
+         Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\nX-Content-Type-Options: nosniff\r\n\
+         Cross-Origin-Opener-Policy: same-origin\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes())
 }
