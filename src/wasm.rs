@@ -9,7 +9,7 @@ use crate::catalog::EngineFacts;
 use crate::default_model::default_model_files;
 use crate::error::Error;
 use crate::eval::curves::map_curves;
-use crate::explain::{explain_with_fallback_async, Explainer, Method};
+use crate::explain::{explain_with_fallback_async, Explainer};
 use crate::heatmap::{encode_png, heat_layer, ColorScale, Colormap, OverlayOptions, ScoreMap};
 use crate::loader::ModelFiles;
 use crate::preprocess::{decode_image, ImageCropRect, ImageLimits};

@@ -283,7 +283,7 @@ fn cascading_randomization_runs_from_the_head_down() {
     let cascade = Cascade::new(&files, explainer.config(), MIN_EVAL_SEED).unwrap();
     assert_eq!(cascade.labels(), ["head", "block 1", "block 0", "embeddings"]);
     let trained = Weights::from_bytes(&files.weights).unwrap();
-    let stages: Vec<Vec<u8>> = (0..4).map(|stage| cascade.stage_files(stage).unwrap().weights).collect();
+    let stages: Vec<_> = (0..4).map(|stage| cascade.stage_files(stage).unwrap().weights).collect();
     let changed = |stage: usize| -> Vec<String> {
         let weights = Weights::from_bytes(&stages[stage]).unwrap();
         trained

@@ -9,7 +9,6 @@ use common::webgpu::webgpu_or_skip;
 use common::{assert_close, fixture, read_json};
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::prelude::*;
-use sightline::backend::webgpu::WebGpuBackend;
 use sightline::default_model::default_model_files;
 use sightline::explain::{
     explain_with_fallback, Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request,

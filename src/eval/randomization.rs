@@ -112,7 +112,7 @@ impl<'a> Cascade<'a> {
             .map_err(|e| Error::Weights(e.to_string()))?;
         Ok(ModelFiles {
             name: format!("{} (randomized down to {label})", self.trained.name),
-            weights: safetensors::serialize(views, None).map_err(|e| Error::Weights(e.to_string()))?,
+            weights: safetensors::serialize(views, None).map_err(|e| Error::Weights(e.to_string()))?.into(),
             ..self.trained.clone()
         })
     }

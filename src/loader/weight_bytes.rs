@@ -56,6 +56,12 @@ impl WeightBytes {
         Ok(WeightBytes(Storage::Mapped(Arc::new(map))))
     }
 
+    /// The file at `path`, read into memory: wasm has no mappings (and in a page, no files).
+    #[cfg(target_arch = "wasm32")]
+    pub fn map_file(path: &std::path::Path) -> Result<Self> {
+        std::fs::read(path).map(Self::from).map_err(|e| Error::io(path.display(), e))
+    }
+
     /// Says that `part` (a slice of these bytes, e.g. one tensor's data) has been read: a mapped
     /// file's pages under it leave memory until they are read again. Owned bytes stay as they are.
     pub fn release(&self, part: &[u8]) {

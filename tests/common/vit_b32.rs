@@ -52,7 +52,7 @@ pub fn load() -> Reference {
     let files = ModelFiles {
         name: "clip-vit-b32-random".into(),
         config_json: std::fs::read_to_string(folder.join("config.json")).unwrap(),
-        weights: safetensors_bytes(&expected["weights"]),
+        weights: safetensors_bytes(&expected["weights"]).into(),
         tokenizer_json: std::fs::read(fixture("tokenizer/clip/tokenizer.json")).unwrap(),
         preprocessor_json: None,
     };
