@@ -55,3 +55,19 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tolerance: f32
         panic!("{what}: {problem}");
     }
 }
+
+/// Panics with `what` unless both slices have the same length, every value is finite, and every
+/// element is within `tolerance · max|expected|` of the expected one: for errors that are known to
+/// be a share of the map's scale rather than of each element (an input that differs, such as the
+/// few levels by which two JPEG decoders disagree), never for parity of arithmetic.
+#[track_caller]
+pub fn assert_close_to_largest(what: &str, actual: &[f32], expected: &[f32], tolerance: f32) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths");
+    if let Some((i, v)) = actual.iter().chain(expected).enumerate().find(|(_, v)| !v.is_finite()) {
+        panic!("{what}: value {i} of actual then expected is {v}");
+    }
+    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if let Some((i, (a, e))) = actual.iter().zip(expected).enumerate().find(|(_, (a, e))| (*a - *e).abs() > tolerance * scale) {
+        panic!("{what}: element {i} is {a} but expected {e} (beyond {tolerance} × max|expected| = {scale:.3e})");
+    }
+}

@@ -6,7 +6,7 @@ pub mod compare;
 pub mod vit_b32;
 pub mod webgpu;
 
-pub use compare::assert_close;
+pub use compare::{assert_close, assert_close_to_largest};
 
 use std::path::{Path, PathBuf};
 
