@@ -48,9 +48,9 @@ after(async () => {
 
 /** Opens `file` through the page's file picker; resolves to its explanation. */
 async function openPhoto(page, file) {
-  const previous = await page.evaluate(() => globalThis.sightline.currentResult()?.explanation?.timings_ms?.total ?? null);
+  const previous = await page.evaluate(() => globalThis.sightlineTest.currentResult()?.explanation?.timings_ms?.total ?? null);
   await page.setInputFiles('.image-source input[type=file]', join(PHOTOS, file));
-  await page.waitForFunction((file) => globalThis.sightline.store.get().image?.name === file, file, { timeout: 30_000 });
+  await page.waitForFunction((file) => globalThis.sightlineTest.store.get().image?.name === file, file, { timeout: 30_000 });
   return waitForExplanation(page, { method: 'chefer', previous });
 }
 
@@ -62,7 +62,7 @@ test('each file gives the CLI’s explanation, in the displayed orientation', as
     const cli = await cliExplain({ image: join(PHOTOS, file), texts: TEXTS, target: 0, method: 'chefer' });
     const displayed = EXPECTED.cases.find((c) => c.file === file).displayed_wh;
     const shown = await page.evaluate(() => {
-      const { width, height, bitmap } = globalThis.sightline.store.get().image;
+      const { width, height, bitmap } = globalThis.sightlineTest.store.get().image;
       return [width, height, bitmap.width, bitmap.height];
     });
     assert.deepEqual(shown, [...displayed, ...displayed], `${file}: the page shows it ${shown[0]}×${shown[1]}, displayed it is ${displayed.join('×')}`);
@@ -88,7 +88,7 @@ test('the overlay of an EXIF-rotated photo lies over the object it points at', a
   // Under the top patch, the page draws the circle: yellow pixels in that square of the picture.
   const drawn = await page.evaluate(({ crop, row, column, rows, columns }) => {
     const element = document.querySelector('sl-explanation-view sl-heatmap');
-    const { bitmap } = globalThis.sightline.store.get().image;
+    const { bitmap } = globalThis.sightlineTest.store.get().image;
     const canvas = document.createElement('canvas');
     canvas.width = bitmap.width;
     canvas.height = bitmap.height;
@@ -112,7 +112,7 @@ test('transparent areas are shown white, as the engine explains them', async () 
   await openPhoto(page, 'transparent.png');
   // The bottom strip of this cut-out is fully transparent and stores the photo's colours.
   const pixels = await page.evaluate(() => {
-    const { bitmap } = globalThis.sightline.store.get().image;
+    const { bitmap } = globalThis.sightlineTest.store.get().image;
     const canvas = document.createElement('canvas');
     canvas.width = bitmap.width;
     canvas.height = bitmap.height;
@@ -128,12 +128,13 @@ test('transparent areas are shown white, as the engine explains them', async () 
 
 test('a truncated photo is refused with the engine’s reason, and the last image stays', async () => {
   const { page } = session;
-  const before = await page.evaluate(() => globalThis.sightline.store.get().image.key);
+  const before = await page.evaluate(() => globalThis.sightlineTest.store.get().image.key);
   const bytes = readFileSync(join(PHOTOS, 'orientation-6.jpg'));
   await page.setInputFiles('.image-source input[type=file]', { name: 'cut.jpg', mimeType: 'image/jpeg', buffer: bytes.subarray(0, 300) });
-  await page.waitForSelector('sl-alerts [role="alert"] .alert');
-  const text = await page.textContent('sl-alerts [role="alert"]');
+  const error = page.locator('.drop-zone .field-error[role="alert"]');
+  await error.waitFor();
+  const text = await error.textContent();
   assert.match(text, /cut\.jpg/);
   assert.match(text, /not an image Sightline can read/);
-  assert.equal(await page.evaluate(() => globalThis.sightline.store.get().image.key), before);
+  assert.equal(await page.evaluate(() => globalThis.sightlineTest.store.get().image.key), before);
 });
