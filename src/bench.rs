@@ -179,9 +179,10 @@ pub fn random_quantized_explainer<B: Backend>(
     let source = ModelFiles {
         name: format!("random {arch}"),
         config_json: serde_json::to_string(&config).map_err(|e| Error::Config(e.to_string()))?,
-        weights: random_clip_safetensors(&config, 0)?,
+        weights: random_clip_safetensors(&config, 0)?.into(),
         tokenizer_json: benchmark_tokenizer_json(&config).into_bytes(),
         preprocessor_json: None,
+        generative: Default::default(),
     };
     let options = QuantizeOptions { format, quantize_embeddings: false };
     let gguf = quantize_model(&source, &options)?.bytes;

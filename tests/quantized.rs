@@ -31,7 +31,7 @@ fn random_with_mlp_256() -> ModelFiles {
     config["text_config"]["intermediate_size"] = 256.into();
     let config_json = config.to_string();
     let weights = random_clip_safetensors(&ClipConfig::from_json(&config_json).unwrap(), 11).unwrap();
-    ModelFiles { config_json, weights, ..base }
+    ModelFiles { config_json, weights: weights.into(), ..base }
 }
 
 fn quantized(files: &ModelFiles, format: QuantFormat) -> ModelFiles {
@@ -43,7 +43,7 @@ fn quantized(files: &ModelFiles, format: QuantFormat) -> ModelFiles {
 /// The same tensors in f32 safetensors, quantized ones expanded: the model a quantized model
 /// claims to be.
 fn dequantized(files: &ModelFiles) -> ModelFiles {
-    let weights = Weights::from_bytes(&files.weights).unwrap();
+    let weights = Weights::from_files(&files.weights).unwrap();
     let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = weights
         .tensor_shapes()
         .into_iter()
@@ -54,7 +54,7 @@ fn dequantized(files: &ModelFiles) -> ModelFiles {
         .collect();
     let views: Vec<(String, TensorView)> =
         tensors.iter().map(|(n, s, d)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).unwrap())).collect();
-    ModelFiles { weights: safetensors::serialize(views, None).unwrap(), ..files.clone() }
+    ModelFiles { weights: safetensors::serialize(views, None).unwrap().into(), ..files.clone() }
 }
 
 fn explain(explainer: &Explainer<CpuBackend>, method: Method) -> sightline::explain::Explanation {

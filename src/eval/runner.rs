@@ -40,7 +40,7 @@ pub fn evaluate_model_with_progress<B: Backend + Clone>(
     let trained = Explainer::load(backend.clone(), files)?;
     let random_files = ModelFiles {
         name: format!("{} (randomized)", files.name),
-        weights: random_clip_safetensors(trained.config(), settings.seed)?,
+        weights: random_clip_safetensors(trained.config(), settings.seed)?.into(),
         ..files.clone()
     };
     let randomized = Explainer::load(backend, &random_files)?;

@@ -1,16 +1,20 @@
-//! One way to read a checkpoint's tensors whatever the file: safetensors (dense) or GGUF (dense
-//! or quantized). Every read is checked by name and shape with the same errors for both.
+//! One way to read a checkpoint's tensors whatever the file: safetensors (dense, one file or
+//! shards) or GGUF (dense or quantized). Every read is checked by name and shape with the same
+//! errors for all.
 
 use super::floats::{bf16_values, f16_values, f32_values};
 use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
 use super::quantized::QuantizedMatrix;
+use super::files::WeightFiles;
 use super::safetensors::SafetensorsWeights;
+use super::sharded::ShardedSafetensors;
 use super::{check_shape, HostTensor};
 use crate::error::{Error, Result};
 use candle_core::quantized::GgmlDType;
 
 pub enum Weights<'a> {
     Safetensors(SafetensorsWeights<'a>),
+    Sharded(ShardedSafetensors<'a>),
     Gguf(GgufFile<'a>),
 }
 
@@ -21,6 +25,14 @@ pub enum MatrixSource {
 }
 
 impl<'a> Weights<'a> {
+    /// A checkpoint's weights: one file (see [`Weights::from_bytes`]) or shards.
+    pub fn from_files(files: &'a WeightFiles) -> Result<Self> {
+        match files {
+            WeightFiles::Single(bytes) => Self::from_bytes(bytes),
+            WeightFiles::Sharded(shards) => Ok(Weights::Sharded(ShardedSafetensors::from_files(shards)?)),
+        }
+    }
+
     /// A GGUF file when `bytes` start with its magic number, safetensors otherwise.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
         if is_gguf(bytes) {
@@ -36,6 +48,7 @@ impl<'a> Weights<'a> {
     pub fn dtype_name(&self) -> String {
         match self {
             Weights::Safetensors(file) => file.dtype_name().to_string(),
+            Weights::Sharded(files) => files.dtype_name().to_string(),
             Weights::Gguf(file) => {
                 if let Ok(Some(requested)) = file.metadata_string(QUANTIZATION_KEY) {
                     return requested.to_string();
@@ -71,6 +84,7 @@ impl<'a> Weights<'a> {
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         match self {
             Weights::Safetensors(file) => file.tensor_shapes(),
+            Weights::Sharded(files) => files.tensor_shapes(),
             Weights::Gguf(file) => file.tensors().iter().map(|t| (t.name.to_string(), t.shape().to_vec())).collect(),
         }
     }
@@ -80,6 +94,7 @@ impl<'a> Weights<'a> {
     pub fn get(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
         match self {
             Weights::Safetensors(file) => file.get(name, expected),
+            Weights::Sharded(files) => files.get(name, expected),
             Weights::Gguf(file) => {
                 let tensor = gguf_tensor(file, name, expected)?;
                 match dense_values(tensor) {

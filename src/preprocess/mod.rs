@@ -1,14 +1,28 @@
-//! The only place where inputs become model tensors: images (decode, resize, crop, normalize, as
-//! CLIP's image processor does) and texts (the checkpoint's tokenizer.json).
+//! The only place where inputs become model tensors and outputs become text: images (decode,
+//! resize, crop, normalize, as CLIP's image processor does), texts (the checkpoint's
+//! tokenizer.json), LLaVA's prompts (chat template, expanded image placeholder) and generated ids
+//! back to text.
 
+mod chat_template;
 mod image;
+mod llava_processor;
+mod llava_processor_config;
 mod processor_config;
 mod resample;
 mod text;
+mod text_stream;
+mod tokenizer_class;
+mod tokenizer_config;
 
 pub use self::image::{decode_image, CropRect as ImageCropRect, ImageLimits, PreparedImage, Preprocessor};
+pub use chat_template::{ChatTemplate, TemplateLimits, TemplateTokens};
+pub use llava_processor::{LlavaProcessor, LlavaPrompt};
+pub use llava_processor_config::LlavaProcessorConfig;
 pub use processor_config::PreprocessorConfig;
 pub use text::{TextEncoder, TokenizedText};
+pub use text_stream::{token_text, TextStream};
+pub use tokenizer_class::load_tokenizer;
+pub use tokenizer_config::TokenizerConfig;
 
 /// CLIP's normalization constants, used when a checkpoint ships no preprocessor_config.json. Written
 /// digit for digit as OpenAI published them.

@@ -1,7 +1,8 @@
-//! Configs mirroring Hugging Face's `config.json` for CLIP (`CLIPConfig`, `CLIPTextConfig`,
-//! `CLIPVisionConfig`) with transformers' defaults, so published checkpoints load unchanged, and
-//! presets at the real sizes of the OpenAI checkpoints for benchmarks.
+//! CLIP's configs (`CLIPConfig`, `CLIPTextConfig`, `CLIPVisionConfig`) with transformers' defaults,
+//! and presets at the real sizes of the OpenAI checkpoints for benchmarks. LLaVA's vision tower is a
+//! `CLIPVisionConfig` too.
 
+use super::{ModelFamily, CLIP_ARCHITECTURE};
 use crate::backend::Activation;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -125,15 +126,50 @@ impl ClipVisionConfig {
     pub fn num_patches(&self) -> usize {
         self.grid_side() * self.grid_side()
     }
-}
 
-const CLIP_ARCHITECTURE: &str = "CLIPModel";
+    /// Catches vision configs that parse but cannot describe a working tower.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("image_size", self.image_size),
+            ("patch_size", self.patch_size),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(Error::Config(format!("vision_config.{name} must be positive")));
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::Config(format!(
+                "vision_config.hidden_size ({}) is not divisible by num_attention_heads ({})",
+                self.hidden_size, self.num_attention_heads
+            )));
+        }
+        if self.num_channels != 3 {
+            return Err(Error::Config(format!(
+                "vision_config.num_channels is {}, only RGB (3) is supported",
+                self.num_channels
+            )));
+        }
+        if self.patch_size > self.image_size {
+            return Err(Error::Config(format!(
+                "vision_config.patch_size ({}) is larger than image_size ({})",
+                self.patch_size, self.image_size
+            )));
+        }
+        self.encoder()?;
+        Ok(())
+    }
+}
 
 impl ClipConfig {
     pub fn from_json(text: &str) -> Result<Self> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| Error::Config(format!("config.json is not valid JSON: {e}")))?;
-        check_architecture(&value)?;
+        ModelFamily::from_config_value(&value)?.expect(ModelFamily::Clip)?;
         let config: ClipConfig =
             serde_json::from_value(value).map_err(|e| Error::Config(format!("config.json: {e}")))?;
         config.validate()?;
@@ -143,7 +179,6 @@ impl ClipConfig {
     /// Catches configs that parse but cannot describe a working model, before any weight is read.
     pub fn validate(&self) -> Result<()> {
         let text = &self.text_config;
-        let vision = &self.vision_config;
         let positive = [
             ("text_config.vocab_size", text.vocab_size),
             ("text_config.hidden_size", text.hidden_size),
@@ -151,12 +186,6 @@ impl ClipConfig {
             ("text_config.num_hidden_layers", text.num_hidden_layers),
             ("text_config.num_attention_heads", text.num_attention_heads),
             ("text_config.max_position_embeddings", text.max_position_embeddings),
-            ("vision_config.hidden_size", vision.hidden_size),
-            ("vision_config.intermediate_size", vision.intermediate_size),
-            ("vision_config.num_hidden_layers", vision.num_hidden_layers),
-            ("vision_config.num_attention_heads", vision.num_attention_heads),
-            ("vision_config.image_size", vision.image_size),
-            ("vision_config.patch_size", vision.patch_size),
             ("projection_dim", self.projection_dim),
         ];
         for (name, value) in positive {
@@ -164,30 +193,14 @@ impl ClipConfig {
                 return Err(Error::Config(format!("{name} must be positive")));
             }
         }
-        for (tower, hidden, heads) in [
-            ("text_config", text.hidden_size, text.num_attention_heads),
-            ("vision_config", vision.hidden_size, vision.num_attention_heads),
-        ] {
-            if hidden % heads != 0 {
-                return Err(Error::Config(format!(
-                    "{tower}.hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})"
-                )));
-            }
-        }
-        if vision.num_channels != 3 {
+        if text.hidden_size % text.num_attention_heads != 0 {
             return Err(Error::Config(format!(
-                "vision_config.num_channels is {}, only RGB (3) is supported",
-                vision.num_channels
+                "text_config.hidden_size ({}) is not divisible by num_attention_heads ({})",
+                text.hidden_size, text.num_attention_heads
             )));
         }
-        if vision.patch_size > vision.image_size {
-            return Err(Error::Config(format!(
-                "vision_config.patch_size ({}) is larger than image_size ({})",
-                vision.patch_size, vision.image_size
-            )));
-        }
+        self.vision_config.validate()?;
         text.encoder()?;
-        vision.encoder()?;
         Ok(())
     }
 
@@ -212,28 +225,6 @@ impl ClipConfig {
         config.name_or_path = Some(format!("random {name}"));
         Ok(config)
     }
-}
-
-fn check_architecture(value: &serde_json::Value) -> Result<()> {
-    let architectures: Vec<&str> = value
-        .get("architectures")
-        .and_then(|a| a.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    let model_type = value.get("model_type").and_then(|m| m.as_str());
-    if architectures.contains(&CLIP_ARCHITECTURE) || model_type == Some("clip") {
-        return Ok(());
-    }
-    let found = match (architectures.first(), model_type) {
-        (Some(arch), _) => arch.to_string(),
-        (None, Some(kind)) => format!("model_type `{kind}`"),
-        (None, None) => {
-            return Err(Error::Config(
-                "config.json names neither `architectures` nor `model_type`; expected a CLIPModel config".into(),
-            ))
-        }
-    };
-    Err(Error::UnsupportedArchitecture(format!("{found} (supported: {CLIP_ARCHITECTURE})")))
 }
 
 mod defaults {
