@@ -182,6 +182,7 @@ pub fn random_quantized_explainer<B: Backend>(
         weights: random_clip_safetensors(&config, 0)?.into(),
         tokenizer_json: benchmark_tokenizer_json(&config).into_bytes(),
         preprocessor_json: None,
+        generative: Default::default(),
     };
     let options = QuantizeOptions { format, quantize_embeddings: false };
     let gguf = quantize_model(&source, &options)?.bytes;

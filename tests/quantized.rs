@@ -43,7 +43,7 @@ fn quantized(files: &ModelFiles, format: QuantFormat) -> ModelFiles {
 /// The same tensors in f32 safetensors, quantized ones expanded: the model a quantized model
 /// claims to be.
 fn dequantized(files: &ModelFiles) -> ModelFiles {
-    let weights = Weights::from_bytes(&files.weights).unwrap();
+    let weights = Weights::from_files(&files.weights).unwrap();
     let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = weights
         .tensor_shapes()
         .into_iter()

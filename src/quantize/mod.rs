@@ -94,7 +94,7 @@ impl QuantizedModel {
 
 /// Quantizes every tensor of `files` as the plan says and writes the GGUF file in memory.
 pub fn quantize_model(files: &ModelFiles, options: &QuantizeOptions) -> Result<QuantizedModel> {
-    let weights = Weights::from_file(&files.weights)?;
+    let weights = Weights::from_files(&files.weights)?;
     let mut stored: Vec<(TensorChoice, Vec<u8>)> = Vec::new();
     for (name, shape) in weights.tensor_shapes() {
         let role = TensorRole::of(&name, &shape);
