@@ -87,6 +87,11 @@ impl<T: Clone> LlavaModel<T> {
         Ok(LlavaModel { vision, projector, decoder, config, feature_layers })
     }
 
+    /// How many image patches the vision tower sees (the grid, row-major).
+    pub fn patch_tokens(&self) -> usize {
+        self.config.vision_config.num_patches()
+    }
+
     /// pixels (B, 3, S, S) → the rows of the image tokens (B, N_img, D_text).
     pub fn image_features<B: Backend<Tensor = T>>(
         &self,
@@ -251,6 +256,23 @@ impl<T: Clone> LlavaModel<T> {
         backend.reshape(&scores, &[batch])
     }
 
+    /// The logit of `token.id` read through the head at each of `positions` of the pass,
+    /// lm_head(norm(h_L))[p, id], (N).
+    pub fn scores_at<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        pass: &SequencePass<T>,
+        positions: &std::ops::Range<usize>,
+        token: &ExplainedLogit,
+    ) -> Result<T> {
+        let rows: Vec<u32> = positions.clone().map(|p| p as u32).collect();
+        let states = backend.select_rows(&pass.decoder.output, &rows)?;
+        let width = self.config.text_config.hidden_size;
+        let head_row = backend.reshape(&self.decoder.head_rows(backend, &[token.id])?, &[1, width])?;
+        let scores = backend.linear(&self.decoder.normed(backend, &states)?, &head_row, None)?;
+        backend.reshape(&scores, &[rows.len()])
+    }
+
     /// ∂s/∂pixels for each image of a batch (B, 3, S, S) with the sequence `ids` fixed: one pass
     /// forward and back per batch, (B, 3, S, S).
     pub fn input_gradients<B: Backend<Tensor = T>>(
@@ -312,6 +334,11 @@ impl<T: Clone> LlavaModel<T> {
         let by_budget = budget_bytes / per_sequence_bytes.max(1);
         let by_tensor = max_tensor_bytes / largest_tensor_bytes.max(1);
         by_budget.min(by_tensor).min(vision).max(1)
+    }
+
+    /// How many tokens' backward passes one batch may hold through a pass of `tokens` tokens.
+    pub fn seeds_per_batch(&self, tokens: usize, budget_bytes: usize, max_tensor_bytes: usize) -> usize {
+        self.sequences_per_batch(tokens, Recording::Backward, budget_bytes, max_tensor_bytes)
     }
 
     /// Prefills `cache` with the prompt `ids` (its image tokens replaced by the image's features)

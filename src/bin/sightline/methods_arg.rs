@@ -7,6 +7,6 @@ use sightline::Result;
 pub fn parse_methods(names: Option<&[String]>) -> Result<Vec<Method>> {
     match names {
         Some(names) => names.iter().map(|name| name.trim().parse()).collect(),
-        None => Ok(Method::ALL.to_vec()),
+        None => Ok(Method::CLIP.to_vec()),
     }
 }
