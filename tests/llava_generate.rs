@@ -310,3 +310,60 @@ fn sampling_with_a_seed_gives_one_answer_and_stopping_early_is_honoured() {
         .unwrap();
     assert_eq!(stopped.tokens.len(), 2);
 }
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sightline")).args(args).output().unwrap()
+}
+
+#[test]
+fn the_cli_streams_the_answer_and_writes_the_library_s_json_and_overlays() {
+    let Case { explainer, expected, image } = case("llava-random-a");
+    let folder = fixture("llava-random-a");
+    let out = std::env::temp_dir().join(format!("sightline-generate-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let prefix = out.join("token");
+    let output = cli(&[
+        "generate",
+        "--model",
+        folder.to_str().unwrap(),
+        "--image",
+        folder.join("image.png").to_str().unwrap(),
+        "--prompt",
+        expected["prompt"].as_str().unwrap(),
+        "--max-tokens",
+        "6",
+        "--method",
+        "chefer",
+        "--json",
+        "-",
+        "--png",
+        prefix.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Generation = serde_json::from_slice(&output.stdout).unwrap();
+    let library = run(&explainer, &expected, &image, Some(Method::Chefer), None, None);
+    assert_eq!(String::from_utf8_lossy(&output.stderr).trim_end(), library.answer, "the streamed answer");
+    assert_eq!(printed.tokens.len(), library.tokens.len());
+    for (cli, lib) in printed.tokens.iter().zip(&library.tokens) {
+        assert_eq!(cli.token.id, lib.token.id);
+        assert_eq!(cli.patch_scores, lib.patch_scores);
+        assert_eq!(cli.text_scores, lib.text_scores);
+        assert_eq!(cli.text_tokens.as_ref().map(Vec::len), cli.text_scores.as_ref().map(Vec::len));
+        let png = std::fs::read(prefix.with_file_name(format!("token-{}.png", cli.token.index))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn each_command_names_the_other_for_the_other_family() {
+    let llava = fixture("llava-random-a");
+    let clip = fixture("clip-random-a");
+    let image = llava.join("image.png");
+    let explain = cli(&["explain", "--model", llava.to_str().unwrap(), "--image", image.to_str().unwrap(), "--text", "a", "--method", "gradient"]);
+    assert!(!explain.status.success());
+    assert!(String::from_utf8_lossy(&explain.stderr).contains("ask it a question with `sightline generate"));
+    let generate = cli(&["generate", "--model", clip.to_str().unwrap(), "--image", image.to_str().unwrap(), "--prompt", "a"]);
+    assert!(!generate.status.success());
+    assert!(String::from_utf8_lossy(&generate.stderr).contains("use `sightline explain"));
+}
