@@ -83,6 +83,23 @@ pub struct GenerativeFiles {
     pub chat_template_json: Option<String>,
 }
 
+impl GenerativeFiles {
+    /// Each file there is with the GGUF metadata key it is stored under.
+    pub fn gguf_entries(&self) -> Vec<(&'static str, &str)> {
+        [
+            (gguf::PROCESSOR_KEY, &self.processor_json),
+            (gguf::GENERATION_CONFIG_KEY, &self.generation_config_json),
+            (gguf::TOKENIZER_CONFIG_KEY, &self.tokenizer_config_json),
+            (gguf::SPECIAL_TOKENS_MAP_KEY, &self.special_tokens_map_json),
+            (gguf::CHAT_TEMPLATE_KEY, &self.chat_template_jinja),
+            (gguf::CHAT_TEMPLATE_JSON_KEY, &self.chat_template_json),
+        ]
+        .into_iter()
+        .filter_map(|(key, text)| text.as_deref().map(|text| (key, text)))
+        .collect()
+    }
+}
+
 impl ModelFiles {
     /// Reads a checkpoint folder or a `.gguf` file; `path` may also be one of a folder's files,
     /// meaning its folder.
@@ -154,8 +171,9 @@ fn read_json_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl ModelFiles {
-    /// A GGUF file written by `sightline quantize`: config.json, tokenizer.json and
-    /// preprocessor_config.json come from its metadata, the tensors stay in `weights`.
+    /// A GGUF file written by `sightline quantize`: config.json, tokenizer.json,
+    /// preprocessor_config.json and a generative checkpoint's other text files come from its
+    /// metadata, the tensors stay in `weights`.
     pub fn from_gguf_bytes(name: String, bytes: impl Into<WeightBytes>) -> Result<Self> {
         let bytes = bytes.into();
         let file = GgufFile::parse(&bytes)?;
@@ -166,7 +184,16 @@ impl ModelFiles {
         };
         let config_json = required(gguf::CONFIG_KEY, "config.json")?;
         let tokenizer_json = required(gguf::TOKENIZER_KEY, "tokenizer.json")?.into_bytes();
-        let preprocessor_json = file.metadata_string(gguf::PREPROCESSOR_KEY)?.map(str::to_string);
+        let optional = |key: &str| -> Result<Option<String>> { Ok(file.metadata_string(key)?.map(str::to_string)) };
+        let preprocessor_json = optional(gguf::PREPROCESSOR_KEY)?;
+        let generative = GenerativeFiles {
+            processor_json: optional(gguf::PROCESSOR_KEY)?,
+            generation_config_json: optional(gguf::GENERATION_CONFIG_KEY)?,
+            tokenizer_config_json: optional(gguf::TOKENIZER_CONFIG_KEY)?,
+            special_tokens_map_json: optional(gguf::SPECIAL_TOKENS_MAP_KEY)?,
+            chat_template_jinja: optional(gguf::CHAT_TEMPLATE_KEY)?,
+            chat_template_json: optional(gguf::CHAT_TEMPLATE_JSON_KEY)?,
+        };
         let name = match file.metadata_string(gguf::NAME_KEY)? {
             Some(stored) if name.is_empty() => stored.to_string(),
             _ => name,
@@ -178,8 +205,7 @@ impl ModelFiles {
             weights: WeightFiles::Single(bytes),
             tokenizer_json,
             preprocessor_json,
-            // Quantized LLaVA files will carry these under their own metadata keys; CLIP has none.
-            generative: GenerativeFiles::default(),
+            generative,
         })
     }
 }
