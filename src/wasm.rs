@@ -104,7 +104,14 @@ impl Engine {
         preprocessor_json: Option<String>,
     ) -> Result<Engine, JsError> {
         let weights = weights.into();
-        Self::load(ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json, generative: Default::default() })
+        Self::load(ModelFiles {
+            name,
+            config_json,
+            weights,
+            tokenizer_json,
+            preprocessor_json,
+            generative: Default::default(),
+        })
     }
 
     /// One GGUF file from `sightline quantize` (config, tokenizer and preprocessor config in its
@@ -454,7 +461,8 @@ pub fn quantize_model_files(
 ) -> Result<Vec<u8>, JsError> {
     let options = quantize_options(format)?;
     let weights = weights.into();
-    let files = ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json, generative: Default::default() };
+    let files =
+        ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json, generative: Default::default() };
     let model = crate::quantize::quantize_model(&files, &options).map_err(js_error)?;
     Ok(model.bytes)
 }

@@ -71,6 +71,7 @@ fn run<B: Backend>(
         options: options(expected),
         token,
         contrast,
+        answer: None,
     };
     explainer.generate(&request, &mut |_| true).unwrap()
 }
@@ -112,6 +113,7 @@ fn prompts_and_greedy_answers_equal_transformers() {
             options: MethodOptions::default(),
             token: None,
             contrast: None,
+            answer: None,
         };
         let generation = explainer
             .generate(&request, &mut |token| {
@@ -130,7 +132,8 @@ fn prompts_and_greedy_answers_equal_transformers() {
         let probs: Vec<f32> = generation.tokens.iter().map(|t| t.token.prob).collect();
         assert_close(&format!("{folder} probs"), &probs, &floats(&expected["generated_probs"]), LOGIT_TOLERANCE);
         for (token, top) in generation.tokens.iter().zip(expected["generated_top"].as_array().unwrap()) {
-            let expected_ids: Vec<u32> = top.as_array().unwrap().iter().map(|c| c[0].as_u64().unwrap() as u32).collect();
+            let expected_ids: Vec<u32> =
+                top.as_array().unwrap().iter().map(|c| c[0].as_u64().unwrap() as u32).collect();
             let got: Vec<u32> = token.token.top.iter().map(|c| c.id).collect();
             assert_eq!(got, expected_ids, "{folder}: candidates of token {}", token.token.index);
         }
@@ -149,7 +152,12 @@ fn the_cached_generation_equals_recomputing_the_whole_sequence() {
             let id = token.token.id as usize;
             // The cached step's logit of its own token, and its top candidates' probabilities,
             // against one forward over the whole sequence: only the summation order differs.
-            assert_close(&format!("{folder} token {} logit", token.token.index), &[token.token.logit], &[logits[id]], 1e-5);
+            assert_close(
+                &format!("{folder} token {} logit", token.token.index),
+                &[token.token.logit],
+                &[logits[id]],
+                1e-5,
+            );
             let top = sightline::generate::top_candidates(logits, token.token.top.len());
             let cached: Vec<f32> = token.token.top.iter().map(|c| c.prob).collect();
             let full: Vec<f32> = top.iter().map(|(_, p)| *p).collect();
@@ -164,7 +172,8 @@ fn every_method_explains_every_token_as_transformers_does() {
         let Case { explainer, expected, image } = case(folder);
         let tokens = expected["tokens"].as_array().unwrap();
         for method in Method::GENERATIVE {
-            let with_method: Vec<&Value> = tokens.iter().filter(|t| t["methods"].get(method.name()).is_some()).collect();
+            let with_method: Vec<&Value> =
+                tokens.iter().filter(|t| t["methods"].get(method.name()).is_some()).collect();
             assert!(!with_method.is_empty(), "{folder}: the reference has no {method}");
             // All tokens in one request where the reference has them all; else token by token.
             let generations: Vec<(usize, Generation)> = if with_method.len() == tokens.len() {
@@ -262,14 +271,21 @@ fn requests_a_generation_cannot_serve_are_refused_with_reasons() {
         options: MethodOptions::default(),
         token,
         contrast,
+        answer: None,
     };
     let error = |request: GenerateRequest| explainer.generate(&request, &mut |_| true).unwrap_err().to_string();
     assert!(error(base(Some(Method::Gradcam), None, None)).contains("gradcam explains CLIP scores"));
-    assert!(error(base(Some(Method::Gradient), Some(9), None)).contains("token 9 is out of range: the answer has 4 tokens"));
+    assert!(
+        error(base(Some(Method::Gradient), Some(9), None)).contains("token 9 is out of range: the answer has 4 tokens")
+    );
     assert!(error(base(Some(Method::Gradient), None, Some(ContrastToken::Id(3)))).contains("needs the answer token"));
-    assert!(error(base(Some(Method::Gradient), Some(0), Some(ContrastToken::Id(1 << 30)))).contains("outside the vocabulary"));
-    assert!(error(base(Some(Method::Gradient), Some(0), Some(ContrastToken::Text("two words")))).contains("not one; use a single token"));
-    assert!(error(base(Some(Method::TokenActivation), Some(0), Some(ContrastToken::Id(3)))).contains("no contrast form"));
+    assert!(error(base(Some(Method::Gradient), Some(0), Some(ContrastToken::Id(1 << 30))))
+        .contains("outside the vocabulary"));
+    assert!(error(base(Some(Method::Gradient), Some(0), Some(ContrastToken::Text("two words"))))
+        .contains("not one; use a single token"));
+    assert!(
+        error(base(Some(Method::TokenActivation), Some(0), Some(ContrastToken::Id(3)))).contains("no contrast form")
+    );
     let mut long = base(None, None, None);
     long.max_tokens = 0;
     assert!(error(long).contains("max tokens must be between 1 and"));
@@ -294,6 +310,7 @@ fn sampling_with_a_seed_gives_one_answer_and_stopping_early_is_honoured() {
         options: MethodOptions::default(),
         token: None,
         contrast: None,
+        answer: None,
     };
     let answer = |seed| -> Vec<u32> {
         explainer.generate(&request(seed), &mut |_| true).unwrap().tokens.iter().map(|t| t.token.id).collect()
@@ -360,10 +377,60 @@ fn each_command_names_the_other_for_the_other_family() {
     let llava = fixture("llava-random-a");
     let clip = fixture("clip-random-a");
     let image = llava.join("image.png");
-    let explain = cli(&["explain", "--model", llava.to_str().unwrap(), "--image", image.to_str().unwrap(), "--text", "a", "--method", "gradient"]);
+    let explain = cli(&[
+        "explain",
+        "--model",
+        llava.to_str().unwrap(),
+        "--image",
+        image.to_str().unwrap(),
+        "--text",
+        "a",
+        "--method",
+        "gradient",
+    ]);
     assert!(!explain.status.success());
     assert!(String::from_utf8_lossy(&explain.stderr).contains("ask it a question with `sightline generate"));
-    let generate = cli(&["generate", "--model", clip.to_str().unwrap(), "--image", image.to_str().unwrap(), "--prompt", "a"]);
+    let generate =
+        cli(&["generate", "--model", clip.to_str().unwrap(), "--image", image.to_str().unwrap(), "--prompt", "a"]);
     assert!(!generate.status.success());
     assert!(String::from_utf8_lossy(&generate.stderr).contains("use `sightline explain"));
+}
+
+#[test]
+fn a_given_answer_is_explained_as_if_it_had_been_generated() {
+    let Case { explainer, expected, image } = case("llava-random-a");
+    let generated = run(&explainer, &expected, &image, Some(Method::Chefer), None, None);
+    let ids: Vec<u32> = generated.tokens.iter().map(|t| t.token.id).collect();
+    fn request<'a>(image: &'a [u8], expected: &'a Value, answer: Option<&'a [u32]>) -> GenerateRequest<'a> {
+        GenerateRequest {
+            image: ImageInput::Encoded(image),
+            prompt: expected["prompt"].as_str().unwrap(),
+            max_tokens: 1,
+            sampling: SamplingOptions::default(),
+            method: Some(Method::Chefer),
+            options: options(expected),
+            token: None,
+            contrast: None,
+            answer,
+        }
+    }
+    let given = explainer.generate(&request(&image, &expected, Some(&ids)), &mut |_| true).unwrap();
+    assert_eq!(given.answer, generated.answer);
+    for (g, r) in given.tokens.iter().zip(&generated.tokens) {
+        assert_eq!(g.token.id, r.token.id);
+        assert_close("given answer logit", &[g.token.logit], &[r.token.logit], 1e-5);
+        assert_close("given answer map", g.patch_scores.as_ref().unwrap(), r.patch_scores.as_ref().unwrap(), 1e-5);
+    }
+    // Any tokens, even ones the model would never pick, and past an end-of-sequence token.
+    let eos = expected["eos_token_ids"][0].as_u64().unwrap() as u32;
+    let odd = [eos, 7, 7, 300];
+    let forced = explainer.generate(&request(&image, &expected, Some(&odd)), &mut |_| true).unwrap();
+    assert_eq!(forced.tokens.iter().map(|t| t.token.id).collect::<Vec<_>>(), odd);
+    assert!(forced.tokens.iter().all(|t| t.patch_scores.is_some()));
+    let error = |answer: &[u32]| {
+        explainer.generate(&request(&image, &expected, Some(answer)), &mut |_| true).unwrap_err().to_string()
+    };
+    assert!(error(&[]).contains("a given answer must have 1 to"));
+    assert!(error(&[1 << 30]).contains("outside the vocabulary"));
+    assert!(error(&vec![1; 100_000]).contains("a given answer must have 1 to"));
 }

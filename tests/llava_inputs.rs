@@ -88,7 +88,9 @@ fn configs_and_weights_resolve_in_every_naming() {
         assert!(head.data.iter().all(|v| v.is_finite()));
         let kv = text.num_key_value_heads * text.head_dim;
         let last = text.num_hidden_layers - 1;
-        weights.get(&format!("{}.layers.{last}.self_attn.k_proj.weight", names.decoder), &[kv, text.hidden_size]).unwrap();
+        weights
+            .get(&format!("{}.layers.{last}.self_attn.k_proj.weight", names.decoder), &[kv, text.hidden_size])
+            .unwrap();
         let patch = [vision.hidden_size, 3, vision.patch_size, vision.patch_size];
         weights.get(&format!("{}.embeddings.patch_embedding.weight", names.vision_tower), &patch).unwrap();
         weights.get(&format!("{}.linear_2.weight", names.projector), &[text.hidden_size, text.hidden_size]).unwrap();
@@ -159,7 +161,8 @@ fn rotary_frequencies_equal_transformers_for_every_rope_form() {
     for (name, case) in cases.as_object().unwrap() {
         let text = LlamaConfig::from_value(Some(&case["text_config"])).unwrap();
         let rope = text.rope.frequencies(text.head_dim).unwrap();
-        let expected: Vec<f64> = case["inverse_frequencies"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let expected: Vec<f64> =
+            case["inverse_frequencies"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(rope.inverse_frequencies.len(), expected.len(), "{name}");
         for (i, (f, e)) in rope.inverse_frequencies.iter().zip(&expected).enumerate() {
             assert!((f - e).abs() <= 1e-6 * e.abs(), "{name}: frequency {i} is {f}, transformers has {e}");

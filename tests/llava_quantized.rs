@@ -54,6 +54,7 @@ fn generate(files: &ModelFiles, method: Method) -> Generation {
         options: MethodOptions { steps: 4, ..MethodOptions::default() },
         token: None,
         contrast: None,
+        answer: None,
     };
     explainer.generate(&request, &mut |_| true).unwrap()
 }
@@ -103,4 +104,31 @@ fn every_format_generates_and_explains_as_its_dequantized_weights_do() {
             assert_eq!(ids(&generate(&copy, Method::Gradient)), ids(&full), "q8_0 gives the original's answer");
         }
     }
+}
+
+#[test]
+fn answer_drift_of_a_model_against_itself_is_none_and_against_q8_0_is_measured() {
+    use sightline::eval::{answer_drift, EvalSettings};
+    let files = original();
+    let settings = EvalSettings {
+        scenes: 2,
+        methods: vec![Method::Gradient, Method::Chefer],
+        steps: 4,
+        ..EvalSettings::default()
+    };
+    let model = GenerativeExplainer::load(CpuBackend, &files).unwrap();
+    let same =
+        answer_drift(&model, &GenerativeExplainer::load(CpuBackend, &files).unwrap(), &settings, |_, _| {}).unwrap();
+    assert_eq!(same.questions, 4, "two scenes, two questions each");
+    assert_eq!(same.answer_agreement, 1.0);
+    for row in &same.rows {
+        assert_eq!((row.mean_spearman, row.min_spearman, row.top_patch_agreement), (1.0, 1.0, 1.0), "{:?}", row.method);
+    }
+    let copy = GenerativeExplainer::load(CpuBackend, &quantized(&files, QuantFormat::Q8_0)).unwrap();
+    let drifted = answer_drift(&model, &copy, &settings, |_, _| {}).unwrap();
+    assert_eq!(drifted.dtype_b, "q8_0");
+    for row in &drifted.rows {
+        assert!(row.mean_spearman > 0.8 && row.mean_spearman < 1.0, "{:?}: ρ {}", row.method, row.mean_spearman);
+    }
+    assert!(drifted.to_markdown().contains("| chefer |"));
 }

@@ -97,7 +97,8 @@ mod tests {
         let c = GenerationConfig::resolve(Some(r#"{"eos_token_id": [2, 7], "max_new_tokens": 5}"#), &text()).unwrap();
         assert_eq!((c.eos_token_ids.as_slice(), c.max_new_tokens, c.bos_token_id), (&[2, 7][..], Some(5), Some(1)));
         assert!(c.is_eos(7) && !c.is_eos(1));
-        let sampling = r#"{"do_sample": true, "temperature": 0.7, "top_k": 40, "top_p": 0.9, "transformers_version": "5"}"#;
+        let sampling =
+            r#"{"do_sample": true, "temperature": 0.7, "top_k": 40, "top_p": 0.9, "transformers_version": "5"}"#;
         let c = GenerationConfig::resolve(Some(sampling), &text()).unwrap();
         assert_eq!((c.do_sample, c.temperature, c.top_k, c.top_p), (true, Some(0.7), Some(40), Some(0.9)));
         assert_eq!(c.eos_token_ids, [2], "no eos in the file: the decoder config's");

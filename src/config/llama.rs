@@ -161,8 +161,15 @@ impl LlamaConfig {
             intermediate_size: raw.intermediate_size.unwrap_or(defaults.intermediate_size),
             num_hidden_layers: raw.num_hidden_layers.unwrap_or(defaults.num_hidden_layers),
             num_attention_heads,
-            num_key_value_heads: raw.num_key_value_heads.or(defaults.num_key_value_heads).unwrap_or(num_attention_heads),
-            head_dim: raw.head_dim.unwrap_or(if num_attention_heads == 0 { 0 } else { hidden_size / num_attention_heads }),
+            num_key_value_heads: raw
+                .num_key_value_heads
+                .or(defaults.num_key_value_heads)
+                .unwrap_or(num_attention_heads),
+            head_dim: raw.head_dim.unwrap_or(if num_attention_heads == 0 {
+                0
+            } else {
+                hidden_size / num_attention_heads
+            }),
             max_position_embeddings,
             rms_norm_eps: raw.rms_norm_eps.unwrap_or(RMS_NORM_EPS),
             rope: RopeConfig::from_config_object(object, max_position_embeddings, "text_config")?,
@@ -223,7 +230,11 @@ impl LlamaConfig {
         }
         for (name, id) in [("bos_token_id", self.bos_token_id), ("pad_token_id", self.pad_token_id)] {
             if id.is_some_and(|id| id as usize >= self.vocab_size) {
-                return Err(bad(format!("{name} {} is outside the vocabulary of {}", id.unwrap_or(0), self.vocab_size)));
+                return Err(bad(format!(
+                    "{name} {} is outside the vocabulary of {}",
+                    id.unwrap_or(0),
+                    self.vocab_size
+                )));
             }
         }
         if let Some(id) = self.eos_token_ids.iter().find(|id| **id as usize >= self.vocab_size) {
@@ -277,7 +288,10 @@ mod tests {
         let qwen = text(json!({"model_type": "qwen2", "hidden_size": 896, "num_attention_heads": 14,
                                "num_key_value_heads": 2, "rope_theta": 1000000.0, "eos_token_id": 151645}))
         .unwrap();
-        assert_eq!((qwen.family, qwen.qkv_bias, qwen.output_bias, qwen.head_dim), (DecoderFamily::Qwen2, true, false, 64));
+        assert_eq!(
+            (qwen.family, qwen.qkv_bias, qwen.output_bias, qwen.head_dim),
+            (DecoderFamily::Qwen2, true, false, 64)
+        );
         assert_eq!((qwen.vocab_size, qwen.bos_token_id, qwen.rope.theta), (151936, None, 1e6));
         let none = text(json!({"bos_token_id": null, "eos_token_id": null})).unwrap();
         assert_eq!((none.bos_token_id, none.eos_token_ids.len()), (None, 0));

@@ -184,9 +184,7 @@ impl LlavaConfig {
                 "vision_feature_layer": -2,
                 "vision_feature_select_strategy": "default"
             }),
-            _ => {
-                return Err(Error::InvalidOption(format!("unknown architecture preset `{name}` (known: llava-smol)")))
-            }
+            _ => return Err(Error::InvalidOption(format!("unknown architecture preset `{name}` (known: llava-smol)"))),
         };
         Self::from_value(&value)
     }
@@ -269,7 +267,9 @@ mod tests {
     fn unsupported_choices_are_clear_errors() {
         let error = |extra: serde_json::Value| llava(extra).unwrap_err().to_string();
         assert!(error(json!({"vision_feature_layer": [-2, -5]})).contains("not supported yet"));
-        assert!(error(json!({"vision_feature_layer": 3})).contains("outside the vision tower's hidden states (-3 to 2)"));
+        assert!(
+            error(json!({"vision_feature_layer": 3})).contains("outside the vision tower's hidden states (-3 to 2)")
+        );
         assert!(error(json!({"vision_feature_layer": -4})).contains("outside"));
         assert!(error(json!({"vision_feature_layer": "last"})).contains("must be an integer"));
         let strategy = error(json!({"vision_feature_select_strategy": "cls"}));

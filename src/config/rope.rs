@@ -84,7 +84,8 @@ impl RopeConfig {
         prefix: &str,
     ) -> Result<Self> {
         let bad = |message: String| Error::Config(format!("{prefix}: {message}"));
-        let non_empty = |key: &str| object.get(key).filter(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()));
+        let non_empty =
+            |key: &str| object.get(key).filter(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()));
         let (source, parameters) = match (non_empty("rope_scaling"), non_empty("rope_parameters")) {
             (Some(v), _) => ("rope_scaling", Some(v)),
             (None, Some(v)) => ("rope_parameters", Some(v)),

@@ -4,7 +4,9 @@
 //! (the CPU backend) and reading them back otherwise. Every helper computes one row, from the
 //! last layer down, holding one layer's fused map at a time: never a T × T product.
 
-use super::relevance::{chefer, chefer_from, discarded_entries, last_layer_attention, rollout, token_gradcam, HeadFusion};
+use super::relevance::{
+    chefer, chefer_from, discarded_entries, last_layer_attention, rollout, token_gradcam, HeadFusion,
+};
 use super::timings::Timings;
 use crate::backend::Backend;
 use crate::error::{Error, Result};

@@ -4,6 +4,7 @@
 //! raw logit at the position that predicts it given the prompt and the tokens before it, and one
 //! teacher-forced forward pass serves every token (`subjects/llava.rs`).
 
+use super::maps::Geometry;
 use super::methods;
 use super::subject::ExplainedImage;
 use super::subjects::llava::{AnswerPass, TokenSubject};
@@ -16,7 +17,6 @@ use crate::generate::{probability, top_candidates, Sampler, SamplingOptions};
 use crate::loader::{HostTensor, ModelFiles, Weights};
 use crate::model::{ExplainedLogit, KvCache, LlavaModel, Recording};
 use crate::preprocess::{decode_image, ImageCropRect, ImageLimits, LlavaProcessor};
-use super::maps::Geometry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -43,6 +43,9 @@ pub struct GenerateRequest<'a> {
     pub token: Option<usize>,
     /// Explain logit(token) − logit(this token) instead of the token's logit ("why X, not Y").
     pub contrast: Option<ContrastToken<'a>>,
+    /// Explain this answer (token ids) instead of generating one: another model's answer, or this
+    /// model's again with another method. Its tokens are scored by one forward pass.
+    pub answer: Option<&'a [u32]>,
 }
 
 /// The token whose logit is subtracted from the explained one's.
@@ -168,7 +171,11 @@ impl<B: Backend> GenerativeExplainer<B> {
     }
 
     /// `generate_async`, on a backend that never has to wait (the CPU, or WebGPU natively).
-    pub fn generate(&self, request: &GenerateRequest, on_token: &mut dyn FnMut(&StreamedToken) -> bool) -> Result<Generation> {
+    pub fn generate(
+        &self,
+        request: &GenerateRequest,
+        on_token: &mut dyn FnMut(&StreamedToken) -> bool,
+    ) -> Result<Generation> {
         super::explainer::now(self.generate_async(request, on_token, &|_, _| {}))
     }
 
@@ -226,7 +233,24 @@ impl<B: Backend> GenerativeExplainer<B> {
 
         let pixels = backend.upload(&batch_of_one(&prepared.pixels))?;
         let room = self.processor.max_positions().saturating_sub(prompt.ids.len());
-        let max_tokens = request.max_tokens.min(room);
+        if let Some(given) = request.answer {
+            if given.is_empty() || given.len() > room {
+                return Err(Error::InvalidOption(format!(
+                    "a given answer must have 1 to {room} tokens (what the model's {} positions leave after the \
+                     prompt's {}), got {}",
+                    self.processor.max_positions(),
+                    prompt.ids.len(),
+                    given.len()
+                )));
+            }
+            let vocabulary = self.model.config.text_config.vocab_size;
+            if let Some(id) = given.iter().find(|&&id| id as usize >= vocabulary) {
+                return Err(Error::InvalidOption(format!(
+                    "answer token {id} is outside the vocabulary of {vocabulary}"
+                )));
+            }
+        }
+        let max_tokens = request.answer.map_or(request.max_tokens, <[u32]>::len).min(room);
         let mut warnings = Vec::new();
         if max_tokens < request.max_tokens {
             warnings.push(format!(
@@ -236,7 +260,13 @@ impl<B: Backend> GenerativeExplainer<B> {
                 self.processor.max_positions()
             ));
         }
-        let steps = GenerationSteps { prompt: &prompt.ids, image_positions: &image_positions, max_tokens, watched: contrast };
+        let steps = GenerationSteps {
+            prompt: &prompt.ids,
+            image_positions: &image_positions,
+            max_tokens,
+            watched: contrast,
+            given: request.answer,
+        };
         let answer = self.answer(&pixels, steps, request.sampling, on_token, &timings).await?;
         timings.lap_after_device(backend, "generate").await?;
 
@@ -296,7 +326,8 @@ impl<B: Backend> GenerativeExplainer<B> {
                 let maps = methods::run(&subject, &(), method, &request.options, &timings, progress).await?;
                 let text_positions = subject.text_positions();
                 let token = &mut tokens[k];
-                token.text_tokens = Some(text_positions.iter().map(|&p| self.processor.token_text(answer_pass.ids()[p])).collect());
+                token.text_tokens =
+                    Some(text_positions.iter().map(|&p| self.processor.token_text(answer_pass.ids()[p])).collect());
                 token.patch_scores = Some(maps.patch_scores);
                 token.pixel_scores = maps.pixel_scores;
                 token.text_scores = maps.text_scores;
@@ -366,16 +397,38 @@ impl<B: Backend> GenerativeExplainer<B> {
         on_token: &mut dyn FnMut(&StreamedToken) -> bool,
         timings: &Timings,
     ) -> Result<Vec<(StreamedToken, Option<f32>)>> {
-        let GenerationSteps { prompt, image_positions, max_tokens, watched } = steps;
+        let GenerationSteps { prompt, image_positions, max_tokens, watched, given } = steps;
         let backend = &self.backend;
         let mut sampler = Sampler::new(sampling)?;
         let mut cache = KvCache::new();
         let mut stream = self.processor.text_stream();
         let mut tokens = Vec::new();
-        let mut logits = self.model.prefill(backend, pixels, prompt, image_positions, &mut cache)?;
+        // A given answer is scored by one forward pass over it; a generated one step by step.
+        let forced = match given {
+            Some(ids) => {
+                let sequence: Vec<u32> = prompt.iter().chain(&ids[..ids.len() - 1]).copied().collect();
+                let pass = self.model.forward(backend, pixels, &sequence, image_positions, Recording::Nothing)?;
+                let rows = (0..ids.len())
+                    .map(|k| {
+                        self.model
+                            .decoder
+                            .logits(backend, &backend.select_token(&pass.decoder.output, prompt.len() + k - 1)?)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Some(rows)
+            }
+            None => None,
+        };
+        let mut logits = match &forced {
+            Some(rows) => rows[0].clone(),
+            None => self.model.prefill(backend, pixels, prompt, image_positions, &mut cache)?,
+        };
         for index in 0..max_tokens {
             let values = timings.read(backend, &logits).await?.data;
-            let id = sampler.pick(&values)?;
+            let id = match given {
+                Some(ids) => ids[index],
+                None => sampler.pick(&values)?,
+            };
             let token = StreamedToken {
                 index,
                 id,
@@ -389,10 +442,14 @@ impl<B: Backend> GenerativeExplainer<B> {
             };
             let keep_going = on_token(&token);
             tokens.push((token, watched.map(|id| probability(&values, id))));
-            if !keep_going || self.generation.is_eos(id) || index + 1 == max_tokens {
+            let ended = given.is_none() && self.generation.is_eos(id);
+            if !keep_going || ended || index + 1 == max_tokens {
                 break;
             }
-            logits = self.model.decode(backend, id, &mut cache)?;
+            logits = match &forced {
+                Some(rows) => rows[index + 1].clone(),
+                None => self.model.decode(backend, id, &mut cache)?,
+            };
         }
         Ok(tokens)
     }
@@ -403,6 +460,8 @@ struct GenerationSteps<'a> {
     prompt: &'a [u32],
     image_positions: &'a [u32],
     max_tokens: usize,
+    /// The answer to score instead of generating one.
+    given: Option<&'a [u32]>,
     /// A token whose probability is reported at every step (the contrast).
     watched: Option<u32>,
 }

@@ -16,7 +16,8 @@ mod timings;
 pub use explainer::{Explainer, ImageInput, Request, MAX_TEXTS};
 pub use fallback::{explain_with_fallback, explain_with_fallback_async};
 pub use generative::{
-    AnswerToken, Candidate, ContrastToken, GenerateRequest, Generation, GenerativeExplainer, StreamedToken, DEFAULT_MAX_TOKENS, MAX_TOKENS,
+    AnswerToken, Candidate, ContrastToken, GenerateRequest, Generation, GenerativeExplainer, StreamedToken,
+    DEFAULT_MAX_TOKENS, MAX_TOKENS,
 };
 pub use maps::Geometry;
 pub use relevance::HeadFusion;

@@ -73,13 +73,15 @@ impl LlavaTensorNames {
                 ))),
             }
         };
-        let expected = |candidates: &[&str]| candidates.iter().map(|c| format!("`{c}.`")).collect::<Vec<_>>().join(" or ");
+        let expected =
+            |candidates: &[&str]| candidates.iter().map(|c| format!("`{c}.`")).collect::<Vec<_>>().join(" or ");
         let missing = |what: &str, candidates: &[&str]| {
             Error::Weights(format!("the checkpoint has no {what}: no tensor under {}", expected(candidates)))
         };
         let decoder_names: Vec<&str> = DECODERS.iter().map(|(name, _)| *name).collect();
         let decoder = find("decoder", &decoder_names, "")?.ok_or_else(|| missing("LLaVA decoder", &decoder_names))?;
-        let generation = DECODERS.iter().find(|(name, _)| *name == decoder).map_or(NamingGeneration::Transformers5, |d| d.1);
+        let generation =
+            DECODERS.iter().find(|(name, _)| *name == decoder).map_or(NamingGeneration::Transformers5, |d| d.1);
         let projector = find("multi-modal projector", &PROJECTORS, "")?
             .ok_or_else(|| missing("multi-modal projector", &PROJECTORS))?;
         let vision_tower = find("vision tower", &VISION_TOWERS, "embeddings")?
@@ -168,7 +170,10 @@ mod tests {
         let found = resolve(&v5, false).unwrap();
         assert_eq!(found.generation, NamingGeneration::Transformers5);
         assert_eq!((found.decoder.as_str(), found.lm_head.as_str()), ("model.language_model", "lm_head"));
-        assert_eq!((found.vision_tower.as_str(), found.projector.as_str()), ("model.vision_tower", "model.multi_modal_projector"));
+        assert_eq!(
+            (found.vision_tower.as_str(), found.projector.as_str()),
+            ("model.vision_tower", "model.multi_modal_projector")
+        );
         let llava_hf = names(
             "language_model.model",
             Some("language_model.lm_head"),
@@ -177,8 +182,14 @@ mod tests {
         );
         let found = resolve(&llava_hf, false).unwrap();
         assert_eq!(found.generation, NamingGeneration::Transformers4);
-        assert_eq!((found.decoder.as_str(), found.lm_head.as_str()), ("language_model.model", "language_model.lm_head"));
-        assert_eq!((found.vision_tower.as_str(), found.projector.as_str()), ("vision_tower.vision_model", "multi_modal_projector"));
+        assert_eq!(
+            (found.decoder.as_str(), found.lm_head.as_str()),
+            ("language_model.model", "language_model.lm_head")
+        );
+        assert_eq!(
+            (found.vision_tower.as_str(), found.projector.as_str()),
+            ("vision_tower.vision_model", "multi_modal_projector")
+        );
         // transformers 5.25's save_pretrained: the old decoder prefix, the flat CLIP tower, a top-level head.
         let saved = names("language_model.model", Some("lm_head"), "vision_tower", "multi_modal_projector");
         let found = resolve(&saved, false).unwrap();
@@ -200,7 +211,9 @@ mod tests {
         let error = |names: Vec<String>| resolve(&names, false).unwrap_err().to_string();
         let projector = error(without("multi_modal_projector"));
         assert!(
-            projector.contains("no multi-modal projector: no tensor under `model.multi_modal_projector.` or `multi_modal_projector.`"),
+            projector.contains(
+                "no multi-modal projector: no tensor under `model.multi_modal_projector.` or `multi_modal_projector.`"
+            ),
             "{projector}"
         );
         assert!(error(without("vision_tower")).contains("no vision tower"));

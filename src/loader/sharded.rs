@@ -94,10 +94,7 @@ impl<'a> ShardedSafetensors<'a> {
                     Some(other) => format!("the index puts it in `{}`", shard_names[*other]),
                     None => "the index does not list it".to_string(),
                 };
-                return Err(Error::Weights(format!(
-                    "shard `{}` holds tensor `{stray}` but {listed}",
-                    shard_names[at]
-                )));
+                return Err(Error::Weights(format!("shard `{}` holds tensor `{stray}` but {listed}", shard_names[at])));
             }
         }
         Ok(ShardedSafetensors { shards, files: shard_files, location })
@@ -164,7 +161,8 @@ mod tests {
         }
     }
 
-    const INDEX: &str = r#"{"metadata": {"total_size": 8}, "weight_map": {"a": "one.safetensors", "b": "two.safetensors"}}"#;
+    const INDEX: &str =
+        r#"{"metadata": {"total_size": 8}, "weight_map": {"a": "one.safetensors", "b": "two.safetensors"}}"#;
 
     #[test]
     fn shards_read_as_one_set() {

@@ -3,10 +3,10 @@
 //! errors for all. Read from mapped files, each tensor's pages are given back once it is built,
 //! so a model is never held twice (once as file, once as tensors) while it loads.
 
+use super::files::WeightFiles;
 use super::floats::{bf16_values, f16_values, f32_values};
 use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
 use super::quantized::QuantizedMatrix;
-use super::files::WeightFiles;
 use super::safetensors::SafetensorsWeights;
 use super::sharded::ShardedSafetensors;
 use super::weight_bytes::WeightBytes;

@@ -253,7 +253,12 @@ impl<T: Clone> LlamaDecoder<T> {
 
     /// The whole sequence `input` (B, T, D) from position 0, recording what `recording` asks for
     /// (attention maps at least).
-    pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, input: &T, recording: Recording) -> Result<DecoderTrace<T>> {
+    pub fn forward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        input: &T,
+        recording: Recording,
+    ) -> Result<DecoderTrace<T>> {
         let shape = self.attention_shape(backend, input, 0)?;
         self.check_positions(shape.keys)?;
         let saving = recording == Recording::Backward;
@@ -285,7 +290,12 @@ impl<T: Clone> LlamaDecoder<T> {
 
     /// Backpropagates `d_output` (K, T, D), K gradients of the trace's `output` (batch 1), through a
     /// trace recorded with `Recording::Backward`: K backward passes in one batch.
-    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, trace: &DecoderTrace<T>, d_output: &T) -> Result<DecoderGrads<T>> {
+    pub fn backward<B: Backend<Tensor = T>>(
+        &self,
+        backend: &B,
+        trace: &DecoderTrace<T>,
+        d_output: &T,
+    ) -> Result<DecoderGrads<T>> {
         let seeds = backend.dims(d_output).first().copied().unwrap_or(0);
         let shape = AttentionShape { batch: seeds, ..trace.shape };
         let mut d_x = d_output.clone();
@@ -301,10 +311,18 @@ impl<T: Clone> LlamaDecoder<T> {
             let d_up = backend.multiply(&d_product, &saved.activated)?;
             let d_normed2 =
                 backend.add(&layer.gate_proj.backward(backend, &d_gate)?, &layer.up_proj.backward(backend, &d_up)?)?;
-            let d_mid = backend.add(&d_x, &layer.post_attention_layernorm.backward(backend, &saved.mid, &d_normed2)?)?;
+            let d_mid =
+                backend.add(&d_x, &layer.post_attention_layernorm.backward(backend, &saved.mid, &d_normed2)?)?;
             // Attention block: mid = x + o(attention(rot(q(n)), rot(k(n)), v(n))), n = norm1(x).
             let d_attended = layer.o_proj.backward(backend, &d_mid)?;
-            let grads = backend.attention_backward(&saved.query, &saved.key, &saved.value, &record.probs, &d_attended, &shape)?;
+            let grads = backend.attention_backward(
+                &saved.query,
+                &saved.key,
+                &saved.value,
+                &record.probs,
+                &d_attended,
+                &shape,
+            )?;
             let d_query = backend.rotary_backward(&grads.d_query, &self.rotary, 0)?;
             let d_key = backend.rotary_backward(&grads.d_key, &self.rotary, 0)?;
             let d_normed1 = backend.add(

@@ -9,11 +9,11 @@ mod llama;
 mod llava;
 
 pub use clip::ClipModel;
-pub use llama::{DecoderGrads, DecoderLayerRecord, DecoderTrace, KvCache, LlamaDecoder};
-pub use llava::{ExplainedLogit, ImagePass, LlavaModel, SequenceGrads, SequencePass};
 pub use clip_text::{TextGrads, TextPass};
 pub use clip_vision::{VisionGrads, VisionPass, VisionTrace, VisionTransformer};
 pub use encoder::{EncoderGrads, EncoderTrace, LayerRecord, Readout, Recording};
+pub use llama::{DecoderGrads, DecoderLayerRecord, DecoderTrace, KvCache, LlamaDecoder};
+pub use llava::{ExplainedLogit, ImagePass, LlavaModel, SequenceGrads, SequencePass};
 
 use crate::backend::Backend;
 use crate::error::Result;

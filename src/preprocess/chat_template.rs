@@ -162,7 +162,8 @@ fn python_tojson(state: &State, value: Value, kwargs: Kwargs) -> std::result::Re
         _ if indent.is_some() => (",".to_string(), ": ".to_string()),
         _ => (", ".to_string(), ": ".to_string()),
     };
-    let style = JsonStyle { indent, item, key, sort_keys: sort_keys.unwrap_or(false), ascii: ensure_ascii.unwrap_or(false) };
+    let style =
+        JsonStyle { indent, item, key, sort_keys: sort_keys.unwrap_or(false), ascii: ensure_ascii.unwrap_or(false) };
     let mut out = String::new();
     write_json(&mut out, &value, &style, 0, state)?;
     Ok(Value::from(out))
@@ -199,7 +200,13 @@ fn write_json(
         ValueKind::Number => match (i64::try_from(value.clone()), f64::try_from(value.clone())) {
             (Ok(i), _) => out.push_str(&i.to_string()),
             (_, Ok(f)) if f.is_finite() => out.push_str(&format!("{f:?}")),
-            (_, Ok(f)) => out.push_str(if f.is_nan() { "NaN" } else if f > 0.0 { "Infinity" } else { "-Infinity" }),
+            (_, Ok(f)) => out.push_str(if f.is_nan() {
+                "NaN"
+            } else if f > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            }),
             _ => out.push_str(&value.to_string()),
         },
         ValueKind::String => write_json_string(out, value.as_str().unwrap_or_default(), style.ascii),
@@ -332,7 +339,8 @@ mod tests {
     use super::*;
 
     fn render(source: &str, text: &str) -> Result<String> {
-        let tokens = TemplateTokens { bos_token: Some("<s>".into()), eos_token: Some("</s>".into()), ..Default::default() };
+        let tokens =
+            TemplateTokens { bos_token: Some("<s>".into()), eos_token: Some("</s>".into()), ..Default::default() };
         ChatTemplate::new(source, "test template", TemplateLimits::default())?.render_image_question(text, &tokens)
     }
 
@@ -391,7 +399,8 @@ mod tests {
         let endless = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
         let error = render(endless, "").unwrap_err().to_string();
         assert!(error.contains("more work than the limit of 500000 units"), "{error}");
-        let doubling = "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}";
+        let doubling =
+            "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}";
         assert!(render(doubling, "").unwrap_err().to_string().contains("more work than the limit"));
         let deep = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}";
         let error = render(deep, "").unwrap_err().to_string();

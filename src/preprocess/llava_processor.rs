@@ -14,7 +14,9 @@ use super::tokenizer_class::load_tokenizer_of_class;
 use super::tokenizer_config::TokenizerConfig;
 use crate::config::{FeatureSelectStrategy, LlavaConfig};
 use crate::error::{Error, Result};
-use crate::loader::{ModelFiles, CHAT_TEMPLATE_JINJA_FILE, CHAT_TEMPLATE_JSON_FILE, PROCESSOR_FILE, TOKENIZER_CONFIG_FILE};
+use crate::loader::{
+    ModelFiles, CHAT_TEMPLATE_JINJA_FILE, CHAT_TEMPLATE_JSON_FILE, PROCESSOR_FILE, TOKENIZER_CONFIG_FILE,
+};
 use image::RgbImage;
 use tokenizers::Tokenizer;
 
@@ -52,8 +54,10 @@ impl LlavaProcessor {
 
     pub fn with_limits(files: &ModelFiles, config: &LlavaConfig, limits: TemplateLimits) -> Result<Self> {
         let extra = &files.generative;
-        let tokenizer_config =
-            TokenizerConfig::from_json(extra.tokenizer_config_json.as_deref(), extra.special_tokens_map_json.as_deref())?;
+        let tokenizer_config = TokenizerConfig::from_json(
+            extra.tokenizer_config_json.as_deref(),
+            extra.special_tokens_map_json.as_deref(),
+        )?;
         let processor =
             LlavaProcessorConfig::from_json(extra.processor_json.as_deref(), files.preprocessor_json.as_deref())?;
         let tokenizer = load_tokenizer_of_class(&files.tokenizer_json, &tokenizer_config)?;
@@ -119,10 +123,10 @@ impl LlavaProcessor {
             (1, _) => {}
             (0, None) => {
                 return Err(Error::Text(format!(
-                    "the prompt has no `{}` placeholder; this checkpoint has no chat template, so the prompt is used as \
+                "the prompt has no `{}` placeholder; this checkpoint has no chat template, so the prompt is used as \
                      given and must say where the image goes",
-                    self.image_token
-                )))
+                self.image_token
+            )))
             }
             (0, Some(_)) => {
                 return Err(Error::ChatTemplate(format!(
@@ -134,13 +138,18 @@ impl LlavaProcessor {
                 return Err(Error::Text(format!(
                     "the prompt has {n} `{}` placeholders but there is one image{}",
                     self.image_token,
-                    if self.chat_template.is_some() { " (the chat template places it: leave it out of the question)" } else { "" }
+                    if self.chat_template.is_some() {
+                        " (the chat template places it: leave it out of the question)"
+                    } else {
+                        ""
+                    }
                 )))
             }
         }
         let expanded = formatted.replacen(self.image_token.as_str(), &self.image_token.repeat(self.image_tokens), 1);
         // processor.apply_chat_template: a template that writes BOS itself gets none added.
-        let bos_written = self.template_tokens.bos_token.as_ref().is_some_and(|bos| formatted.starts_with(bos.as_str()));
+        let bos_written =
+            self.template_tokens.bos_token.as_ref().is_some_and(|bos| formatted.starts_with(bos.as_str()));
         let added_special_tokens = self.chat_template.is_none() || !bos_written;
         let encoding = self
             .tokenizer

@@ -11,8 +11,13 @@ pub const DEFAULT_IMAGE_TOKEN: &str = "<image>";
 
 /// Image processors whose pixels `Preprocessor` reproduces (resize the short side, centre crop,
 /// rescale, normalize; LLaVA's may first pad to a square).
-const SUPPORTED_IMAGE_PROCESSORS: [&str; 5] =
-    ["CLIPImageProcessor", "CLIPImageProcessorFast", "LlavaImageProcessor", "LlavaImageProcessorFast", "LlavaImageProcessorPil"];
+const SUPPORTED_IMAGE_PROCESSORS: [&str; 5] = [
+    "CLIPImageProcessor",
+    "CLIPImageProcessorFast",
+    "LlavaImageProcessor",
+    "LlavaImageProcessorFast",
+    "LlavaImageProcessorPil",
+];
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LlavaProcessorConfig {
@@ -94,7 +99,11 @@ impl LlavaProcessorConfig {
     pub fn image_tokens(&self, height: usize, width: usize) -> Option<usize> {
         let patch = self.patch_size?;
         let count = (height / patch) * (width / patch) + self.num_additional_image_tokens;
-        Some(if self.vision_feature_select_strategy.as_deref() == Some("default") { count.saturating_sub(1) } else { count })
+        Some(if self.vision_feature_select_strategy.as_deref() == Some("default") {
+            count.saturating_sub(1)
+        } else {
+            count
+        })
     }
 }
 
@@ -109,7 +118,10 @@ mod tests {
                             "vision_feature_select_strategy": "default", "image_token": "<img>"}"#;
         let c = LlavaProcessorConfig::from_json(Some(processor), Some(r#"{"size": 30}"#)).unwrap();
         assert!(c.image_processor_json.unwrap().contains("24") && c.pad_to_square);
-        assert_eq!((c.image_token.as_deref(), c.patch_size, c.num_additional_image_tokens), (Some("<img>"), Some(6), 1));
+        assert_eq!(
+            (c.image_token.as_deref(), c.patch_size, c.num_additional_image_tokens),
+            (Some("<img>"), Some(6), 1)
+        );
         let legacy = LlavaProcessorConfig::from_json(Some(r#"{"patch_size": 14}"#), Some(r#"{"size": 30}"#)).unwrap();
         assert_eq!(legacy.image_processor_json.as_deref(), Some(r#"{"size": 30}"#));
         assert!(!legacy.pad_to_square);
@@ -134,7 +146,9 @@ mod tests {
 
     #[test]
     fn bad_processor_configs_are_clear_errors() {
-        let error = |processor: &str, pre: Option<&str>| LlavaProcessorConfig::from_json(Some(processor), pre).unwrap_err().to_string();
+        let error = |processor: &str, pre: Option<&str>| {
+            LlavaProcessorConfig::from_json(Some(processor), pre).unwrap_err().to_string()
+        };
         assert!(error("{", None).contains("processor_config.json"));
         assert!(error(r#"{"patch_size": 0}"#, None).contains("patch_size must be positive"));
         let siglip = error("{}", Some(r#"{"image_processor_type": "SiglipImageProcessor"}"#));

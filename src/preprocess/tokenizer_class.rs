@@ -33,13 +33,16 @@ pub fn load_tokenizer_of_class(tokenizer_json: &[u8], config: &TokenizerConfig) 
 }
 
 fn parse(tokenizer_json: &[u8]) -> Result<Value> {
-    serde_json::from_slice(tokenizer_json).map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))
+    serde_json::from_slice(tokenizer_json)
+        .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))
 }
 
 fn bpe_model<'f>(file: &'f mut Value, class: &str) -> Result<&'f mut serde_json::Map<String, Value>> {
     match file.get_mut("model").and_then(Value::as_object_mut) {
         Some(model) if model.get("type").and_then(Value::as_str) == Some("BPE") => Ok(model),
-        _ => Err(Error::Tokenizer(format!("tokenizer_config.json names {class}, but tokenizer.json is not a BPE model"))),
+        _ => {
+            Err(Error::Tokenizer(format!("tokenizer_config.json names {class}, but tokenizer.json is not a BPE model")))
+        }
     }
 }
 
@@ -59,7 +62,8 @@ fn rebuild_llama(file: &mut Value, config: &TokenizerConfig) -> Result<()> {
         (true, true) => "always",
     };
     file["normalizer"] = Value::Null;
-    file["pre_tokenizer"] = json!({"type": "Metaspace", "replacement": "▁", "prepend_scheme": prepend_scheme, "split": false});
+    file["pre_tokenizer"] =
+        json!({"type": "Metaspace", "replacement": "▁", "prepend_scheme": prepend_scheme, "split": false});
     let mut decoders = vec![
         json!({"type": "Replace", "pattern": {"String": "▁"}, "content": " "}),
         json!({"type": "ByteFallback"}),
@@ -95,7 +99,13 @@ mod tests {
     /// A Llama 2-style tokenizer.json: the "▁" comes from a normalizer on every segment.
     fn llama2_style() -> Vec<u8> {
         let mut vocab = serde_json::Map::new();
-        for (i, token) in ["<unk>", "<s>", "</s>", "<0x0A>", "▁", "U", "S", "E", "R", ":", "W", "h", "a", "t", "US", "ER", "USER", "▁USER", "Wh", "at", "What", "▁What", "<image>"].iter().enumerate() {
+        for (i, token) in [
+            "<unk>", "<s>", "</s>", "<0x0A>", "▁", "U", "S", "E", "R", ":", "W", "h", "a", "t", "US", "ER", "USER",
+            "▁USER", "Wh", "at", "What", "▁What", "<image>",
+        ]
+        .iter()
+        .enumerate()
+        {
             vocab.insert(token.to_string(), i.into());
         }
         json!({

@@ -93,9 +93,10 @@ fn parse(text: &str, file: &str) -> Result<TokenizerConfig> {
         Some(TemplateField::One(template)) => Some(template),
         Some(TemplateField::Named(templates)) => {
             let names: Vec<&str> = templates.iter().map(|t| t.name.as_str()).collect();
-            let default = templates.iter().find(|t| t.name == "default").ok_or_else(|| {
-                bad(format!("has chat templates named {names:?} but none named \"default\""))
-            })?;
+            let default = templates
+                .iter()
+                .find(|t| t.name == "default")
+                .ok_or_else(|| bad(format!("has chat templates named {names:?} but none named \"default\"")))?;
             Some(default.template.clone())
         }
     };
@@ -158,7 +159,8 @@ mod tests {
 
     #[test]
     fn named_templates_use_the_default_one() {
-        let json = r#"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}"#;
+        let json =
+            r#"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]}"#;
         assert_eq!(TokenizerConfig::from_json(Some(json), None).unwrap().chat_template.as_deref(), Some("D"));
         let none = r#"{"chat_template": [{"name": "tool_use", "template": "T"}]}"#;
         let error = TokenizerConfig::from_json(Some(none), None).unwrap_err().to_string();

@@ -94,11 +94,17 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         image: ImageInput::Decoded(&image),
         prompt: &args.prompt,
         max_tokens: args.max_tokens,
-        sampling: SamplingOptions { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, seed: args.seed },
+        sampling: SamplingOptions {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            seed: args.seed,
+        },
         method,
         options,
         token: args.token,
         contrast: args.contrast.as_deref().map(ContrastToken::Text),
+        answer: None,
     };
     let generation = match args.backend {
         BackendChoice::Cpu => generate(GenerativeExplainer::load(CpuBackend, &files)?, &request)?,

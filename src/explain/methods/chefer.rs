@@ -33,7 +33,9 @@ pub(super) async fn chefer_vision<S: Subject>(subject: &S, pass: &S::Pass, timin
     let grads = backward(subject, pass, timings).await?;
     let decoder = chefer_rows(subject, pass, &grads, timings).await?;
     let continuation = subject.vision_continuation(pass, &grads).ok_or_else(|| {
-        Error::InvalidOption("chefer_vision explains a generated token through its vision tower; use chefer here".into())
+        Error::InvalidOption(
+            "chefer_vision explains a generated token through its vision tower; use chefer here".into(),
+        )
     })?;
     let stacks = subject.stacks(pass, Some(&grads))?;
     let stack = stacks

@@ -9,7 +9,9 @@ use crate::explain::timings::Timings;
 
 pub(super) async fn token_activation<S: Subject>(subject: &S, pass: &S::Pass, timings: &Timings) -> Result<Maps> {
     let scores = subject.image_token_scores(pass).ok_or_else(|| {
-        Error::InvalidOption("token_activation reads a generated token's logit at the image tokens; it needs a generative model".into())
+        Error::InvalidOption(
+            "token_activation reads a generated token's logit at the image tokens; it needs a generative model".into(),
+        )
     })??;
     let values = timings.read(subject.backend(), &scores).await?.data;
     Ok(Maps { patch_scores: values.into_iter().map(|v| v.max(0.0)).collect(), pixel_scores: None, text_scores: None })

@@ -101,8 +101,12 @@ impl<'m, B: Backend> AnswerPass<'m, B> {
         // The kept batch's memory returns before the next one is made.
         self.batch.borrow_mut().take();
         let last = (first + size).min(self.tokens.len());
-        let grads =
-            Rc::new(self.model.token_gradients(self.backend, &self.pass, &self.image_positions, &self.tokens[first..last])?);
+        let grads = Rc::new(self.model.token_gradients(
+            self.backend,
+            &self.pass,
+            &self.image_positions,
+            &self.tokens[first..last],
+        )?);
         *self.batch.borrow_mut() = Some((first, grads.clone()));
         Ok((index - first, grads))
     }
@@ -206,7 +210,11 @@ impl<B: Backend> Subject for TokenSubject<'_, '_, B> {
         })
     }
 
-    fn gradcam_layer<'s>(&'s self, _pass: &'s (), _grads: &'s TokenGrads<B::Tensor>) -> Option<GradcamLayer<'s, B::Tensor>> {
+    fn gradcam_layer<'s>(
+        &'s self,
+        _pass: &'s (),
+        _grads: &'s TokenGrads<B::Tensor>,
+    ) -> Option<GradcamLayer<'s, B::Tensor>> {
         None
     }
 
