@@ -166,7 +166,12 @@ impl LlavaConfig {
     /// A config at the sizes of a small published model, for benchmarks on random weights:
     /// `llava-smol` = CLIP ViT-B/16 at 224 px (196 image tokens) + a SmolLM2-135M-sized decoder.
     pub fn preset(name: &str) -> Result<Self> {
-        let value = match name {
+        Self::from_value(&Self::preset_json(name)?)
+    }
+
+    /// [`Self::preset`]'s config.json.
+    pub fn preset_json(name: &str) -> Result<serde_json::Value> {
+        Ok(match name {
             "llava-smol" => json!({
                 "architectures": [LLAVA_ARCHITECTURE],
                 "model_type": "llava",
@@ -185,8 +190,7 @@ impl LlavaConfig {
                 "vision_feature_select_strategy": "default"
             }),
             _ => return Err(Error::InvalidOption(format!("unknown architecture preset `{name}` (known: llava-smol)"))),
-        };
-        Self::from_value(&value)
+        })
     }
 }
 

@@ -1,6 +1,10 @@
 //! Benchmarks on random weights at the real sizes of published checkpoints: no download needed,
 //! and the cost of an explanation does not depend on the weights' values.
 
+mod llava;
+
+pub use llava::{random_llava_files, run_llava, LlavaBenchReport, LLAVA_BENCH_ANSWER_TOKENS, LLAVA_BENCH_PROMPT_WORDS};
+
 use crate::backend::Backend;
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
