@@ -53,6 +53,8 @@ impl MethodFacts {
                 Method::Gradcam => (&[], false, true, false, false),
                 Method::Chefer => (&[], false, true, true, false),
                 Method::Occlusion => (&[], true, true, false, false),
+                Method::CheferVision => (&[], false, true, true, false),
+                Method::TokenActivation => (&[], false, true, false, false),
             };
         MethodFacts { id: method, options, batched, image_map_reads_text, text_scores, pixel_scores }
     }
@@ -115,7 +117,7 @@ impl EngineFacts {
         let spec = multi_object_spec();
         let MethodOptions { steps, seed, head_fusion, discard_ratio } = MethodOptions::default();
         EngineFacts {
-            methods: Method::ALL.into_iter().map(MethodFacts::of).collect(),
+            methods: Method::CLIP.into_iter().map(MethodFacts::of).collect(),
             options: OptionFacts {
                 defaults: OptionDefaults { steps, seed, head_fusion, discard_ratio },
                 max_steps: MAX_STEPS,

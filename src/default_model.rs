@@ -22,6 +22,7 @@ pub fn default_model_files() -> Result<ModelFiles> {
         weights: WEIGHTS.to_vec().into(),
         tokenizer_json: TOKENIZER_JSON.to_vec(),
         preprocessor_json: Some(PREPROCESSOR_JSON.to_string()),
+        generative: Default::default(),
     })
 }
 
@@ -62,7 +63,7 @@ mod tests {
     fn its_size_is_the_sum_of_its_files() {
         let files = default_model_files().unwrap();
         let total = files.config_json.len()
-            + files.weights.len()
+            + files.weights.byte_len()
             + files.tokenizer_json.len()
             + files.preprocessor_json.map_or(0, |p| p.len());
         assert_eq!(default_model_size(), total);

@@ -23,6 +23,9 @@ pub enum Error {
     Image(String),
     #[error("text: {0}")]
     Text(String),
+    /// A checkpoint's chat template failed to parse or render, or hit a limit.
+    #[error("chat template: {0}")]
+    ChatTemplate(String),
     #[error("invalid option: {0}")]
     InvalidOption(String),
     #[error("{path}: {message}")]

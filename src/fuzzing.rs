@@ -141,7 +141,7 @@ pub fn config_json(data: &[u8]) {
     let vision = &config.vision_config;
     let _ = (config.text_config.encoder(), vision.encoder(), vision.num_patches());
     let _ = crate::default_model::has_default_config(&config);
-    let Ok(weights) = Weights::from_bytes(&default_files().weights) else { return };
+    let Ok(weights) = Weights::from_files(&default_files().weights) else { return };
     let _ = ClipModel::new(&CpuBackend, config, &weights);
 }
 

@@ -14,6 +14,7 @@ pub mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod generate;
 pub mod heatmap;
 pub mod loader;
 pub mod memory;

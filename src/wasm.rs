@@ -103,7 +103,15 @@ impl Engine {
         tokenizer_json: Vec<u8>,
         preprocessor_json: Option<String>,
     ) -> Result<Engine, JsError> {
-        Self::load(ModelFiles { name, config_json, weights: weights.into(), tokenizer_json, preprocessor_json })
+        let weights = weights.into();
+        Self::load(ModelFiles {
+            name,
+            config_json,
+            weights,
+            tokenizer_json,
+            preprocessor_json,
+            generative: Default::default(),
+        })
     }
 
     /// One GGUF file from `sightline quantize` (config, tokenizer and preprocessor config in its
@@ -452,7 +460,9 @@ pub fn quantize_model_files(
     format: &str,
 ) -> Result<Vec<u8>, JsError> {
     let options = quantize_options(format)?;
-    let files = ModelFiles { name, config_json, weights: weights.into(), tokenizer_json, preprocessor_json };
+    let weights = weights.into();
+    let files =
+        ModelFiles { name, config_json, weights, tokenizer_json, preprocessor_json, generative: Default::default() };
     let model = crate::quantize::quantize_model(&files, &options).map_err(js_error)?;
     Ok(model.bytes)
 }

@@ -69,7 +69,7 @@ fn probability_curves_start_and_end_at_the_explanations_probability() {
 /// The default model's logit scale, read from its weights file independently of the engine.
 fn logit_scale() -> f64 {
     let files = default_model_files().unwrap();
-    let tensors = safetensors::SafeTensors::deserialize(&files.weights).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(single_file(&files.weights)).unwrap();
     let view = tensors.tensor("logit_scale").unwrap();
     assert_eq!(view.dtype(), safetensors::Dtype::F16);
     f64::from(half::f16::from_le_bytes([view.data()[0], view.data()[1]]).to_f32())
@@ -149,4 +149,11 @@ fn the_cli_gives_the_curves_of_an_explanation_file() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not an explanation JSON"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn single_file(weights: &sightline::loader::WeightFiles) -> &[u8] {
+    match weights {
+        sightline::loader::WeightFiles::Single(bytes) => bytes,
+        sightline::loader::WeightFiles::Sharded(_) => panic!("the default model is one file"),
+    }
 }

@@ -282,10 +282,10 @@ fn cascading_randomization_runs_from_the_head_down() {
     let explainer = Explainer::load(CpuBackend, &files).unwrap();
     let cascade = Cascade::new(&files, explainer.config(), MIN_EVAL_SEED).unwrap();
     assert_eq!(cascade.labels(), ["head", "block 1", "block 0", "embeddings"]);
-    let trained = Weights::from_bytes(&files.weights).unwrap();
+    let trained = Weights::from_files(&files.weights).unwrap();
     let stages: Vec<_> = (0..4).map(|stage| cascade.stage_files(stage).unwrap().weights).collect();
     let changed = |stage: usize| -> Vec<String> {
-        let weights = Weights::from_bytes(&stages[stage]).unwrap();
+        let weights = Weights::from_files(&stages[stage]).unwrap();
         trained
             .tensor_shapes()
             .into_iter()

@@ -15,6 +15,16 @@ pub trait BatchOps: TensorStore {
     fn occluded_copies(&self, x: &Self::Tensor, first: usize, count: usize, patch: usize) -> Result<Self::Tensor>;
     /// x (B, ...) → (...): `total` + Σ_b x[b], or of |x[b]| when `absolute`.
     fn sum_batch(&self, x: &Self::Tensor, absolute: bool, total: Option<&Self::Tensor>) -> Result<Self::Tensor>;
+    /// x (B, ...) → (1, ...), a copy of batch element `index`: one of a batch of backward passes.
+    fn batch_element(&self, x: &Self::Tensor, index: usize) -> Result<Self::Tensor>;
+}
+
+/// Errors unless `x` has a batch element `index`; returns the size of one element.
+pub(crate) fn batch_element_size(shape: &[usize], index: usize) -> Result<usize> {
+    match shape.split_first() {
+        Some((&batch, rest)) if index < batch => Ok(rest.iter().product()),
+        _ => Err(Error::Internal(format!("batch element {index} of a tensor {shape:?}"))),
+    }
 }
 
 /// The shape of copies of a batch-of-one input `shape` (1, ...): (copies, ...).

@@ -30,7 +30,7 @@ pub mod webgpu;
 
 pub use activation::Activation;
 pub use attention_shape::{AttentionMask, AttentionShape};
-pub(crate) use batch_ops::{copies_shape, occlusion_geometry};
+pub(crate) use batch_ops::{batch_element_size, copies_shape, occlusion_geometry};
 pub use batch_ops::{patch_spans, BatchOps};
 pub use ops::{AttentionGrads, Ops};
 pub use relevance_ops::{HeadFusion, RelevanceOps};

@@ -137,6 +137,10 @@ pub trait Ops: TensorStore {
     /// dy (B, D) → (B, T, D), zero everywhere but `position`.
     fn select_token_backward(&self, dy: &Self::Tensor, position: usize, tokens: usize) -> Result<Self::Tensor>;
 
+    /// rows (B, D) → (B, T, D): row b at token `positions[b]` of batch element b, zero elsewhere
+    /// (the seeds of B backward passes, each from its own token).
+    fn place_tokens(&self, rows: &Self::Tensor, positions: &[u32], tokens: usize) -> Result<Self::Tensor>;
+
     /// x (B, T, D) → (B, N, D), the tokens at `positions` (N of them, in that order, repeats allowed).
     fn select_rows(&self, x: &Self::Tensor, positions: &[u32]) -> Result<Self::Tensor>;
     /// x (B, T, D) with the token at positions[n] replaced by rows[:, n] for rows (B, N, D): image

@@ -92,3 +92,23 @@ mod tests {
         assert!(check_positions("op", 3, &[3]).is_err());
     }
 }
+
+/// (B, D) of `place_tokens`'s rows, with one position inside the sequence per batch element.
+pub(crate) fn placed_tokens(op: &str, rows: &[usize], positions: &[u32], tokens: usize) -> Result<(usize, usize)> {
+    let &[batch, width] = rows else {
+        return Err(Error::Internal(format!("{op}: rows {rows:?} are not (B, D)")));
+    };
+    if positions.len() != batch {
+        return Err(Error::Internal(format!("{op}: {} positions for {batch} rows", positions.len())));
+    }
+    check_positions(op, tokens, positions)?;
+    Ok((batch, width))
+}
+
+/// Errors unless `dims` hold as many values as `shape`.
+pub(crate) fn check_reshape(shape: &[usize], dims: &[usize]) -> Result<()> {
+    if shape.iter().product::<usize>() != dims.iter().product::<usize>() {
+        return Err(Error::Internal(format!("reshape of {shape:?} to {dims:?}")));
+    }
+    Ok(())
+}

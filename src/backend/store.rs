@@ -31,6 +31,8 @@ pub trait TensorStore {
     }
     /// A tensor's dimensions.
     fn dims<'t>(&self, tensor: &'t Self::Tensor) -> &'t [usize];
+    /// The same values, row-major, under other dimensions of the same count (no copy).
+    fn reshape(&self, tensor: &Self::Tensor, dims: &[usize]) -> Result<Self::Tensor>;
     fn upload(&self, tensor: &HostTensor) -> Result<Self::Tensor>;
     /// Reads a tensor back, waiting for the device. In the browser a GPU cannot be waited for:
     /// there this fails and `download_async` must be awaited instead.

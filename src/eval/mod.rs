@@ -26,6 +26,7 @@
 //! different patches.
 //! A `random` and a `centre` baseline go through the same metrics, as the floor to beat.
 
+mod answer_drift;
 pub mod baselines;
 pub mod curves;
 mod drift;
@@ -38,6 +39,7 @@ pub mod scenes;
 mod settings;
 mod tally;
 
+pub use answer_drift::{answer_drift, drift_questions, AnswerDriftReport, AnswerDriftRow, DRIFT_ANSWER_TOKENS};
 pub use baselines::Baseline;
 pub use drift::{drift, DriftReport, DriftRow};
 pub use explanation_drift::{explanation_drift, ExplanationDrift};

@@ -56,7 +56,7 @@ fn depth(name: &str, vision_layers: usize, text_layers: usize) -> usize {
 impl<'a> Cascade<'a> {
     pub fn new(trained: &'a ModelFiles, config: &ClipConfig, seed: u64) -> Result<Self> {
         let (vision, text) = (config.vision_config.num_hidden_layers, config.text_config.num_hidden_layers);
-        let depths = Weights::from_bytes(&trained.weights)?
+        let depths = Weights::from_files(&trained.weights)?
             .tensor_shapes()
             .into_iter()
             .map(|(name, _)| {
@@ -81,7 +81,7 @@ impl<'a> Cascade<'a> {
     pub fn stage_files(&self, stage: usize) -> Result<ModelFiles> {
         let label =
             self.labels.get(stage).ok_or_else(|| Error::InvalidOption(format!("the cascade has no stage {stage}")))?;
-        let trained = Weights::from_bytes(&self.trained.weights)?;
+        let trained = Weights::from_files(&self.trained.weights)?;
         let random = Weights::from_bytes(&self.random_weights)?;
         let random_shapes: BTreeMap<String, Vec<usize>> = random.tensor_shapes().into_iter().collect();
         let trained_shapes: BTreeMap<String, Vec<usize>> = trained.tensor_shapes().into_iter().collect();

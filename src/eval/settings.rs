@@ -29,7 +29,7 @@ impl Default for EvalSettings {
         EvalSettings {
             scenes: DEFAULT_SCENES,
             seed: MIN_EVAL_SEED,
-            methods: Method::ALL.to_vec(),
+            methods: Method::CLIP.to_vec(),
             steps: DEFAULT_STEPS,
             scene_size: None,
             prompts: Prompts::default(),

@@ -4,7 +4,9 @@
 //! (the CPU backend) and reading them back otherwise. Every helper computes one row, from the
 //! last layer down, holding one layer's fused map at a time: never a T × T product.
 
-use super::relevance::{chefer, discarded_entries, last_layer_attention, rollout, token_gradcam, HeadFusion};
+use super::relevance::{
+    chefer, chefer_from, discarded_entries, last_layer_attention, rollout, token_gradcam, HeadFusion,
+};
 use super::timings::Timings;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -102,6 +104,26 @@ pub(super) async fn chefer_relevance<B: Backend>(
             .await
         }
     }
+}
+
+/// Chefer's propagation of the row vector `start` (not a unit row) through the layers' maps and
+/// their gradients, on the host: v ← v + v·cam_l from the last layer down.
+pub(super) async fn chefer_relevance_from<B: Backend>(
+    backend: &B,
+    timings: &Timings,
+    probs: &[&B::Tensor],
+    grads: &[&B::Tensor],
+    start: Vec<f32>,
+) -> Result<Vec<f32>> {
+    if probs.len() != grads.len() {
+        return Err(Error::Internal(format!("chefer: {} layers of maps, {} of gradients", probs.len(), grads.len())));
+    }
+    let maps_then_grads = [probs, grads].concat();
+    on_host(backend, timings, &maps_then_grads, |all| {
+        let (maps, grads) = all.split_at(probs.len());
+        chefer_from(maps, grads, start.clone())
+    })
+    .await
 }
 
 /// Every layer's maps read back to the host.

@@ -54,7 +54,7 @@ pub struct Request<'a> {
 impl<B: Backend> Explainer<B> {
     pub fn load(backend: B, files: &ModelFiles) -> Result<Self> {
         let config = ClipConfig::from_json(&files.config_json)?;
-        let weights = Weights::from_file(&files.weights)?;
+        let weights = Weights::from_files(&files.weights)?;
         let image_size = config.vision_config.image_size;
         let preprocessor_config = match &files.preprocessor_json {
             Some(text) => PreprocessorConfig::from_json(text, image_size)?,

@@ -4,6 +4,7 @@
 mod device_relevance;
 mod explainer;
 mod fallback;
+mod generative;
 mod maps;
 mod methods;
 pub mod noise;
@@ -14,6 +15,10 @@ mod timings;
 
 pub use explainer::{Explainer, ImageInput, Request, MAX_TEXTS};
 pub use fallback::{explain_with_fallback, explain_with_fallback_async};
+pub use generative::{
+    AnswerToken, Candidate, ContrastToken, GenerateRequest, Generation, GenerativeExplainer, StreamedToken,
+    DEFAULT_MAX_TOKENS, MAX_TOKENS,
+};
 pub use maps::Geometry;
 pub use relevance::HeadFusion;
 
@@ -34,10 +39,17 @@ pub enum Method {
     Gradcam,
     Chefer,
     Occlusion,
+    /// Chefer's relevance continued from the decoder's image tokens through the vision tower
+    /// (LVLM-Interpret's "all"): generative models only.
+    CheferVision,
+    /// The explained token's logit read at each image token (the base of TAM): generative
+    /// models only.
+    TokenActivation,
 }
 
 impl Method {
-    pub const ALL: [Method; 9] = [
+    /// What explains a CLIP score.
+    pub const CLIP: [Method; 9] = [
         Method::Attention,
         Method::Rollout,
         Method::Gradient,
@@ -47,6 +59,35 @@ impl Method {
         Method::Gradcam,
         Method::Chefer,
         Method::Occlusion,
+    ];
+
+    /// What explains a generated token.
+    pub const GENERATIVE: [Method; 10] = [
+        Method::Attention,
+        Method::Rollout,
+        Method::Chefer,
+        Method::CheferVision,
+        Method::Gradient,
+        Method::GradXInput,
+        Method::IntegratedGradients,
+        Method::Smoothgrad,
+        Method::Occlusion,
+        Method::TokenActivation,
+    ];
+
+    /// Every method of either kind of model.
+    pub const ALL: [Method; 11] = [
+        Method::Attention,
+        Method::Rollout,
+        Method::Gradient,
+        Method::GradXInput,
+        Method::IntegratedGradients,
+        Method::Smoothgrad,
+        Method::Gradcam,
+        Method::Chefer,
+        Method::Occlusion,
+        Method::CheferVision,
+        Method::TokenActivation,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,12 +101,14 @@ impl Method {
             Method::Gradcam => "gradcam",
             Method::Chefer => "chefer",
             Method::Occlusion => "occlusion",
+            Method::CheferVision => "chefer_vision",
+            Method::TokenActivation => "token_activation",
         }
     }
 
     /// Whether the method needs ∂s/∂(anything): these run a backward pass.
     pub fn uses_gradients(self) -> bool {
-        !matches!(self, Method::Attention | Method::Rollout | Method::Occlusion)
+        !matches!(self, Method::Attention | Method::Rollout | Method::Occlusion | Method::TokenActivation)
     }
 }
 

@@ -99,8 +99,14 @@ pub fn rollout(layers: &[HostView], row: usize, fusion: HeadFusion, discard: usi
 
 /// Row `row` of R after R ← R + mean_h(ReLU(∂s/∂A_l ⊙ A_l)) · R for l = 1..L, from R = I.
 pub fn chefer(layers: &[HostView], grads: &[HostView], row: usize) -> Vec<f32> {
-    let tokens = layers[0].shape[2];
-    let mut r = unit_row(tokens, row);
+    chefer_from(layers, grads, unit_row(layers[0].shape[2], row))
+}
+
+/// `start` · (I + cam_L) ⋯ (I + cam_1), cam_l = mean_h(ReLU(∂s/∂A_l ⊙ A_l)): [`chefer`] from
+/// any row vector.
+pub fn chefer_from(layers: &[HostView], grads: &[HostView], start: Vec<f32>) -> Vec<f32> {
+    let tokens = start.len();
+    let mut r = start;
     for (probs, grad) in layers.iter().zip(grads).rev() {
         let (heads, _, a) = heads_of(probs, 0);
         let (_, _, g) = heads_of(grad, 0);

@@ -23,6 +23,15 @@ pub struct ExplainedImage<T> {
     pub on_device: T,
 }
 
+/// Which attention `attention` reads in a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionReadout {
+    /// The last layer's row (a CLIP tower's read-out token).
+    LastLayer,
+    /// The row averaged over every layer (a decoder's predicting position).
+    MeanOverLayers,
+}
+
 /// One stack of attention layers (a tower, a decoder) as the methods see it: the layers' maps,
 /// the row that is read out, and what its tokens are.
 pub struct AttentionStack<'a, T> {
@@ -37,6 +46,19 @@ pub struct AttentionStack<'a, T> {
     pub patch_positions: Range<usize>,
     /// The positions that are text tokens (the scores a method reports for the text).
     pub text_positions: Vec<usize>,
+    pub readout: AttentionReadout,
+}
+
+/// Where a decoder's relevance continues into the vision tower that made its image tokens.
+pub struct VisionContinuation<'a, T> {
+    /// The tower's probabilities (1, H, T_v, T_v) of the layers that feed the features, first first.
+    pub probs: Vec<&'a T>,
+    /// ∂s/∂probs of those layers.
+    pub grads: Vec<&'a T>,
+    /// (sequence position, vision token) of each image token: where its relevance goes.
+    pub sources: Vec<(usize, usize)>,
+    /// The vision tokens that are patches, row-major over the grid.
+    pub patch_tokens: Range<usize>,
 }
 
 /// ∂s with respect to the input embeddings of the text tokens, with those embeddings.
@@ -99,6 +121,22 @@ pub trait Subject {
 
     /// ∂s/∂x for each input of a batch (B, 3, S, S), as (B, 3, S, S), computed where the batch
     /// runs (the score's gradient is seeded there too): the batched methods' one pass per batch.
+    /// The relevance of the image tokens continued through the vision tower, where the model
+    /// has one under its decoder.
+    fn vision_continuation<'a>(
+        &'a self,
+        _pass: &'a Self::Pass,
+        _grads: &'a Self::Grads,
+    ) -> Option<VisionContinuation<'a, TensorOf<Self::Backend>>> {
+        None
+    }
+
+    /// The explained score read at each image patch's own state (a generative model's token
+    /// logit through its head at the image positions), where the model defines one.
+    fn image_token_scores(&self, _pass: &Self::Pass) -> Option<Result<TensorOf<Self::Backend>>> {
+        None
+    }
+
     fn batch_input_gradients(&self, inputs: &TensorOf<Self::Backend>) -> Result<TensorOf<Self::Backend>>;
     /// s of each input of a batch (B, 3, S, S), as (B).
     fn batch_scores(&self, inputs: &TensorOf<Self::Backend>) -> Result<TensorOf<Self::Backend>>;

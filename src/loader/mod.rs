@@ -1,18 +1,22 @@
-//! Reading model files: a Hugging Face folder (config.json, model.safetensors, tokenizer.json,
-//! preprocessor_config.json) or one GGUF file carrying the same, from disk or from bytes, with
-//! every tensor checked by name and shape.
+//! Reading model files: a Hugging Face folder (config.json, model.safetensors or its shards,
+//! tokenizer.json, processor and generation files) or one GGUF file carrying the same, from disk
+//! or from bytes, with every tensor checked by name and shape.
 
 mod files;
 mod floats;
 pub mod gguf;
+mod llava_names;
 mod quantized;
 mod safetensors;
+mod sharded;
 mod weight_bytes;
 mod weights;
 
-pub use files::ModelFiles;
+pub use files::*;
+pub use llava_names::{LlavaTensorNames, NamingGeneration};
 pub use quantized::QuantizedMatrix;
 pub use safetensors::SafetensorsWeights;
+pub use sharded::{ShardIndex, ShardedFiles, ShardedSafetensors};
 pub use weight_bytes::WeightBytes;
 pub use weights::{MatrixSource, Weights};
 

@@ -1,6 +1,7 @@
 //! safetensors weights, converted to f32 once at load time (f32, f16 and bf16 checkpoints).
 //! The header is attacker-controlled: the `safetensors` crate bounds every offset by the buffer.
 
+use super::files::WEIGHTS_FILE;
 use super::floats::{bf16_values, f16_values, f32_values};
 use super::{check_shape, HostTensor};
 use crate::error::{Error, Result};
@@ -12,9 +13,23 @@ pub struct SafetensorsWeights<'a> {
 
 impl<'a> SafetensorsWeights<'a> {
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Self::from_file_bytes(WEIGHTS_FILE, bytes)
+    }
+
+    /// The safetensors file `file_name` (for errors: a shard's name).
+    pub fn from_file_bytes(file_name: &str, bytes: &'a [u8]) -> Result<Self> {
         let file = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::Weights(format!("model.safetensors is not a valid safetensors file: {e}")))?;
+            .map_err(|e| Error::Weights(format!("{file_name} is not a valid safetensors file: {e}")))?;
         Ok(SafetensorsWeights { file })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.file.tensor(name).is_ok()
+    }
+
+    /// Every tensor's name, in the file's order.
+    pub fn names(&self) -> Vec<&str> {
+        self.file.names()
     }
 
     /// The storage type of the checkpoint, as users know it ("float32", "float16", "bfloat16"),

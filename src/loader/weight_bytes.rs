@@ -28,6 +28,12 @@ impl From<Vec<u8>> for WeightBytes {
     }
 }
 
+impl std::fmt::Debug for WeightBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WeightBytes({} bytes)", self.len())
+    }
+}
+
 impl Deref for WeightBytes {
     type Target = [u8];
 

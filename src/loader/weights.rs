@@ -1,12 +1,14 @@
-//! One way to read a checkpoint's tensors whatever the file: safetensors (dense) or GGUF (dense
-//! or quantized). Every read is checked by name and shape with the same errors for both. Read
-//! from a mapped file, each tensor's pages are given back once it is built, so a model is never
-//! held twice (once as file, once as tensors) while it loads.
+//! One way to read a checkpoint's tensors whatever the file: safetensors (dense, one file or
+//! shards) or GGUF (dense or quantized). Every read is checked by name and shape with the same
+//! errors for all. Read from mapped files, each tensor's pages are given back once it is built,
+//! so a model is never held twice (once as file, once as tensors) while it loads.
 
+use super::files::WeightFiles;
 use super::floats::{bf16_values, f16_values, f32_values};
 use super::gguf::{is_dense, is_gguf, type_name, GgufFile, TensorInfo, QUANTIZATION_KEY};
 use super::quantized::QuantizedMatrix;
 use super::safetensors::SafetensorsWeights;
+use super::sharded::ShardedSafetensors;
 use super::weight_bytes::WeightBytes;
 use super::{check_shape, HostTensor};
 use crate::error::{Error, Result};
@@ -20,6 +22,7 @@ pub struct Weights<'a> {
 
 enum Format<'a> {
     Safetensors(SafetensorsWeights<'a>),
+    Sharded(ShardedSafetensors<'a>),
     Gguf(GgufFile<'a>),
 }
 
@@ -40,6 +43,9 @@ impl Drop for Weights<'_> {
         if let Some(file) = self.file {
             file.release(file);
         }
+        if let Format::Sharded(files) = &self.format {
+            files.release_all();
+        }
     }
 }
 
@@ -50,6 +56,16 @@ pub enum MatrixSource {
 }
 
 impl<'a> Weights<'a> {
+    /// A checkpoint's weights: one file (see [`Self::from_file`]) or the shards of an index.
+    pub fn from_files(files: &'a WeightFiles) -> Result<Self> {
+        match files {
+            WeightFiles::Single(bytes) => Self::from_file(bytes),
+            WeightFiles::Sharded(shards) => {
+                Ok(Weights { format: Format::Sharded(ShardedSafetensors::from_files(shards)?), file: None })
+            }
+        }
+    }
+
     /// A GGUF file when `bytes` start with its magic number, safetensors otherwise.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
         Ok(Weights { format: Format::parse(bytes)?, file: None })
@@ -65,6 +81,10 @@ impl<'a> Weights<'a> {
     fn release(&self, name: &str) {
         let stored = match &self.format {
             Format::Safetensors(file) => file.tensor_bytes(name),
+            Format::Sharded(files) => {
+                files.release(name);
+                None
+            }
             Format::Gguf(file) => file.tensor(name).map(|tensor| tensor.data),
         };
         if let (Some(file), Some(stored)) = (self.file, stored) {
@@ -78,6 +98,7 @@ impl<'a> Weights<'a> {
     pub fn dtype_name(&self) -> String {
         match &self.format {
             Format::Safetensors(file) => file.dtype_name().to_string(),
+            Format::Sharded(files) => files.dtype_name().to_string(),
             Format::Gguf(file) => {
                 if let Ok(Some(requested)) = file.metadata_string(QUANTIZATION_KEY) {
                     return requested.to_string();
@@ -113,6 +134,7 @@ impl<'a> Weights<'a> {
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         match &self.format {
             Format::Safetensors(file) => file.tensor_shapes(),
+            Format::Sharded(files) => files.tensor_shapes(),
             Format::Gguf(file) => file.tensors().iter().map(|t| (t.name.to_string(), t.shape().to_vec())).collect(),
         }
     }
@@ -128,6 +150,7 @@ impl<'a> Weights<'a> {
     fn read(&self, name: &str, expected: &[usize]) -> Result<HostTensor> {
         match &self.format {
             Format::Safetensors(file) => file.get(name, expected),
+            Format::Sharded(files) => files.get(name, expected),
             Format::Gguf(file) => {
                 let tensor = gguf_tensor(file, name, expected)?;
                 match dense_values(tensor) {

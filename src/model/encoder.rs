@@ -213,7 +213,8 @@ impl<T: Clone> Encoder<T> {
             let d_mid = backend.add(&d_x, &layer.layer_norm2.backward(backend, &saved.mid, &d_normed2)?)?;
             // Attention block: mid = x + out_proj(attention(q, k, v)).
             let d_attended = spread(layer.out_proj.backward(backend, &d_mid)?, index)?;
-            let shape = self.attention_shape(backend, &saved.query)?;
+            // The gradient's batch: one saved forward may serve K backward passes.
+            let shape = self.attention_shape(backend, &d_attended)?;
             let grads =
                 backend.attention_backward(&saved.query, &saved.key, &saved.value, probs, &d_attended, &shape)?;
             let d_normed1 = backend.add(

@@ -5,11 +5,15 @@ pub mod clip;
 mod clip_text;
 mod clip_vision;
 mod encoder;
+mod llama;
+mod llava;
 
 pub use clip::ClipModel;
 pub use clip_text::{TextGrads, TextPass};
 pub use clip_vision::{VisionGrads, VisionPass, VisionTrace, VisionTransformer};
 pub use encoder::{EncoderGrads, EncoderTrace, LayerRecord, Readout, Recording};
+pub use llama::{DecoderGrads, DecoderLayerRecord, DecoderTrace, KvCache, LlamaDecoder};
+pub use llava::{ExplainedLogit, ImagePass, LlavaModel, SequenceGrads, SequencePass};
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -118,6 +122,11 @@ impl<T> Linear<T> {
             MatrixWeight::Quantized(w) => backend.quantized_linear_backward(dy, w),
         }
     }
+
+    /// W (out, in): a vocabulary head's rows, or an embedding table tied to it.
+    pub fn weight(&self) -> &MatrixWeight<T> {
+        &self.weight
+    }
 }
 
 pub struct LayerNorm<T> {
@@ -138,5 +147,26 @@ impl<T> LayerNorm<T> {
     /// `x` is the forward input.
     pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, x: &T, dy: &T) -> Result<T> {
         backend.layer_norm_backward(x, &self.weight, dy, self.eps)
+    }
+}
+
+/// Llama's RMSNorm, y = x / √(mean(x²) + eps) · w.
+pub struct RmsNorm<T> {
+    weight: T,
+    eps: f64,
+}
+
+impl<T> RmsNorm<T> {
+    pub fn new<B: Backend<Tensor = T>>(loader: WeightLoader<B>, size: usize, eps: f64) -> Result<Self> {
+        Ok(RmsNorm { weight: loader.get("weight", &[size])?, eps })
+    }
+
+    pub fn forward<B: Backend<Tensor = T>>(&self, backend: &B, x: &T) -> Result<T> {
+        backend.rms_norm(x, &self.weight, self.eps)
+    }
+
+    /// `x` is the forward input (or a batch of one of it for a batch of gradients).
+    pub fn backward<B: Backend<Tensor = T>>(&self, backend: &B, x: &T, dy: &T) -> Result<T> {
+        backend.rms_norm_backward(x, &self.weight, dy, self.eps)
     }
 }

@@ -1,11 +1,13 @@
 //! `sightline quantize`: a checkpoint (folder or GGUF) to one GGUF file whose linear weights are
-//! in a ggml block format, with config.json, tokenizer.json and preprocessor_config.json in its
+//! in a ggml block format, with config.json, tokenizer.json, preprocessor_config.json (and a
+//! generative checkpoint's processor, generation, tokenizer and chat-template files) in its
 //! metadata. Quantization itself is candle's (`QTensor::quantize`).
 
 mod plan;
 
 pub use plan::{choose, QuantFormat, QuantizeOptions, TensorRole};
 
+use crate::config::ModelFamily;
 use crate::error::Result;
 use crate::loader::gguf::{self, type_name, write_gguf, MetadataToWrite, TensorToWrite};
 use crate::loader::{ModelFiles, QuantizedMatrix, Weights};
@@ -94,7 +96,7 @@ impl QuantizedModel {
 
 /// Quantizes every tensor of `files` as the plan says and writes the GGUF file in memory.
 pub fn quantize_model(files: &ModelFiles, options: &QuantizeOptions) -> Result<QuantizedModel> {
-    let weights = Weights::from_file(&files.weights)?;
+    let weights = Weights::from_files(&files.weights)?;
     let mut stored: Vec<(TensorChoice, Vec<u8>)> = Vec::new();
     for (name, shape) in weights.tensor_shapes() {
         let role = TensorRole::of(&name, &shape);
@@ -105,8 +107,13 @@ pub fn quantize_model(files: &ModelFiles, options: &QuantizeOptions) -> Result<Q
         let shape = if shape.is_empty() { vec![1] } else { shape };
         stored.push((TensorChoice { name, shape, role, dtype, fallback_from }, bytes));
     }
+    // GGUF names architectures in lower case, as llama.cpp does.
+    let gguf_architecture = match ModelFamily::from_config_json(&files.config_json)? {
+        ModelFamily::Clip => "clip",
+        ModelFamily::Llava => "llava",
+    };
     let mut metadata = vec![
-        (gguf::ARCHITECTURE_KEY, MetadataToWrite::String("clip")),
+        (gguf::ARCHITECTURE_KEY, MetadataToWrite::String(gguf_architecture)),
         (gguf::NAME_KEY, MetadataToWrite::String(&files.name)),
         (gguf::QUANTIZATION_KEY, MetadataToWrite::String(options.format.name())),
         (gguf::CONFIG_KEY, MetadataToWrite::String(&files.config_json)),
@@ -116,6 +123,9 @@ pub fn quantize_model(files: &ModelFiles, options: &QuantizeOptions) -> Result<Q
     metadata.push((gguf::TOKENIZER_KEY, MetadataToWrite::String(tokenizer)));
     if let Some(preprocessor) = &files.preprocessor_json {
         metadata.push((gguf::PREPROCESSOR_KEY, MetadataToWrite::String(preprocessor)));
+    }
+    for (key, text) in files.generative.gguf_entries() {
+        metadata.push((key, MetadataToWrite::String(text)));
     }
     let tensors: Vec<TensorToWrite> = stored
         .iter()

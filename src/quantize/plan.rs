@@ -72,11 +72,15 @@ pub enum TensorRole {
 
 impl TensorRole {
     pub fn of(name: &str, shape: &[usize]) -> TensorRole {
-        if name.ends_with("token_embedding.weight") {
+        // CLIP's text tower names its token table token_embedding, Llama decoders embed_tokens.
+        if name.ends_with("token_embedding.weight") || name.ends_with("embed_tokens.weight") {
             TensorRole::TokenEmbedding
         } else if name.ends_with("patch_embedding.weight") || name.ends_with("position_embedding.weight") {
             TensorRole::Embedding
-        } else if name.ends_with("visual_projection.weight") || name.ends_with("text_projection.weight") {
+        } else if name.ends_with("visual_projection.weight")
+            || name.ends_with("text_projection.weight")
+            || name.ends_with("lm_head.weight")
+        {
             TensorRole::OutputProjection
         } else if shape.len() == 2 && name.ends_with(".weight") && !name.contains("norm") {
             TensorRole::Linear

@@ -55,6 +55,7 @@ pub fn load() -> Reference {
         weights: safetensors_bytes(&expected["weights"]).into(),
         tokenizer_json: std::fs::read(fixture("tokenizer/clip/tokenizer.json")).unwrap(),
         preprocessor_json: None,
+        generative: Default::default(),
     };
     Reference {
         files,

@@ -134,6 +134,10 @@ pub fn bad_calls() -> Vec<BadCall> {
             &[&[2, 3, 4], &[1, 1, 4]],
             on_both!(|b, x| vec![b.concat_tokens(&x[0], &x[1])?]),
         ),
+        call("place a token past the sequence", &[&[2, 4]], on_both!(|b, x| vec![b.place_tokens(&x[0], &[0, 3], 3)?])),
+        call("place two rows at one position", &[&[2, 4]], on_both!(|b, x| vec![b.place_tokens(&x[0], &[1], 3)?])),
+        call("batch element past the batch", &[&[2, 4]], on_both!(|b, x| vec![b.batch_element(&x[0], 2)?])),
+        call("reshape to another count", &[&[2, 4]], on_both!(|b, x| vec![b.reshape(&x[0], &[3, 3])?])),
         call("drop the first of no tokens", &[&[2, 0, 4]], on_both!(|b, x| vec![b.drop_first_token(&x[0])?])),
         call(
             "prepend a class of another width",

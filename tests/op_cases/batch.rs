@@ -37,6 +37,21 @@ pub fn cases() -> Vec<OpCase> {
             move |x| vec![exact::occluded_copies(&x[0], first, count, patch)],
         ));
     }
+    for (shape, index) in [(vec![1, 5], 0), (vec![4, 3, 2, 5], 3), (vec![3, 7, 130], 1)] {
+        let dims: Vec<usize> = vec![shape[1..].iter().product(), 1];
+        cases.push(OpCase::new(
+            format!("batch element {index} of {shape:?}, reshaped"),
+            vec![random(1830 + index as u64, &shape, 1.0)],
+            on_both!(
+                [dims] | b,
+                x | vec![b.batch_element(&x[0], index)?, b.reshape(&b.batch_element(&x[0], index)?, &dims)?]
+            ),
+            move |x| {
+                let element = exact::batch_element(&x[0], index);
+                vec![element.clone(), super::Exact::new(dims.clone(), element.data)]
+            },
+        ));
+    }
     for &(rows, width) in &[(1, 1), (3, 512), (33, 700)] {
         let image = random(1800 + rows as u64, &[rows, width], 1.0);
         let text = random(1810 + rows as u64, &[width], 1.0);

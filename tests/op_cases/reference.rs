@@ -302,3 +302,20 @@ fn with_last(shape: &[usize], last: usize) -> Vec<usize> {
 fn with_batch(shape: &[usize], batch: usize) -> Vec<usize> {
     [&[batch], &shape[1..]].concat()
 }
+
+/// rows (B, D) → (B, T, D): row b at token positions[b], zero elsewhere.
+pub fn place_tokens(rows: &Exact, positions: &[usize], tokens: usize) -> Exact {
+    let width = rows.shape[1];
+    let mut data = vec![0f64; positions.len() * tokens * width];
+    for (b, &position) in positions.iter().enumerate() {
+        let start = (b * tokens + position) * width;
+        data[start..start + width].copy_from_slice(&rows.data[b * width..(b + 1) * width]);
+    }
+    Exact::new(vec![positions.len(), tokens, width], data)
+}
+
+/// Batch element `index` of x (B, ...), as (1, ...).
+pub fn batch_element(x: &Exact, index: usize) -> Exact {
+    let size: usize = x.shape[1..].iter().product();
+    Exact::new([&[1], &x.shape[1..]].concat(), x.data[index * size..(index + 1) * size].to_vec())
+}

@@ -144,6 +144,22 @@ fn row_cases() -> Vec<OpCase> {
             ),
         );
     }
+    // (tokens, positions, width): one row; each batch element's row at its own token, repeats
+    // across batch elements allowed. The VJP reads each batch element's row back.
+    for (i, (tokens, positions, width)) in [(1, vec![0u32], 1), (6, vec![5, 0, 5, 2], 9)].into_iter().enumerate() {
+        let rows = random(1360 + i as u64, &[positions.len(), width], 1.0);
+        let indices = as_indices(&positions);
+        let reads: Vec<u32> = positions.clone();
+        cases.push(
+            OpCase::new(
+                format!("place tokens {positions:?} of {tokens}x{width}"),
+                vec![rows],
+                on_both!([positions] | b, x | vec![b.place_tokens(&x[0], &positions, tokens)?]),
+                move |x| vec![exact::place_tokens(&x[0], &indices, tokens)],
+            )
+            .vjp(&[0], &[0], on_both!([reads] | b, x | vec![diagonal_rows(b, &x[1], &reads)?])),
+        );
+    }
     let repeated = vec![2u32, 2, 0];
     let indices = as_indices(&repeated);
     cases.push(OpCase::new(
@@ -166,4 +182,16 @@ fn row_cases() -> Vec<OpCase> {
         ));
     }
     cases
+}
+
+/// Row positions[b] of batch element b of x (B, T, D), as (B, D): place_tokens's VJP, from ops
+/// the vocabulary has (a batch element's rows, then the one row).
+fn diagonal_rows<B: Backend>(b: &B, x: &B::Tensor, positions: &[u32]) -> sightline::Result<B::Tensor> {
+    let width = *b.dims(x).last().unwrap_or(&0);
+    let mut rows = Vec::with_capacity(positions.len());
+    for (index, &position) in positions.iter().enumerate() {
+        let element = b.batch_element(x, index)?;
+        rows.extend(b.download(&b.select_rows(&element, &[position])?)?.data);
+    }
+    b.upload(&sightline::loader::HostTensor::new(rows, vec![positions.len(), width]))
 }

@@ -2,7 +2,7 @@
 
 use super::{tensor, with_values, CpuBackend};
 use crate::backend::cosine::scaled_cosine_with_gradients;
-use crate::backend::{copies_shape, occlusion_geometry, patch_spans, BatchOps, ScoreOps};
+use crate::backend::{batch_element_size, copies_shape, occlusion_geometry, patch_spans, BatchOps, ScoreOps};
 use crate::error::{Error, Result};
 use candle_core::Tensor;
 
@@ -27,6 +27,11 @@ impl BatchOps for CpuBackend {
             all
         })?;
         tensor(values, &copies_shape(x.dims(), count, "occluded copies")?)
+    }
+
+    fn batch_element(&self, x: &Tensor, index: usize) -> Result<Tensor> {
+        batch_element_size(x.dims(), index)?;
+        Ok(x.narrow(0, index, 1)?.contiguous()?)
     }
 
     fn sum_batch(&self, x: &Tensor, absolute: bool, total: Option<&Tensor>) -> Result<Tensor> {

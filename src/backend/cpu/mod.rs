@@ -16,6 +16,7 @@ mod token_rows;
 mod vector_exp;
 mod vision;
 
+use super::shapes::check_reshape;
 use super::{RelevanceOps, TensorStore};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, HostView};
@@ -90,6 +91,11 @@ impl TensorStore for CpuBackend {
 
     fn dims<'t>(&self, t: &'t Tensor) -> &'t [usize] {
         t.dims()
+    }
+
+    fn reshape(&self, t: &Tensor, dims: &[usize]) -> Result<Tensor> {
+        check_reshape(t.dims(), dims)?;
+        Ok(t.reshape(dims)?)
     }
 
     fn upload(&self, t: &HostTensor) -> Result<Tensor> {

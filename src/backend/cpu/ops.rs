@@ -7,7 +7,7 @@ use super::{
     activations, last_dim, norms, rotary, tensor, token_rows, with_all_values, with_values, with_weight, CpuBackend,
 };
 use crate::backend::shapes::{
-    self, check_positions, check_saved_batch, replacement_sources, rows_and_width, tokens_shape,
+    self, check_positions, check_saved_batch, placed_tokens, replacement_sources, rows_and_width, tokens_shape,
 };
 use crate::backend::{Activation, AttentionGrads, AttentionShape, Ops, RotaryTables};
 use crate::error::{Error, Result};
@@ -216,6 +216,21 @@ impl Ops for CpuBackend {
             parts.push(Tensor::zeros((batch, tokens - position - 1, hidden), dy.dtype(), &Device::Cpu)?);
         }
         Ok(Tensor::cat(&parts, 1)?)
+    }
+
+    fn place_tokens(&self, rows: &Tensor, positions: &[u32], tokens: usize) -> Result<Tensor> {
+        let (batch, width) = placed_tokens("place tokens", rows.dims(), positions, tokens)?;
+        let out = with_values(rows, |rows| {
+            let mut out = vec![0f32; batch * tokens * width];
+            for ((row, sequence), &position) in
+                rows.chunks_exact(width).zip(out.chunks_exact_mut(tokens * width)).zip(positions)
+            {
+                let start = position as usize * width;
+                sequence[start..start + width].copy_from_slice(row);
+            }
+            out
+        })?;
+        tensor(out, &[batch, tokens, width])
     }
 
     fn select_rows(&self, x: &Tensor, positions: &[u32]) -> Result<Tensor> {

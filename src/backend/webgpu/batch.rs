@@ -3,10 +3,16 @@
 
 use super::kernels;
 use super::{GpuTensor, WebGpuBackend};
-use crate::backend::{BatchOps, ScoreOps};
+use crate::backend::{batch_element_size, BatchOps, ScoreOps};
 use crate::error::Result;
 
 impl BatchOps for WebGpuBackend {
+    fn batch_element(&self, x: &GpuTensor, index: usize) -> Result<GpuTensor> {
+        let size = batch_element_size(x.shape(), index)?;
+        let shape = [&[1], &x.shape()[1..]].concat();
+        self.gpu.copy_range(x, 4 * (index * size) as u64, shape)
+    }
+
     fn scaled_copies(&self, x: &GpuTensor, factors: &[f32]) -> Result<GpuTensor> {
         kernels::scaled_copies(&self.gpu, x, factors)
     }

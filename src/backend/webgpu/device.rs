@@ -142,6 +142,17 @@ impl Gpu {
         Ok(GpuTensor::new(buffer, self.pool.clone(), shape))
     }
 
+    /// A new tensor of `shape` holding `bytes` bytes of `source` from byte `offset`, copied by a
+    /// recorded command (so after everything recorded before it).
+    pub fn copy_range(&self, source: &GpuTensor, offset: u64, shape: Vec<usize>) -> Result<GpuTensor> {
+        let out = self.tensor(shape)?;
+        let bytes = 4 * out.elements() as u64;
+        if bytes > 0 {
+            self.record(|encoder| encoder.copy_buffer_to_buffer(source.buffer(), offset, out.buffer(), 0, bytes))?;
+        }
+        Ok(out)
+    }
+
     /// Submits everything recorded so far and reads `tensor` back: the only point where the
     /// host waits for the GPU.
     pub fn download(&self, tensor: &GpuTensor) -> Result<Vec<f32>> {

@@ -21,6 +21,7 @@ mod vision;
 
 pub use pool::GpuTensor;
 
+use super::shapes::check_reshape;
 use super::TensorStore;
 use crate::error::{Error, Result};
 use crate::loader::HostTensor;
@@ -148,6 +149,11 @@ impl TensorStore for WebGpuBackend {
 
     fn dims<'t>(&self, tensor: &'t GpuTensor) -> &'t [usize] {
         tensor.shape()
+    }
+
+    fn reshape(&self, tensor: &GpuTensor, dims: &[usize]) -> Result<GpuTensor> {
+        check_reshape(tensor.shape(), dims)?;
+        Ok(tensor.with_shape(dims.to_vec()))
     }
 
     fn upload(&self, tensor: &HostTensor) -> Result<GpuTensor> {

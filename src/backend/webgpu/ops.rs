@@ -113,6 +113,10 @@ impl Ops for WebGpuBackend {
         kernels::select_token_backward(&self.gpu, dy, position, tokens)
     }
 
+    fn place_tokens(&self, rows: &GpuTensor, positions: &[u32], tokens: usize) -> Result<GpuTensor> {
+        kernels::place_tokens(&self.gpu, rows, positions, tokens)
+    }
+
     fn select_rows(&self, x: &GpuTensor, positions: &[u32]) -> Result<GpuTensor> {
         kernels::select_rows(&self.gpu, x, positions)
     }

@@ -83,6 +83,11 @@ impl GpuTensor {
         &self.shape
     }
 
+    /// The same buffer under other dimensions (the caller checked the count).
+    pub(crate) fn with_shape(&self, shape: Vec<usize>) -> GpuTensor {
+        GpuTensor { storage: self.storage.clone(), shape }
+    }
+
     pub fn elements(&self) -> usize {
         self.shape.iter().product()
     }

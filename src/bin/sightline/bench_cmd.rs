@@ -3,10 +3,13 @@ use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::prelude::*;
 use sightline::backend::webgpu::WebGpuBackend;
-use sightline::bench::{random_explainer, random_quantized_explainer, run as run_bench, BenchReport};
+use sightline::bench::{
+    random_explainer, random_llava_files, random_quantized_explainer, run as run_bench, run_llava, BenchReport,
+    LlavaBenchReport,
+};
 use sightline::default_model::default_model_files;
 use sightline::error::pretty_json;
-use sightline::explain::{Explainer, Method, MethodOptions};
+use sightline::explain::{Explainer, GenerativeExplainer, Method, MethodOptions};
 use sightline::loader::ModelFiles;
 use sightline::quantize::{quantize_model, QuantFormat, QuantizeOptions};
 use sightline::{Error, Result};
@@ -17,7 +20,8 @@ const DEFAULT_ARCH: &str = "default";
 #[derive(Args)]
 pub struct BenchArgs {
     /// clip-vit-b32 or clip-vit-b16: random weights at the published checkpoint's sizes;
-    /// `default`: the embedded default model.
+    /// llava-smol: a LLaVA with a ViT-B/16 tower and a SmolLM2-135M-sized decoder (prefill,
+    /// decode tokens/s, one answer token's explanation); `default`: the embedded default model.
     #[arg(long, default_value = "clip-vit-b32")]
     arch: String,
     #[arg(long, default_value = "rollout")]
@@ -43,6 +47,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let options = MethodOptions { steps: args.steps, ..MethodOptions::default() };
     options.validate()?;
     let format = args.quantize.as_deref().map(str::parse::<QuantFormat>).transpose()?;
+    if args.arch.starts_with("llava") {
+        let report = match args.backend {
+            BackendChoice::Cpu => bench_llava_on(CpuBackend, &args, format, method, options)?,
+            BackendChoice::Webgpu => bench_llava_on(WebGpuBackend::new()?, &args, format, method, options)?,
+        };
+        println!("{}", pretty_json(&report)?);
+        return Ok(());
+    }
     let report = match args.backend {
         BackendChoice::Cpu => bench_on(CpuBackend, &args, format, method, options)?,
         BackendChoice::Webgpu => bench_on(WebGpuBackend::new()?, &args, format, method, options)?,
@@ -72,8 +84,28 @@ fn bench_on<B: Backend>(
         }
         (arch, None) => (random_explainer(backend, arch)?, None),
     };
-    let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let mut report = run_bench(&explainer, &args.arch, method, options, args.iters, threads)?;
+    let mut report = run_bench(&explainer, &args.arch, method, options, args.iters, bench_threads())?;
     report.model_file_mb = file_bytes.map(|bytes| bytes as f64 / (1024.0 * 1024.0));
     Ok(report)
+}
+
+fn bench_llava_on<B: Backend>(
+    backend: B,
+    args: &BenchArgs,
+    format: Option<QuantFormat>,
+    method: Method,
+    options: MethodOptions,
+) -> Result<LlavaBenchReport> {
+    let mut files = random_llava_files(&args.arch, 0)?;
+    if let Some(format) = format {
+        let gguf = quantize_model(&files, &QuantizeOptions { format, quantize_embeddings: false })?.bytes;
+        files = ModelFiles::from_gguf_bytes(format!("{} {}", files.name, format.name()), gguf)?;
+    }
+    let explainer = GenerativeExplainer::load(backend, &files)?;
+    drop(files);
+    run_llava(&explainer, &args.arch, method, options, args.iters, bench_threads())
+}
+
+fn bench_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
 }

@@ -8,6 +8,7 @@ use sightline::error::pretty_json;
 use sightline::eval::{
     evaluate_model_with_progress, EvalSettings, Prompts, DEFAULT_SCENES, DEFAULT_STEPS, MIN_EVAL_SEED,
 };
+use sightline::explain::Method;
 use sightline::loader::ModelFiles;
 use sightline::{Error, Result};
 use std::io::Write;
@@ -47,7 +48,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let methods = parse_methods(args.methods.as_deref())?;
+    let methods = parse_methods(args.methods.as_deref(), &Method::CLIP)?;
     let settings = EvalSettings {
         scenes: args.scenes,
         seed: args.seed,

@@ -1,7 +1,9 @@
 use crate::backend_arg::BackendChoice;
+use crate::model_arg::require_family;
 use clap::Args;
 use sightline::backend::cpu::CpuBackend;
 use sightline::backend::webgpu::WebGpuBackend;
+use sightline::config::ModelFamily;
 use sightline::default_model::default_model_files;
 use sightline::error::pretty_json;
 use sightline::explain::{explain_with_fallback, Explainer, HeadFusion, ImageInput, Method, MethodOptions, Request};
@@ -75,6 +77,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         Some(path) => ModelFiles::from_path(path)?,
         None => default_model_files()?,
     };
+    require_family(&files, ModelFamily::Clip)?;
     let overlay = OverlayOptions {
         colormap: args.colormap.as_deref().map(Colormap::from_name).transpose()?,
         opacity: args.opacity,

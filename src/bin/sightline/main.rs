@@ -7,6 +7,7 @@ mod curves_cmd;
 mod drift_cmd;
 mod eval_cmd;
 mod explain_cmd;
+mod generate_cmd;
 mod methods_arg;
 mod model_arg;
 mod quantize_cmd;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Explain which parts of an image (and of the text) drive the model's score.
     Explain(explain_cmd::ExplainArgs),
+    /// Ask a generative (LLaVA) model about an image and explain every word of its answer.
+    Generate(generate_cmd::GenerateArgs),
     /// Time explanations on random weights at the real sizes of published checkpoints.
     Bench(bench_cmd::BenchArgs),
     /// Write a dataset of synthetic scenes with object masks and captions (for training and tests).
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => explain_cmd::run(args),
+        Command::Generate(args) => generate_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Scenes(args) => scenes_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),

@@ -30,7 +30,7 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
         return Err(Error::InvalidOption(format!("--out {} should end in .gguf", args.out.display())));
     }
     let files = model_files(&args.model)?;
-    let source_bytes = files.weights.len();
+    let source_bytes = files.weights.byte_len();
     let options = QuantizeOptions { format, quantize_embeddings: args.quantize_embeddings };
     let quantized = quantize_model(&files, &options)?;
     std::fs::write(&args.out, &quantized.bytes).map_err(|e| Error::io(args.out.display(), e))?;

@@ -4,18 +4,32 @@
 use super::{maps_from_rows, Maps};
 use crate::error::{Error, Result};
 use crate::explain::device_relevance::{attention_relevance, rollout_relevance};
-use crate::explain::subject::Subject;
+use crate::explain::subject::{AttentionReadout, Subject};
 use crate::explain::timings::Timings;
 use crate::explain::MethodOptions;
 
-/// The explained row of the last layer's attention probabilities, averaged over heads.
+/// The explained row of the attention probabilities averaged over heads: of the last layer, or
+/// averaged over the layers too, as the stack reads out.
 pub(super) async fn raw_attention<S: Subject>(subject: &S, pass: &S::Pass, timings: &Timings) -> Result<Maps> {
     let backend = subject.backend();
     let stacks = subject.stacks(pass, None)?;
     let mut rows = Vec::with_capacity(stacks.len());
     for stack in &stacks {
         let last = *stack.probs.last().ok_or_else(|| Error::Internal("an attention stack without layers".into()))?;
-        rows.push(attention_relevance(backend, timings, last, stack.row).await?);
+        let row = match stack.readout {
+            AttentionReadout::LastLayer => attention_relevance(backend, timings, last, stack.row).await?,
+            AttentionReadout::MeanOverLayers => {
+                let mut sum: Vec<f64> = Vec::new();
+                for layer in &stack.probs {
+                    let row = attention_relevance(backend, timings, layer, stack.row).await?;
+                    sum.resize(row.len(), 0.0);
+                    sum.iter_mut().zip(row).for_each(|(s, v)| *s += f64::from(v));
+                }
+                let layers = stack.probs.len() as f64;
+                sum.into_iter().map(|s| (s / layers) as f32).collect()
+            }
+        };
+        rows.push(row);
     }
     maps_from_rows(&stacks, &rows)
 }

@@ -7,6 +7,7 @@ mod batched;
 mod chefer;
 mod gradcam;
 mod gradients;
+mod token_activation;
 
 pub(crate) use batched::{batch_ranges, stack_inputs};
 
@@ -31,7 +32,10 @@ impl Method {
     pub fn recording(self) -> Recording {
         match self {
             Method::Attention | Method::Rollout => Recording::Attention,
-            Method::Gradient | Method::GradXInput | Method::Chefer | Method::Gradcam => Recording::Backward,
+            Method::Gradient | Method::GradXInput | Method::Chefer | Method::CheferVision | Method::Gradcam => {
+                Recording::Backward
+            }
+            Method::TokenActivation => Recording::Nothing,
             Method::IntegratedGradients | Method::Smoothgrad | Method::Occlusion => Recording::Nothing,
         }
     }
@@ -57,6 +61,8 @@ pub(super) async fn run<S: Subject>(
         Method::IntegratedGradients => batched::integrated_gradients(subject, options, timings, progress).await,
         Method::Smoothgrad => batched::smoothgrad(subject, options, timings, progress).await,
         Method::Occlusion => batched::occlusion(subject, pass, timings, progress).await,
+        Method::CheferVision => chefer::chefer_vision(subject, pass, timings).await,
+        Method::TokenActivation => token_activation::token_activation(subject, pass, timings).await,
     }
 }
 

@@ -5,7 +5,9 @@
 use crate::backend::cosine::scaled_cosine_with_gradients;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::explain::subject::{AttentionStack, ExplainedImage, GradcamLayer, Subject, TensorOf, TokenGradients};
+use crate::explain::subject::{
+    AttentionReadout, AttentionStack, ExplainedImage, GradcamLayer, Subject, TensorOf, TokenGradients,
+};
 use crate::explain::timings::Timings;
 use crate::loader::HostTensor;
 use crate::model::{ClipModel, EncoderGrads, LayerRecord, Recording, TextGrads, TextPass, VisionGrads, VisionPass};
@@ -111,6 +113,7 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
             row: 0,
             patch_positions: 1..self.vision_tokens(),
             text_positions: Vec::new(),
+            readout: AttentionReadout::LastLayer,
         };
         let text = AttentionStack {
             probs: probs_of(&self.text.encoder.layers)?,
@@ -118,6 +121,7 @@ impl<B: Backend> Subject for ClipSubject<'_, B> {
             row: self.pooled,
             patch_positions: 0..0,
             text_positions: (0..self.text_tokens).collect(),
+            readout: AttentionReadout::LastLayer,
         };
         Ok(vec![vision, text])
     }

@@ -2,3 +2,4 @@
 //! plugs into the methods.
 
 pub(super) mod clip;
+pub(super) mod llava;

@@ -49,7 +49,7 @@ pub(crate) use select_token::select_token;
 pub(crate) use select_token_backward::select_token_backward;
 pub(crate) use sum_batch::sum_batch;
 pub(crate) use token_gradcam::token_gradcam;
-pub(crate) use token_rows::{concat_tokens, replace_rows, select_rows};
+pub(crate) use token_rows::{concat_tokens, place_tokens, replace_rows, select_rows};
 
 use super::device::Gpu;
 use super::pipelines::Kernel;

@@ -1,14 +1,16 @@
 //! Launchers of the decoder's token rows: select_rows.wgsl (the rows at given positions),
-//! replace_rows.wgsl (rows put in place of others, or zeroed for the VJP) and concat_tokens.wgsl
+//! replace_rows.wgsl (rows put in place of others, or zeroed for the VJP), place_tokens.wgsl (each
+//! batch element's row at its own token) and concat_tokens.wgsl
 //! (a key/value cache with the new step appended).
 
 use super::{elementwise_grid, to_u32, Gpu, Kernel};
-use crate::backend::shapes::{check_positions, concatenated, replacement_sources, tokens_shape};
+use crate::backend::shapes::{check_positions, concatenated, placed_tokens, replacement_sources, tokens_shape};
 use crate::backend::webgpu::pool::GpuTensor;
 use crate::error::{Error, Result};
 
 const SELECT_ROWS: Kernel = Kernel { name: "select_rows", source: include_str!("select_rows.wgsl") };
 const REPLACE_ROWS: Kernel = Kernel { name: "replace_rows", source: include_str!("replace_rows.wgsl") };
+const PLACE_TOKENS: Kernel = Kernel { name: "place_tokens", source: include_str!("place_tokens.wgsl") };
 const CONCAT_TOKENS: Kernel = Kernel { name: "concat_tokens", source: include_str!("concat_tokens.wgsl") };
 
 /// x (B, T, D) → (B, N, D), the tokens at `positions`.
@@ -21,6 +23,18 @@ pub(crate) fn select_rows(gpu: &Gpu, x: &GpuTensor, positions: &[u32]) -> Result
     let params = [to_u32(out.elements())?, to_u32(tokens)?, to_u32(hidden)?, to_u32(positions.len())?];
     let buffers = [x.buffer(), positions_on_device.buffer(), out.buffer()];
     gpu.dispatch(&SELECT_ROWS, &params, &buffers, elementwise_grid(gpu, out.elements())?)?;
+    Ok(out)
+}
+
+/// rows (B, D) → (B, T, D): row b at token positions[b] of batch element b, zero elsewhere.
+pub(crate) fn place_tokens(gpu: &Gpu, rows: &GpuTensor, positions: &[u32], tokens: usize) -> Result<GpuTensor> {
+    // The kernel indexes without checking, so every position is checked here.
+    let (batch, hidden) = placed_tokens("place tokens", rows.shape(), positions, tokens)?;
+    let positions_on_device = gpu.upload(bytemuck::cast_slice(positions), vec![positions.len()])?;
+    let out = gpu.tensor(vec![batch, tokens, hidden])?;
+    let params = [to_u32(out.elements())?, to_u32(tokens)?, to_u32(hidden)?];
+    let buffers = [rows.buffer(), positions_on_device.buffer(), out.buffer()];
+    gpu.dispatch(&PLACE_TOKENS, &params, &buffers, elementwise_grid(gpu, out.elements())?)?;
     Ok(out)
 }
 

@@ -1,7 +1,8 @@
-//! Configs mirroring Hugging Face's `config.json` for CLIP (`CLIPConfig`, `CLIPTextConfig`,
-//! `CLIPVisionConfig`) with transformers' defaults, so published checkpoints load unchanged, and
-//! presets at the real sizes of the OpenAI checkpoints for benchmarks.
+//! CLIP's configs (`CLIPConfig`, `CLIPTextConfig`, `CLIPVisionConfig`) with transformers' defaults,
+//! and presets at the real sizes of the OpenAI checkpoints for benchmarks. LLaVA's vision tower is a
+//! `CLIPVisionConfig` too.
 
+use super::{ModelFamily, CLIP_ARCHITECTURE};
 use crate::backend::Activation;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -125,9 +126,69 @@ impl ClipVisionConfig {
     pub fn num_patches(&self) -> usize {
         self.grid_side() * self.grid_side()
     }
-}
 
-const CLIP_ARCHITECTURE: &str = "CLIPModel";
+    /// Catches vision configs that parse but cannot describe a working tower.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("image_size", self.image_size),
+            ("patch_size", self.patch_size),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(Error::Config(format!("vision_config.{name} must be positive")));
+            }
+        }
+        let bounded = [
+            ("hidden_size", self.hidden_size, MAX_WIDTH),
+            ("intermediate_size", self.intermediate_size, MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+            ("image_size", self.image_size, MAX_IMAGE_SIZE),
+        ];
+        for (name, value, limit) in bounded {
+            if value > limit {
+                return Err(Error::Config(format!("vision_config.{name} is {value}; at most {limit} is supported")));
+            }
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps >= 0.0) {
+            return Err(Error::Config(format!(
+                "vision_config.layer_norm_eps is {}; it must be finite and not negative",
+                self.layer_norm_eps
+            )));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::Config(format!(
+                "vision_config.hidden_size ({}) is not divisible by num_attention_heads ({})",
+                self.hidden_size, self.num_attention_heads
+            )));
+        }
+        if self.num_channels != 3 {
+            return Err(Error::Config(format!(
+                "vision_config.num_channels is {}, only RGB (3) is supported",
+                self.num_channels
+            )));
+        }
+        if self.patch_size > self.image_size {
+            return Err(Error::Config(format!(
+                "vision_config.patch_size ({}) is larger than image_size ({})",
+                self.patch_size, self.image_size
+            )));
+        }
+        if self.num_patches() > MAX_PATCHES {
+            return Err(Error::Config(format!(
+                "vision_config makes {} patches (image_size {} / patch_size {}, squared); at most {MAX_PATCHES} are supported",
+                self.num_patches(),
+                self.image_size,
+                self.patch_size
+            )));
+        }
+        self.encoder()?;
+        Ok(())
+    }
+}
 
 /// The largest sizes a config may declare, far above any published CLIP (ViT-bigG: width 1664,
 /// 48 layers, 256 patches) yet small enough that every size derived from them (tokens squared
@@ -144,7 +205,7 @@ impl ClipConfig {
     pub fn from_json(text: &str) -> Result<Self> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| Error::Config(format!("config.json is not valid JSON: {e}")))?;
-        check_architecture(&value)?;
+        ModelFamily::from_config_value(&value)?.expect(ModelFamily::Clip)?;
         let config: ClipConfig =
             serde_json::from_value(value).map_err(|e| Error::Config(format!("config.json: {e}")))?;
         config.validate()?;
@@ -154,7 +215,6 @@ impl ClipConfig {
     /// Catches configs that parse but cannot describe a working model, before any weight is read.
     pub fn validate(&self) -> Result<()> {
         let text = &self.text_config;
-        let vision = &self.vision_config;
         let positive = [
             ("text_config.vocab_size", text.vocab_size),
             ("text_config.hidden_size", text.hidden_size),
@@ -162,12 +222,6 @@ impl ClipConfig {
             ("text_config.num_hidden_layers", text.num_hidden_layers),
             ("text_config.num_attention_heads", text.num_attention_heads),
             ("text_config.max_position_embeddings", text.max_position_embeddings),
-            ("vision_config.hidden_size", vision.hidden_size),
-            ("vision_config.intermediate_size", vision.intermediate_size),
-            ("vision_config.num_hidden_layers", vision.num_hidden_layers),
-            ("vision_config.num_attention_heads", vision.num_attention_heads),
-            ("vision_config.image_size", vision.image_size),
-            ("vision_config.patch_size", vision.patch_size),
             ("projection_dim", self.projection_dim),
         ];
         for (name, value) in positive {
@@ -181,10 +235,6 @@ impl ClipConfig {
             ("text_config.intermediate_size", text.intermediate_size, MAX_WIDTH),
             ("text_config.num_hidden_layers", text.num_hidden_layers, MAX_LAYERS),
             ("text_config.max_position_embeddings", text.max_position_embeddings, MAX_TEXT_POSITIONS),
-            ("vision_config.hidden_size", vision.hidden_size, MAX_WIDTH),
-            ("vision_config.intermediate_size", vision.intermediate_size, MAX_WIDTH),
-            ("vision_config.num_hidden_layers", vision.num_hidden_layers, MAX_LAYERS),
-            ("vision_config.image_size", vision.image_size, MAX_IMAGE_SIZE),
             ("projection_dim", self.projection_dim, MAX_WIDTH),
         ];
         for (name, value, limit) in bounded {
@@ -192,45 +242,20 @@ impl ClipConfig {
                 return Err(Error::Config(format!("{name} is {value}; at most {limit} is supported")));
             }
         }
-        for (name, eps) in [("text_config", text.layer_norm_eps), ("vision_config", vision.layer_norm_eps)] {
-            if !(eps.is_finite() && eps >= 0.0) {
-                return Err(Error::Config(format!(
-                    "{name}.layer_norm_eps is {eps}; it must be finite and not negative"
-                )));
-            }
-        }
-        for (tower, hidden, heads) in [
-            ("text_config", text.hidden_size, text.num_attention_heads),
-            ("vision_config", vision.hidden_size, vision.num_attention_heads),
-        ] {
-            if hidden % heads != 0 {
-                return Err(Error::Config(format!(
-                    "{tower}.hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})"
-                )));
-            }
-        }
-        if vision.num_channels != 3 {
+        if !(text.layer_norm_eps.is_finite() && text.layer_norm_eps >= 0.0) {
             return Err(Error::Config(format!(
-                "vision_config.num_channels is {}, only RGB (3) is supported",
-                vision.num_channels
+                "text_config.layer_norm_eps is {}; it must be finite and not negative",
+                text.layer_norm_eps
             )));
         }
-        if vision.patch_size > vision.image_size {
+        if text.hidden_size % text.num_attention_heads != 0 {
             return Err(Error::Config(format!(
-                "vision_config.patch_size ({}) is larger than image_size ({})",
-                vision.patch_size, vision.image_size
+                "text_config.hidden_size ({}) is not divisible by num_attention_heads ({})",
+                text.hidden_size, text.num_attention_heads
             )));
         }
-        if vision.num_patches() > MAX_PATCHES {
-            return Err(Error::Config(format!(
-                "vision_config makes {} patches (image_size {} / patch_size {}, squared); at most {MAX_PATCHES} are supported",
-                vision.num_patches(),
-                vision.image_size,
-                vision.patch_size
-            )));
-        }
+        self.vision_config.validate()?;
         text.encoder()?;
-        vision.encoder()?;
         Ok(())
     }
 
@@ -255,28 +280,6 @@ impl ClipConfig {
         config.name_or_path = Some(format!("random {name}"));
         Ok(config)
     }
-}
-
-fn check_architecture(value: &serde_json::Value) -> Result<()> {
-    let architectures: Vec<&str> = value
-        .get("architectures")
-        .and_then(|a| a.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    let model_type = value.get("model_type").and_then(|m| m.as_str());
-    if architectures.contains(&CLIP_ARCHITECTURE) || model_type == Some("clip") {
-        return Ok(());
-    }
-    let found = match (architectures.first(), model_type) {
-        (Some(arch), _) => arch.to_string(),
-        (None, Some(kind)) => format!("model_type `{kind}`"),
-        (None, None) => {
-            return Err(Error::Config(
-                "config.json names neither `architectures` nor `model_type`; expected a CLIPModel config".into(),
-            ))
-        }
-    };
-    Err(Error::UnsupportedArchitecture(format!("{found} (supported: {CLIP_ARCHITECTURE})")))
 }
 
 mod defaults {

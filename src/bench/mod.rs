@@ -1,6 +1,10 @@
 //! Benchmarks on random weights at the real sizes of published checkpoints: no download needed,
 //! and the cost of an explanation does not depend on the weights' values.
 
+mod llava;
+
+pub use llava::{random_llava_files, run_llava, LlavaBenchReport, LLAVA_BENCH_ANSWER_TOKENS, LLAVA_BENCH_PROMPT_WORDS};
+
 use crate::backend::Backend;
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
@@ -182,6 +186,7 @@ pub fn random_quantized_explainer<B: Backend>(
         weights: random_clip_safetensors(&config, 0)?.into(),
         tokenizer_json: benchmark_tokenizer_json(&config).into_bytes(),
         preprocessor_json: None,
+        generative: Default::default(),
     };
     let options = QuantizeOptions { format, quantize_embeddings: false };
     let gguf = quantize_model(&source, &options)?.bytes;
