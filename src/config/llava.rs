@@ -240,9 +240,13 @@ mod tests {
         assert_eq!((c.projector_hidden_act.as_str(), c.multimodal_projector_bias), ("gelu", true));
         assert_eq!((c.tie_word_embeddings, c.image_seq_length), (false, 576));
         assert_eq!((c.image_tokens(), c.vision_layers_used().unwrap()), (25, 1));
-        let bare = LlavaConfig::from_json(r#"{"model_type": "llava"}"#).unwrap();
+        // transformers' bare defaults put <image> (32000) just past Llama's 32000-token vocabulary, a
+        // model that could not embed its own image token: refused, while llava-1.5's 32064 works.
+        let refused = LlavaConfig::from_json(r#"{"model_type": "llava"}"#).unwrap_err().to_string();
+        assert!(refused.contains("image_token_index 32000 is outside the decoder's vocabulary of 32000"), "{refused}");
+        let bare = LlavaConfig::from_json(r#"{"model_type": "llava", "text_config": {"vocab_size": 32064}}"#).unwrap();
         assert_eq!((bare.vision_config.hidden_size, bare.vision_config.patch_size), (1024, 14));
-        assert_eq!((bare.image_token_id, bare.image_tokens(), bare.text_config.vocab_size), (32000, 576, 32000));
+        assert_eq!((bare.image_token_id, bare.image_tokens(), bare.text_config.vocab_size), (32000, 576, 32064));
         // A vision_config object keeps CLIPVisionConfig's own defaults for what it leaves out.
         let partial = llava(json!({"vision_config": {"model_type": "clip_vision_model"}})).unwrap();
         assert_eq!((partial.vision_config.hidden_size, partial.vision_config.patch_size), (768, 32));

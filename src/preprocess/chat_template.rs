@@ -355,7 +355,9 @@ mod tests {
     #[test]
     fn blocks_trim_as_transformers_configures_jinja() {
         let source = "{{ bos_token }}\n{% for m in messages %}\n  {% for c in m.content %}\n    {% if c.type == 'text' %}[{{ c.text | trim }}]{% endif %}\n  {% endfor %}\n{% endfor %}\n{% if add_generation_prompt %}<start>\n{% endif %}\n";
-        assert_eq!(render(source, "  hi  ").unwrap(), "<s>[hi]<start>\n");
+        // trim_blocks drops the newline after a block tag, not after an expression (Jinja2 3.1 gives
+        // the same string).
+        assert_eq!(render(source, "  hi  ").unwrap(), "<s>\n[hi]<start>\n");
         let loop_controls = "{% for i in range(5) %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}";
         assert_eq!(render(loop_controls, "").unwrap(), "01");
     }
