@@ -38,6 +38,8 @@ mod runner;
 pub mod scenes;
 mod settings;
 mod tally;
+mod vqa;
+pub mod vqa_questions;
 
 pub use answer_drift::{answer_drift, drift_questions, AnswerDriftReport, AnswerDriftRow, DRIFT_ANSWER_TOKENS};
 pub use baselines::Baseline;
@@ -48,3 +50,4 @@ pub use report::{EvalReport, MethodRow, RandomizationStage, RowKind};
 pub use runner::{evaluate, evaluate_model, evaluate_model_with_progress, TEXT_INDEPENDENT_NOTE};
 pub use scenes::{Prompts, MIN_EVAL_SEED};
 pub use settings::{EvalSettings, DEFAULT_SCENES, DEFAULT_STEPS};
+pub use vqa::{evaluate_vqa, VqaAccuracy, VqaMapRow, VqaReport};

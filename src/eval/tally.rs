@@ -34,6 +34,10 @@ impl Mean {
     pub fn value(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum / self.count as f64)
     }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
 }
 
 /// A mean of rank correlations that also counts the pairs that had none (a constant map).

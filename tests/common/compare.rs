@@ -67,7 +67,9 @@ pub fn assert_close_to_largest(what: &str, actual: &[f32], expected: &[f32], tol
         panic!("{what}: value {i} of actual then expected is {v}");
     }
     let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if let Some((i, (a, e))) = actual.iter().zip(expected).enumerate().find(|(_, (a, e))| (*a - *e).abs() > tolerance * scale) {
+    if let Some((i, (a, e))) =
+        actual.iter().zip(expected).enumerate().find(|(_, (a, e))| (*a - *e).abs() > tolerance * scale)
+    {
         panic!("{what}: element {i} is {a} but expected {e} (beyond {tolerance} × max|expected| = {scale:.3e})");
     }
 }
