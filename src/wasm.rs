@@ -15,6 +15,7 @@ use crate::loader::ModelFiles;
 use crate::preprocess::{decode_image, ImageCropRect, ImageLimits};
 use crate::render::{crop_in_pixels, enlarged, render_explanation, title, MapChoice};
 use crate::scene::{Scene, SceneSpec};
+use crate::wasm_generative::{family_name, Checkpoint};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -62,6 +63,7 @@ fn progress_reporter(progress: &Option<js_sys::Function>) -> impl Fn(usize, usiz
 #[serde(rename_all = "camelCase")]
 struct EngineInfo<'a> {
     model: &'a crate::explain::ModelInfo,
+    family: &'static str,
     backend: &'static str,
     image_size: usize,
     patch_size: usize,
@@ -120,6 +122,22 @@ impl Engine {
     #[wasm_bindgen(js_name = fromGguf)]
     pub fn from_gguf(name: String, bytes: Vec<u8>) -> Result<Engine, JsError> {
         let files = ModelFiles::from_gguf_bytes(name, bytes).map_err(js_error)?;
+        Self::load(files)
+    }
+
+    /// A CLIP checkpoint's files (see `Checkpoint`); a generative one is refused, naming the
+    /// engine that fits.
+    #[wasm_bindgen(js_name = fromCheckpoint)]
+    pub fn from_checkpoint(checkpoint: Checkpoint) -> Result<Engine, JsError> {
+        let files = checkpoint.into_model_files().map_err(js_error)?;
+        let family = crate::config::ModelFamily::from_config_json(&files.config_json).map_err(js_error)?;
+        if family != crate::config::ModelFamily::Clip {
+            return Err(JsError::new(&format!(
+                "{} is a {} checkpoint, which answers questions rather than labelling images",
+                files.name,
+                family.architecture()
+            )));
+        }
         Self::load(files)
     }
 
@@ -204,6 +222,7 @@ impl Engine {
         let vision = &config.vision_config;
         to_json(&EngineInfo {
             model: &self.explainer.info,
+            family: family_name(crate::config::ModelFamily::Clip),
             // Where `explainAsync` runs now.
             backend: if self.gpu.borrow().is_some() { "webgpu" } else { "cpu" },
             image_size: vision.image_size,
