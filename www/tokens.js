@@ -50,11 +50,11 @@ export function renderTokenChips(container, { tokens, scores, colormap = 'auto',
   return scale;
 }
 
-/** Near-black or white, whichever contrasts more with the colour (WCAG's contrast ratio). */
+/** Black or white, whichever contrasts more with the colour (WCAG's contrast ratio). Black, not a
+ * near-black: coolwarm's mid reds (#d74c3f) reach 4.5:1 only with black. */
 function readableInk(r, g, b) {
   const background = luminance(r, g, b);
-  const dark = luminance(17, 17, 17);
-  return (background + 0.05) / (dark + 0.05) >= 1.05 / (background + 0.05) ? '#111' : '#fff';
+  return (background + 0.05) / 0.05 >= 1.05 / (background + 0.05) ? '#000' : '#fff';
 }
 
 function luminance(r, g, b) {
