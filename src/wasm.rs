@@ -294,23 +294,30 @@ impl Engine {
     /// title when absent).
     #[wasm_bindgen(js_name = overlayPng)]
     pub fn overlay_png(&self, image: &[u8], explanation_json: &str, options: JsValue) -> Result<Vec<u8>, JsError> {
-        let request: OverlayRequest = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| JsError::new(&format!("invalid overlay options: {e}")))?;
-        let mut explanation: crate::explain::Explanation =
-            serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
-        let image = decode_image(image, self.explainer.image_limits).map_err(js_error)?;
-        let (image, crop) = enlarged(&image, explanation.crop, request.min_width, request.pixelated);
-        explanation.crop = crop;
-        let options = OverlayOptions {
-            colormap: colormap_choice(request.colormap)?,
-            opacity: request.opacity,
-            title: Some(request.title.unwrap_or_else(|| title(&explanation))),
-            ..OverlayOptions::default()
-        };
-        let choice = if request.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
-        let overlay = render_explanation(&image, &explanation, choice, &options).map_err(js_error)?;
-        encode_png(&overlay).map_err(|e| js_error(e.into()))
+        overlay_png_of(image, explanation_json, options)
     }
+}
+
+/// `Engine.overlayPng` without a model: the explanation JSON (CLIP's fields, which the page also
+/// gives a generated word's explanation) drawn over the image.
+#[wasm_bindgen(js_name = overlayPng)]
+pub fn overlay_png_of(image: &[u8], explanation_json: &str, options: JsValue) -> Result<Vec<u8>, JsError> {
+    let request: OverlayRequest =
+        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid overlay options: {e}")))?;
+    let mut explanation: crate::explain::Explanation =
+        serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
+    let image = decode_image(image, ImageLimits::default()).map_err(js_error)?;
+    let (image, crop) = enlarged(&image, explanation.crop, request.min_width, request.pixelated);
+    explanation.crop = crop;
+    let options = OverlayOptions {
+        colormap: colormap_choice(request.colormap)?,
+        opacity: request.opacity,
+        title: Some(request.title.unwrap_or_else(|| title(&explanation))),
+        ..OverlayOptions::default()
+    };
+    let choice = if request.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
+    let overlay = render_explanation(&image, &explanation, choice, &options).map_err(js_error)?;
+    encode_png(&overlay).map_err(|e| js_error(e.into()))
 }
 
 /// A generated scene for the bundled examples: the PNG and its objects and captions.

@@ -17,7 +17,7 @@
 // The loaded model is CLIP (`Engine`: explain, attention, curves, ...) or generative
 // (`GenerativeEngine`: generate), as its config says (`Checkpoint.family`).
 
-import init, { Checkpoint, Engine, GenerativeEngine, decodeImage, generateScene, defaultModelSize } from './engine.js';
+import init, { Checkpoint, Engine, GenerativeEngine, decodeImage, generateScene, defaultModelSize, overlayPng } from './engine.js';
 import { CACHE_NAME, isGgufUrl } from './models.js';
 import { BOOLEAN, checkArguments, IMAGE, INTEGER, NUMBER, NUMBERS, OBJECT, oneOf, optional, STRING, STRINGS, WASM_MODULE } from './worker-arguments.js';
 import { fetchFolderFile, fetchGenerativeFiles, fetchGguf, fetchModel, readPicked, readPickedFiles } from './worker-fetch.js';
@@ -102,11 +102,13 @@ const REQUESTS = {
     },
   },
   overlay: {
-    // The options are checked by the engine (wasm.rs's OverlayRequest).
+    // The options are checked by the engine (wasm.rs's OverlayRequest). Any model's explanation
+    // (a generated word's has CLIP's fields), so no model is needed.
     args: { image: IMAGE, explanation: OBJECT, options: OBJECT },
-    run: (args) => {
+    run: async (args) => {
+      await initialize();
       const options = Object.fromEntries(Object.entries(args.options).filter(([, v]) => v !== null && v !== undefined));
-      const png = requireClip().overlayPng(image(args.image), JSON.stringify(args.explanation), options);
+      const png = overlayPng(image(args.image), JSON.stringify(args.explanation), options);
       return answer(png, [png.buffer]);
     },
   },

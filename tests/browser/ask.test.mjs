@@ -227,6 +227,23 @@ test('Stop ends the answer at once, keeps its tokens, and the engine answers aga
   assertMapsEqual('after a stop', await explanationOf(page, [k], 'gradient'), cli.gradient.tokens[k]);
 });
 
+test('a word’s map exports as PNG, titled as the page titles it, and as JSON with each token’s generate JSON', async () => {
+  const { page } = session;
+  await page.click(`.method-radio[value="chefer"] + .method-label`);
+  const tokens = await page.evaluate(() => globalThis.sightlineTest.store.get().ask.selection.tokens);
+  const explanation = await explanationOf(page, tokens, 'chefer');
+  const read = async (download) => Buffer.concat(await (await download.createReadStream()).toArray());
+  const [json] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export JSON")')]);
+  const exported = JSON.parse(await read(json));
+  assert.deepEqual(exported.patch_scores, explanation.patch_scores);
+  assert.equal(exported.generations.length, tokens.length);
+  exported.generations.forEach((g, i) => assertClose(`token ${tokens[i]}`, g.tokens[tokens[i]].patch_scores, cli.chefer.tokens[tokens[i]].patch_scores));
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export PNG")')]);
+  assert.deepEqual([...(await read(png)).subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  const title = await page.evaluate(async () => (await import('/app/exports.js')).overlayTitle(globalThis.sightlineTest.currentResult().explanation));
+  assert.match(title, /^Chefer relevance · for “.*” · p = /);
+});
+
 test('no request leaves the page’s origin, and nothing went wrong in the page', async () => {
   const foreign = session.requests.filter((url) => !url.startsWith('blob:') && !url.startsWith('data:') && new URL(url).origin !== server.origin);
   assert.deepEqual(foreign, []);
