@@ -108,7 +108,7 @@ function quoted(text) {
 }
 
 function describeWord(e) {
-  if (!e) return { subject: '', detail: '' };
+  if (!e?.answer_tokens) return { subject: '', detail: '' };
   const probs = e.token_probs.map(formatProbability).join(' · ');
   if (e.contrast) return { subject: `why ${quoted(e.word)} rather than ${quoted(e.contrast.text)}`, detail: `p = ${probs} vs ${formatProbability(e.contrast.prob)}` };
   const several = e.answer_tokens.length > 1 ? ` (${e.answer_tokens.length} tokens: their maps summed)` : '';

@@ -1,4 +1,5 @@
-// The question to a generative model and its answer: a question box (Enter asks), Stop (the answer
+// The question to a generative model and its answer: a question box (Enter asks, Shift+Enter starts
+// a new line: a checkpoint without a chat template takes the prompt as written), Stop (the answer
 // being generated, and any explanation in flight), the answer's words as they stream in, each token
 // with its probability; a click on a word explains it (a word of several tokens: their maps summed),
 // its tokens can be explained one by one, and "why this rather than that" contrasts the word's
@@ -25,15 +26,17 @@ class AskPanel extends StoreView {
     this.classList.add('ask-panel');
     const questionId = uid('question');
     const lengthId = uid('max-tokens');
-    this.question = h('input', {
+    this.question = h('textarea', {
       id: questionId,
-      type: 'text',
       class: 'text-input question-input',
+      rows: 2,
       placeholder: 'Ask about the image, e.g. What colour is the square?',
       maxLength: 2000,
-      autocomplete: 'off',
-      on: { input: () => setQuestion(this.question.value), keydown: (e) => e.key === 'Enter' && !e.isComposing && this.ask() },
+      spellcheck: false,
+      attrs: { 'aria-keyshortcuts': 'Enter' },
+      on: { input: () => setQuestion(this.question.value), keydown: (e) => this.onQuestionKey(e) },
     });
+    this.templateHint = h('p', { class: 'hint', hidden: true, text: 'This model has no chat template: the prompt is used as written and must contain <image> where the image goes.' });
     this.askButton = h('button', { type: 'button', class: 'button primary ask-button', text: 'Ask', on: { click: () => this.ask() } });
     this.stopButton = h('button', { type: 'button', class: 'button stop-button', text: 'Stop', on: { click: () => this.stop() } });
     this.maxTokens = h('input', { id: lengthId, type: 'number', min: 1, max: 1024, step: 1, class: 'text-input narrow', on: { change: () => setMaxTokens(this.maxTokens.value === '' ? NaN : Number(this.maxTokens.value)) } });
@@ -46,11 +49,19 @@ class AskPanel extends StoreView {
       h('label', { htmlFor: questionId, class: 'visually-hidden', text: 'Question' }),
       h('div', { class: 'row ask-row' }, this.question, this.askButton, this.stopButton),
       this.questionError,
+      this.templateHint,
       h('div', { class: 'field inline-field' }, h('label', { htmlFor: lengthId, text: 'Longest answer (tokens)' }), this.maxTokens, this.lengthError),
       this.status,
       this.answer,
       this.detail,
     );
+  }
+
+  /** Enter asks; Shift+Enter is a new line. */
+  onQuestionKey(event) {
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    this.ask();
   }
 
   ask() {
@@ -69,6 +80,7 @@ class AskPanel extends StoreView {
     if (document.activeElement !== this.question && this.question.value !== s.ask.question) this.question.value = s.ask.question;
     if (!showAnchoredError(this.lengthError, s, 'max-tokens') && document.activeElement !== this.maxTokens) this.maxTokens.value = String(s.ask.maxTokens ?? DEFAULT_MAX_TOKENS);
     showAnchoredError(this.questionError, s, 'question');
+    this.templateHint.hidden = s.model.info?.chatTemplate !== false;
     const busy = generating(s);
     this.askButton.disabled = s.model.status !== 'ready' || !s.image;
     this.stopButton.disabled = !busy && !explaining(s);

@@ -107,9 +107,9 @@ class ExplanationView extends StoreView {
     const method = methodById(s.method);
     const result = currentResult(s);
     const explanation = result?.explanation;
-    if (explanation) this.shown = { explanation, imageKey: s.image.key };
-    // While a new result runs, the last one of the same image stays (dimmed).
-    const shown = explanation ? this.shown : this.shown?.imageKey === s.image?.key ? this.shown : null;
+    if (explanation) this.shown = { explanation, imageKey: s.image.key, mode: s.mode };
+    // While a new result runs, the last one of the same image and mode stays (dimmed).
+    const shown = explanation ? this.shown : this.shown?.imageKey === s.image?.key && this.shown?.mode === s.mode ? this.shown : null;
     const e = shown?.explanation;
 
     this.titleEl.textContent = method.label;
