@@ -244,6 +244,18 @@ test('a word’s map exports as PNG, titled as the page titles it, and as JSON w
   assert.match(title, /^Chefer relevance · for “.*” · p = /);
 });
 
+test('the link carries the model, the question and the method', async () => {
+  const { page } = session;
+  await page.waitForFunction(() => /[#&]q=/.test(location.hash));
+  const url = await page.evaluate(() => location.href);
+  const other = await newPage(browser);
+  await other.page.goto(url);
+  await other.page.waitForFunction(() => globalThis.sightlineTest?.store.get().model.info?.family === 'llava', null, { timeout: 60_000 });
+  assert.equal(await other.page.inputValue('.question-input'), question);
+  assert.equal(await other.page.evaluate(() => globalThis.sightlineTest.store.get().method), await page.evaluate(() => globalThis.sightlineTest.store.get().method));
+  await other.context.close();
+});
+
 test('no request leaves the page’s origin, and nothing went wrong in the page', async () => {
   const foreign = session.requests.filter((url) => !url.startsWith('blob:') && !url.startsWith('data:') && new URL(url).origin !== server.origin);
   assert.deepEqual(foreign, []);
