@@ -97,6 +97,11 @@ build_web() {
   cp -R www/. dist/
   mkdir -p dist/docs
   cp docs/embed.html dist/docs/
+  # The documentation's generative example: the random LLaVA test checkpoint (300 KB), until a
+  # trained default generative model ships.
+  mkdir -p dist/examples/llava-random
+  (cd tests/fixtures/llava-random-a && cp config.json model.safetensors tokenizer.json tokenizer_config.json \
+    processor_config.json generation_config.json chat_template.jinja image.png ../../../dist/examples/llava-random/)
   log "dist/ is ready ($(du -sh dist | cut -f1))"
 }
 

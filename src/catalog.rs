@@ -20,7 +20,7 @@ pub enum MethodOption {
     DiscardRatio,
 }
 
-/// What one method reads and gives, for CLIP (the only model family so far).
+/// What one method reads and gives, for one model family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodFacts {
@@ -30,8 +30,8 @@ pub struct MethodFacts {
     /// Runs many inputs (path points, noisy copies, occluded copies) in batches and reports
     /// progress after each; these are the slow ones.
     pub batched: bool,
-    /// Whether the image map depends on the explained text. Attention and rollout read only the
-    /// image tower, which never sees the text.
+    /// Whether the image map depends on the explained text. CLIP's attention and rollout read
+    /// only the image tower, which never sees the text; a generative model's every map does.
     pub image_map_reads_text: bool,
     /// Whether it scores the explained text's tokens (`text_scores`).
     pub text_scores: bool,
@@ -57,6 +57,18 @@ impl MethodFacts {
                 Method::TokenActivation => (&[], false, true, false, false),
             };
         MethodFacts { id: method, options, batched, image_map_reads_text, text_scores, pixel_scores }
+    }
+
+    /// The method on a generated token: its image map is read from the decoder's row of that
+    /// token, after the question, so it depends on the text — but token activation's, which reads
+    /// the token's logit at the image tokens, before the question in a causal decoder.
+    pub fn of_generative(method: Method) -> MethodFacts {
+        let text_scores = !matches!(
+            method,
+            Method::IntegratedGradients | Method::Smoothgrad | Method::Occlusion | Method::TokenActivation
+        );
+        let image_map_reads_text = method != Method::TokenActivation;
+        MethodFacts { image_map_reads_text, text_scores, ..MethodFacts::of(method) }
     }
 }
 
@@ -103,7 +115,10 @@ pub struct SceneFacts {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EngineFacts {
+    /// What explains a CLIP score.
     pub methods: Vec<MethodFacts>,
+    /// What explains a generated token.
+    pub generative_methods: Vec<MethodFacts>,
     pub options: OptionFacts,
     pub max_texts: usize,
     pub colormaps: Vec<ColormapFacts>,
@@ -118,6 +133,7 @@ impl EngineFacts {
         let MethodOptions { steps, seed, head_fusion, discard_ratio } = MethodOptions::default();
         EngineFacts {
             methods: Method::CLIP.into_iter().map(MethodFacts::of).collect(),
+            generative_methods: Method::GENERATIVE.into_iter().map(MethodFacts::of_generative).collect(),
             options: OptionFacts {
                 defaults: OptionDefaults { steps, seed, head_fusion, discard_ratio },
                 max_steps: MAX_STEPS,

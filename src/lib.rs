@@ -25,5 +25,7 @@ pub mod render;
 pub mod scene;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm_generative;
 
 pub use error::{Error, Result};

@@ -15,6 +15,7 @@ use crate::loader::ModelFiles;
 use crate::preprocess::{decode_image, ImageCropRect, ImageLimits};
 use crate::render::{crop_in_pixels, enlarged, render_explanation, title, MapChoice};
 use crate::scene::{Scene, SceneSpec};
+use crate::wasm_generative::{family_name, Checkpoint};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -62,6 +63,7 @@ fn progress_reporter(progress: &Option<js_sys::Function>) -> impl Fn(usize, usiz
 #[serde(rename_all = "camelCase")]
 struct EngineInfo<'a> {
     model: &'a crate::explain::ModelInfo,
+    family: &'static str,
     backend: &'static str,
     image_size: usize,
     patch_size: usize,
@@ -120,6 +122,22 @@ impl Engine {
     #[wasm_bindgen(js_name = fromGguf)]
     pub fn from_gguf(name: String, bytes: Vec<u8>) -> Result<Engine, JsError> {
         let files = ModelFiles::from_gguf_bytes(name, bytes).map_err(js_error)?;
+        Self::load(files)
+    }
+
+    /// A CLIP checkpoint's files (see `Checkpoint`); a generative one is refused, naming the
+    /// engine that fits.
+    #[wasm_bindgen(js_name = fromCheckpoint)]
+    pub fn from_checkpoint(checkpoint: Checkpoint) -> Result<Engine, JsError> {
+        let files = checkpoint.into_model_files().map_err(js_error)?;
+        let family = crate::config::ModelFamily::from_config_json(&files.config_json).map_err(js_error)?;
+        if family != crate::config::ModelFamily::Clip {
+            return Err(JsError::new(&format!(
+                "{} is a {} checkpoint, which answers questions rather than labelling images",
+                files.name,
+                family.architecture()
+            )));
+        }
         Self::load(files)
     }
 
@@ -204,6 +222,7 @@ impl Engine {
         let vision = &config.vision_config;
         to_json(&EngineInfo {
             model: &self.explainer.info,
+            family: family_name(crate::config::ModelFamily::Clip),
             // Where `explainAsync` runs now.
             backend: if self.gpu.borrow().is_some() { "webgpu" } else { "cpu" },
             image_size: vision.image_size,
@@ -275,23 +294,30 @@ impl Engine {
     /// title when absent).
     #[wasm_bindgen(js_name = overlayPng)]
     pub fn overlay_png(&self, image: &[u8], explanation_json: &str, options: JsValue) -> Result<Vec<u8>, JsError> {
-        let request: OverlayRequest = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| JsError::new(&format!("invalid overlay options: {e}")))?;
-        let mut explanation: crate::explain::Explanation =
-            serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
-        let image = decode_image(image, self.explainer.image_limits).map_err(js_error)?;
-        let (image, crop) = enlarged(&image, explanation.crop, request.min_width, request.pixelated);
-        explanation.crop = crop;
-        let options = OverlayOptions {
-            colormap: colormap_choice(request.colormap)?,
-            opacity: request.opacity,
-            title: Some(request.title.unwrap_or_else(|| title(&explanation))),
-            ..OverlayOptions::default()
-        };
-        let choice = if request.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
-        let overlay = render_explanation(&image, &explanation, choice, &options).map_err(js_error)?;
-        encode_png(&overlay).map_err(|e| js_error(e.into()))
+        overlay_png_of(image, explanation_json, options)
     }
+}
+
+/// `Engine.overlayPng` without a model: the explanation JSON (CLIP's fields, which the page also
+/// gives a generated word's explanation) drawn over the image.
+#[wasm_bindgen(js_name = overlayPng)]
+pub fn overlay_png_of(image: &[u8], explanation_json: &str, options: JsValue) -> Result<Vec<u8>, JsError> {
+    let request: OverlayRequest =
+        serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid overlay options: {e}")))?;
+    let mut explanation: crate::explain::Explanation =
+        serde_json::from_str(explanation_json).map_err(|e| JsError::new(&format!("invalid explanation: {e}")))?;
+    let image = decode_image(image, ImageLimits::default()).map_err(js_error)?;
+    let (image, crop) = enlarged(&image, explanation.crop, request.min_width, request.pixelated);
+    explanation.crop = crop;
+    let options = OverlayOptions {
+        colormap: colormap_choice(request.colormap)?,
+        opacity: request.opacity,
+        title: Some(request.title.unwrap_or_else(|| title(&explanation))),
+        ..OverlayOptions::default()
+    };
+    let choice = if request.pixel_map { MapChoice::Pixels } else { MapChoice::Patches };
+    let overlay = render_explanation(&image, &explanation, choice, &options).map_err(js_error)?;
+    encode_png(&overlay).map_err(|e| js_error(e.into()))
 }
 
 /// A generated scene for the bundled examples: the PNG and its objects and captions.

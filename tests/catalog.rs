@@ -6,8 +6,13 @@
 use sightline::backend::cpu::CpuBackend;
 use sightline::catalog::{EngineFacts, MethodFacts, MethodOption};
 use sightline::default_model::default_model_files;
-use sightline::explain::{Explainer, Explanation, HeadFusion, ImageInput, Method, MethodOptions, Request, MAX_TEXTS};
+use sightline::explain::{
+    Explainer, Explanation, GenerateRequest, Generation, GenerativeExplainer, HeadFusion, ImageInput, Method,
+    MethodOptions, Request, MAX_TEXTS,
+};
+use sightline::generate::SamplingOptions;
 use sightline::heatmap::Colormap;
+use sightline::loader::ModelFiles;
 use sightline::scene::{Scene, SceneSpec};
 use std::cell::Cell;
 
@@ -67,6 +72,70 @@ fn every_method_fact_matches_what_the_explainer_does() {
             assert_eq!(
                 facts.options.contains(&option),
                 other.patch_scores != explanation.patch_scores,
+                "{method}: whether it reads {option:?}"
+            );
+        }
+    }
+}
+
+/// A generated token's explanation (the first token of llava-random-a's answer to its question,
+/// or of `answer`), and whether progress was reported.
+fn explain_token(
+    explainer: &GenerativeExplainer<CpuBackend>,
+    method: Method,
+    answer: &[u32],
+    options: MethodOptions,
+) -> (Generation, bool) {
+    let image = image::open("tests/fixtures/llava-random-a/image.png").unwrap().to_rgb8();
+    let request = GenerateRequest {
+        image: ImageInput::Decoded(&image),
+        prompt: "Which shape is red — the star or the ring?",
+        max_tokens: answer.len(),
+        sampling: SamplingOptions::default(),
+        method: Some(method),
+        options,
+        token: Some(answer.len() - 1),
+        contrast: None,
+        answer: Some(answer),
+    };
+    let reported = Cell::new(false);
+    let generation =
+        pollster::block_on(explainer.generate_async(&request, &mut |_| true, &|_, _| reported.set(true))).unwrap();
+    (generation, reported.get())
+}
+
+#[test]
+fn every_generative_method_fact_matches_what_the_generative_explainer_does() {
+    let files = ModelFiles::from_path(std::path::Path::new("tests/fixtures/llava-random-a")).unwrap();
+    let explainer = GenerativeExplainer::load(CpuBackend, &files).unwrap();
+    let facts = EngineFacts::get();
+    let listed: Vec<Method> = facts.generative_methods.iter().map(|m| m.id).collect();
+    assert_eq!(listed, Method::GENERATIVE);
+    let base = MethodOptions { steps: 3, ..MethodOptions::default() };
+    for facts in facts.generative_methods {
+        let method = facts.id;
+        let (generation, reported_progress) = explain_token(&explainer, method, &[12, 40], base);
+        let token = &generation.tokens[1];
+        assert_eq!(facts.batched, reported_progress, "{method}: batched");
+        assert_eq!(facts.text_scores, token.text_scores.is_some(), "{method}: text scores");
+        assert_eq!(facts.pixel_scores, token.pixel_scores.is_some(), "{method}: pixel scores");
+        let (other_text, _) = explain_token(&explainer, method, &[13, 40], base);
+        assert_eq!(
+            facts.image_map_reads_text,
+            other_text.tokens[1].patch_scores != token.patch_scores,
+            "{method}: whether the image map depends on the text"
+        );
+        for option in EVERY_OPTION {
+            // A causal decoder's fused attention is zero above its diagonal, about half its
+            // entries: a discard ratio below that zeroes only zeros.
+            let options = match option {
+                MethodOption::DiscardRatio => MethodOptions { discard_ratio: 0.8, ..base },
+                _ => changed(base, option),
+            };
+            let (other, _) = explain_token(&explainer, method, &[12, 40], options);
+            assert_eq!(
+                facts.options.contains(&option),
+                other.tokens[1].patch_scores != token.patch_scores,
                 "{method}: whether it reads {option:?}"
             );
         }

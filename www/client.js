@@ -11,17 +11,26 @@
 // other pending ones with an `interrupted` error (they did nothing wrong and may be sent again),
 // the worker is replaced, the model that was loaded is loaded again, and `onRestart(error)` is called.
 // Every worker of the page instantiates one compiled module (wasm-module.js), sent with `init`.
+//
+// A request given an AbortSignal stops when it is aborted: the caller hears nothing more of it, the
+// worker is asked to stop it (a generation on WebGPU stops after its current token and resolves
+// with the answer so far), and when it has not ended CANCEL_GRACE_MS later — the worker is busy in
+// the engine (a CPU generation or any explanation) — the worker is replaced as after a crash
+// (`onRestart(error, reloaded, { requested: true })`), and the request rejects as `cancelled`.
 
 import { engineModule } from './wasm-module.js';
 
 const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url);
+/** How long a cancelled request may take to end by itself before its worker is replaced. */
+const CANCEL_GRACE_MS = 250;
 
 export class EngineError extends Error {
-  constructor(message, { fatal = false, interrupted = false, name = 'EngineError' } = {}) {
+  constructor(message, { fatal = false, interrupted = false, cancelled = false, name = 'EngineError' } = {}) {
     super(message);
     this.name = name === 'Error' ? 'EngineError' : name;
     this.fatal = fatal;
     this.interrupted = interrupted;
+    this.cancelled = cancelled;
   }
 }
 
@@ -90,7 +99,7 @@ export class EngineClient {
     if (message.type === 'result') {
       entry.resolve(message.value);
     } else {
-      const error = new EngineError(message.message, { fatal: message.fatal, name: message.name });
+      const error = new EngineError(message.message, { fatal: message.fatal, name: message.name, cancelled: Boolean(message.cancelled || entry.cancelling) });
       entry.reject(error);
       if (message.fatal) this.crashed(error);
     }
@@ -98,11 +107,20 @@ export class EngineClient {
 
   /** Rejects everything pending, replaces the worker and reloads the model it held. */
   crashed(error) {
+    this.replaceWorker(error, { requested: false });
+  }
+
+  /**
+   * Terminates the worker and starts another that loads the model again: pending requests are
+   * rejected (`cancelling` ones as cancelled, the others as interrupted), then
+   * `onRestart(error, reloaded, { requested })`.
+   */
+  replaceWorker(error, { requested }) {
     if (this.restarting) return;
     this.restarting = true;
     this.worker.terminate();
     const interrupted = new EngineError(`interrupted: the engine restarted (${error.message})`, { fatal: true, interrupted: true });
-    for (const entry of this.pending.values()) entry.reject(interrupted);
+    for (const entry of this.pending.values()) entry.reject(entry.cancelling ? new EngineError('stopped', { cancelled: true }) : interrupted);
     this.pending.clear();
     this.restarts += 1;
     this.start();
@@ -110,13 +128,20 @@ export class EngineClient {
     this.ready = source ? this.initialized.then(() => this.request('load', { source })) : this.initialized;
     this.ready.catch(() => {});
     this.restarting = false;
-    this.onRestart?.(error, this.ready);
+    this.onRestart?.(error, this.ready, { requested });
   }
 
-  request(type, args = {}, { onProgress, transfer = [] } = {}) {
+  request(type, args = {}, { onProgress, transfer = [], signal } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
+      const entry = { resolve, reject, onProgress };
+      this.pending.set(id, entry);
+      if (signal?.aborted) {
+        this.pending.delete(id);
+        reject(new EngineError('stopped', { cancelled: true }));
+        return;
+      }
+      signal?.addEventListener('abort', () => this.cancel(id), { once: true });
       try {
         this.worker.postMessage({ id, type, ...args }, transfer);
       } catch (error) {
@@ -124,6 +149,19 @@ export class EngineClient {
         reject(new EngineError(`Could not send "${type}" to the engine: ${error.message}`));
       }
     });
+  }
+
+  /** Stops request `id` (see the top of this file). */
+  cancel(id) {
+    const entry = this.pending.get(id);
+    if (!entry || entry.cancelling) return;
+    entry.cancelling = true;
+    entry.onProgress = null;
+    this.request('cancel', { target: id }).catch(() => {});
+    const worker = this.worker;
+    setTimeout(() => {
+      if (this.pending.get(id) === entry && this.worker === worker) this.replaceWorker(new EngineError('a request was stopped'), { requested: true });
+    }, CANCEL_GRACE_MS);
   }
 
   imageArg(image) {
@@ -149,9 +187,21 @@ export class EngineClient {
     return info;
   }
 
-  async explain(image, options, { onProgress } = {}) {
+  async explain(image, options, { onProgress, signal } = {}) {
     await this.settled();
-    return this.withImage(image, (arg) => this.request('explain', { image: arg, options }, { onProgress }));
+    return this.withImage(image, (arg) => this.request('explain', { image: arg, options }, { onProgress, signal }));
+  }
+
+  /**
+   * A generative model's answer to `options.prompt` (or its explanation of `options.answer`):
+   * resolves to the `sightline generate` JSON. `onToken(token)` hears each token as it streams
+   * (again from index 0 if a lost GPU hands the request to the CPU); `onProgress` the explanation's
+   * batches; `signal` stops it.
+   */
+  async generate(image, options, { onToken, onProgress, signal } = {}) {
+    await this.settled();
+    const progress = (message) => (message.phase === 'token' ? onToken?.(message.token) : onProgress?.(message));
+    return this.withImage(image, (arg) => this.request('generate', { image: arg, options }, { onProgress: progress, signal }));
   }
 
   async tokenize(text) {

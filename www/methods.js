@@ -1,6 +1,7 @@
 // The engine's methods as the page presents them. Which methods exist, which options each reads,
 // which are batched and what each gives come from the engine (engineFacts(), src/catalog.rs); the
-// words people read are here.
+// words people read are here. The methods are those of the loaded model's family: CLIP's, or a
+// generative model's (setMethodFamily).
 
 import { engineFacts } from './local-engine.js';
 
@@ -15,9 +16,29 @@ const COPY = [
   ['integrated_gradients', 'Integrated gradients', 'Integrated grad.', 'Gradients averaged along the path from a blank image (Sundararajan et al. 2017); signed.'],
   ['smoothgrad', 'SmoothGrad', 'SmoothGrad', 'Gradient magnitude averaged over noisy copies of the image (Smilkov et al. 2017).'],
   ['occlusion', 'Occlusion', 'Occlusion', 'How much the score drops when each patch is blanked out; signed.'],
+  ['chefer_vision', 'Chefer through the vision tower', 'Chefer + vision', 'Chefer relevance of the answer token continued from the image tokens through the vision encoder (LVLM-Interpret’s “all”).'],
+  ['token_activation', 'Token activation', 'Token act.', 'The token’s logit read at each image token: the language head on its last hidden state there (the base of TAM, 2025).'],
 ];
 
+/** Where a method means something else for a generated token than for a CLIP score. */
+const GENERATIVE_SUMMARIES = {
+  attention: 'How much the explained token’s row attends to each image token, averaged over every decoder layer and head.',
+  rollout: 'Attention multiplied through every decoder layer, with the residual path, read at the explained token’s row (Abnar & Zuidema 2020).',
+  chefer: 'The decoder’s attention weighted by its gradient, accumulated through the layers, at the explained token’s row (Chefer et al. 2021).',
+};
+
+/** 'clip' or 'llava': whose methods `methods()` lists. */
+let family = 'clip';
 let described = null;
+
+/** Lists the methods of `kind`'s models from now on ('clip' or 'llava'). */
+export function setMethodFamily(kind) {
+  if (kind === family) return;
+  family = kind;
+  described = null;
+}
+
+export const methodFamily = () => family;
 
 /**
  * Every method of the engine, in the page's order: the engine's facts ({id, options, batched,
@@ -27,21 +48,33 @@ let described = null;
 export function methods() {
   const facts = engineFacts();
   if (!facts) return [];
-  if (!described) {
-    const order = COPY.map(([id]) => id);
-    const rank = (id) => (order.includes(id) ? order.indexOf(id) : order.length);
-    described = facts.methods
-      .map((method) => {
-        const [, label = method.id, short = method.id, summary = ''] = COPY.find(([id]) => id === method.id) ?? [];
-        return Object.freeze({ ...method, label, short, summary });
-      })
-      .sort((a, b) => rank(a.id) - rank(b.id));
-  }
+  described ??= describe(family === 'llava' ? facts.generativeMethods : facts.methods, family);
   return described;
 }
 
+function describe(list, kind) {
+  const order = COPY.map(([id]) => id);
+  const rank = (id) => (order.includes(id) ? order.indexOf(id) : order.length);
+  return list
+    .map((method) => {
+      const [, label = method.id, short = method.id, summary = ''] = COPY.find(([id]) => id === method.id) ?? [];
+      const own = kind === 'llava' ? GENERATIVE_SUMMARIES[method.id] : undefined;
+      return Object.freeze({ ...method, label, short, summary: own ?? summary });
+    })
+    .sort((a, b) => rank(a.id) - rank(b.id));
+}
+
 export const methodIds = () => methods().map((m) => m.id);
-export const methodById = (id) => methods().find((m) => m.id === id);
+/** A method of the current family, else of the other (a label for any method's name). */
+export const methodById = (id) => methods().find((m) => m.id === id) ?? allMethods().find((m) => m.id === id);
+
+/** Every method of either family (CLIP's description where both have it). */
+export function allMethods() {
+  const facts = engineFacts();
+  if (!facts) return [];
+  const clip = describe(facts.methods, 'clip');
+  return [...clip, ...describe(facts.generativeMethods, 'llava').filter((m) => !clip.some((c) => c.id === m.id))];
+}
 
 /** The method options the engine starts with: {steps, seed, headFusion, discardRatio}. */
 export const defaultOptions = () => ({ ...engineFacts().options.defaults });

@@ -1,8 +1,11 @@
 // Where a model comes from, shared by the page and the worker. A model is one of
 //   { kind: 'default' }                       the tiny CLIP embedded in the wasm
-//   { kind: 'url', url }                      a Hugging Face CLIP folder: url/config.json, ...,
-//                                             or one .gguf file from `sightline quantize`
-//   { kind: 'files', files: {config, weights, tokenizer, preprocessor?} }   picked File objects
+//   { kind: 'url', url }                      a Hugging Face folder (CLIP or LLaVA):
+//                                             url/config.json, ..., or one .gguf file from
+//                                             `sightline quantize`
+//   { kind: 'files', files: {config, weights?, tokenizer, preprocessor?, others?} }   picked File
+//                                             objects; `others`: a generative checkpoint's other
+//                                             files (shards, index, processor, chat template, ...)
 
 export const MODEL_FILES = {
   config: 'config.json',
@@ -10,6 +13,24 @@ export const MODEL_FILES = {
   tokenizer: 'tokenizer.json',
   preprocessor: 'preprocessor_config.json',
 };
+
+/** What a generative (LLaVA) folder adds to config.json and tokenizer.json, each optional; the
+ * weights are model.safetensors, or the index and the shards it names. */
+export const GENERATIVE_FILES = [
+  'preprocessor_config.json',
+  'processor_config.json',
+  'generation_config.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+  'chat_template.json',
+];
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
+
+/** Whether `name` (from a shard index, so untrusted) is a plain file name in its folder. */
+export function isPlainFileName(name) {
+  return typeof name === 'string' && name.length > 0 && !name.startsWith('.') && !/[/\\:\0]/.test(name);
+}
 
 export const CACHE_NAME = 'sightline-models-v1';
 
@@ -97,18 +118,31 @@ export function modelLabel(source) {
   }
 }
 
-/** Picks config/weights/tokenizer/preprocessor out of a list of File objects, by name. */
+/**
+ * Picks config/weights/tokenizer/preprocessor out of a list of File objects, by name, and a
+ * generative checkpoint's other files (`others`: shards with their index, processor, generation
+ * and tokenizer configs, chat templates).
+ */
 export function classifyModelFiles(fileList) {
   const files = {};
+  const others = [];
   const unknown = [];
+  const weights = [];
   for (const file of fileList) {
     const name = file.name.toLowerCase();
     if (name === 'preprocessor_config.json') files.preprocessor = file;
     else if (name === 'tokenizer.json') files.tokenizer = file;
-    else if (name.endsWith('.safetensors')) files.weights = file;
+    else if (name.endsWith('.safetensors')) weights.push(file);
     else if (name === 'config.json') files.config = file;
+    else if (GENERATIVE_FILES.includes(file.name) || file.name === WEIGHTS_INDEX_FILE) others.push(file);
     else unknown.push(file.name);
   }
-  const missing = ['config', 'weights', 'tokenizer'].filter((k) => !files[k]).map((k) => MODEL_FILES[k]);
+  const sharded = others.some((f) => f.name === WEIGHTS_INDEX_FILE);
+  if (sharded) others.push(...weights);
+  else if (weights.length === 1) files.weights = weights[0];
+  else unknown.push(...weights.map((f) => f.name));
+  if (others.length) files.others = others;
+  const missing = ['config', 'tokenizer'].filter((k) => !files[k]).map((k) => MODEL_FILES[k]);
+  if (!files.weights && !sharded) missing.push(weights.length > 1 ? `${WEIGHTS_INDEX_FILE} (for ${weights.length} weight files)` : MODEL_FILES.weights);
   return { files, missing, unknown };
 }

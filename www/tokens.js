@@ -9,14 +9,16 @@ const SPECIAL = /^<\|.*\|>$/;
 /** A token as people read it: CLIP's BPE marks word ends with `</w>`. */
 export function tokenText(token) {
   if (SPECIAL.test(token)) return token === '<|startoftext|>' ? 'start' : token === '<|endoftext|>' ? 'end' : token;
-  return token.replace(/<\/w>$/, '');
+  return token.replace(/<\/w>$/, '').replace(/\n/g, '↵');
 }
 
 /**
  * Fills `container` with chips for `tokens` and `scores` (scores may be null: plain chips);
- * `colormap` is 'auto' or a name. Returns the colour scale, or null without scores.
+ * `colormap` is 'auto' or a name; `spaced` says where words end: 'clip' (CLIP's BPE marks a word's
+ * last token with `</w>`) or 'leading-space' (a byte-level or SentencePiece token that starts a
+ * word starts with a space). Returns the colour scale, or null without scores.
  */
-export function renderTokenChips(container, { tokens, scores, colormap = 'auto' }) {
+export function renderTokenChips(container, { tokens, scores, colormap = 'auto', spaced = 'clip' }) {
   const doc = container.ownerDocument;
   const ordinary = scores ? scores.filter((_, i) => !SPECIAL.test(tokens[i])) : [];
   const scaleValues = ordinary.length ? ordinary : scores;
@@ -27,7 +29,8 @@ export function renderTokenChips(container, { tokens, scores, colormap = 'auto' 
     const special = SPECIAL.test(token);
     chip.className = 'sl-chip' + (special ? ' sl-chip-special' : '');
     chip.textContent = tokenText(token);
-    const wordEnd = special || token.endsWith('</w>');
+    const next = tokens[i + 1];
+    const wordEnd = special || (spaced === 'clip' ? token.endsWith('</w>') : next === undefined || SPECIAL.test(next) || /^\s/.test(next) || /\s$/.test(token));
     if (!wordEnd) chip.classList.add('sl-chip-joined');
     if (rgb) {
       const [r, g, b] = rgb.subarray(i * 3, i * 3 + 3);
@@ -47,11 +50,11 @@ export function renderTokenChips(container, { tokens, scores, colormap = 'auto' 
   return scale;
 }
 
-/** Near-black or white, whichever contrasts more with the colour (WCAG's contrast ratio). */
+/** Black or white, whichever contrasts more with the colour (WCAG's contrast ratio). Black, not a
+ * near-black: coolwarm's mid reds (#d74c3f) reach 4.5:1 only with black. */
 function readableInk(r, g, b) {
   const background = luminance(r, g, b);
-  const dark = luminance(17, 17, 17);
-  return (background + 0.05) / (dark + 0.05) >= 1.05 / (background + 0.05) ? '#111' : '#fff';
+  return (background + 0.05) / 0.05 >= 1.05 / (background + 0.05) ? '#000' : '#fff';
 }
 
 function luminance(r, g, b) {

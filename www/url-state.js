@@ -1,10 +1,11 @@
-// The shareable part of the state in the URL's fragment (#…): method, options, texts, target,
-// example, overlay settings, view tab and model address. The fragment never reaches a server.
+// The shareable part of the state in the URL's fragment (#…): method, options, texts and target
+// (CLIP) or the question (a generative model), example, overlay settings, view tab and model
+// address. The fragment never reaches a server.
 // Valid methods, options and colormaps are the engine's: decode and encode once it is ready.
 
 import { colormapNames } from './heatmap.js';
 import { engineFacts } from './local-engine.js';
-import { defaultOptions, headFusions, methodIds } from './methods.js';
+import { allMethods, defaultOptions, headFusions } from './methods.js';
 
 export const DEFAULT_VIEW = { opacity: 0.55, colormap: 'auto', map: 'patches', tab: 'compare' };
 const TABS = ['compare', 'attention', 'faithfulness', 'precision'];
@@ -18,9 +19,13 @@ export function encodeState(state, defaultTexts = null) {
   const DEFAULT_OPTIONS = defaultOptions();
   const { texts, target } = state.clip;
   params.set('method', state.method);
-  const own = defaultTexts && state.image?.exampleId && defaultTexts.length === texts.length && defaultTexts.every((t, i) => t === texts[i]);
-  if (!own) for (const text of texts) params.append('text', text);
-  params.set('target', String(target));
+  if (state.mode === 'ask') {
+    if (state.ask.question) params.set('q', state.ask.question);
+  } else {
+    const own = defaultTexts && state.image?.exampleId && defaultTexts.length === texts.length && defaultTexts.every((t, i) => t === texts[i]);
+    if (!own) for (const text of texts) params.append('text', text);
+    params.set('target', String(target));
+  }
   if (state.image?.exampleId) params.set('example', state.image.exampleId);
   const o = state.options;
   if (o.steps !== DEFAULT_OPTIONS.steps) params.set('steps', String(o.steps));
@@ -52,7 +57,8 @@ export function decodeState(hash) {
   };
   const method = params.get('method');
   if (method) {
-    if (methodIds().includes(method)) out.method = method;
+    // The model, which decides the methods on offer, may not be loaded yet.
+    if (allMethods().some((m) => m.id === method)) out.method = method;
     else out.problems.push(`unknown method "${method}"`);
   }
   const texts = params.getAll('text').map((t) => t.trim()).filter(Boolean);
@@ -60,6 +66,7 @@ export function decodeState(hash) {
   const target = number('target', (v) => Number.isInteger(v) && v >= 0);
   if (target !== undefined) out.target = target;
   if (params.get('example')) out.example = params.get('example');
+  if (params.get('q')?.trim()) out.question = params.get('q').trim().slice(0, 2000);
   const steps = number('steps', (v) => Number.isInteger(v) && v >= 1 && v <= limits.maxSteps);
   if (steps !== undefined) out.options.steps = steps;
   const seed = number('seed', (v) => Number.isInteger(v) && v >= 0);

@@ -2,7 +2,7 @@
 // over the network, through the Cache API, with download progress; a GGUF file that could not fit
 // in wasm memory is declined before its body is fetched.
 
-import { CACHE_NAME, MODEL_FILES } from './models.js';
+import { CACHE_NAME, GENERATIVE_FILES, isPlainFileName, MODEL_FILES, WEIGHTS_INDEX_FILE } from './models.js';
 
 /** The contents of picked File objects ({config, weights, tokenizer, preprocessor?}). */
 export async function readPicked(picked) {
@@ -39,6 +39,65 @@ export async function fetchModel(baseUrl, progress) {
     weights,
     preprocessor: preprocessor ? decoder.decode(preprocessor) : undefined,
   };
+}
+
+async function openCache() {
+  try {
+    return await caches.open(CACHE_NAME);
+  } catch {
+    // No Cache API (e.g. an insecure origin): download every time.
+    return null;
+  }
+}
+
+/** One file of the folder at `baseUrl` by its name, through the Cache API; null when `optional`
+ * and the folder does not have it. */
+export async function fetchFolderFile(baseUrl, name, progress, { optional = false } = {}) {
+  return fetchFile(new URL(name, baseUrl).href, name, await openCache(), optional, progress);
+}
+
+/**
+ * What a generative checkpoint's folder adds to config.json, as [file name, bytes] pairs:
+ * tokenizer.json, the weights (model.safetensors, or model.safetensors.index.json and every shard
+ * it names) and whichever of the optional files (GENERATIVE_FILES) the folder has.
+ */
+export async function fetchGenerativeFiles(baseUrl, progress) {
+  const get = (name, optional = false) => fetchFolderFile(baseUrl, name, progress, { optional });
+  const files = [['tokenizer.json', await get('tokenizer.json')]];
+  for (const name of GENERATIVE_FILES) {
+    const bytes = await get(name, true);
+    if (bytes) files.push([name, bytes]);
+  }
+  const single = await get(MODEL_FILES.weights, true);
+  if (single) {
+    files.push([MODEL_FILES.weights, single]);
+    return files;
+  }
+  const index = await get(WEIGHTS_INDEX_FILE, true);
+  if (!index) throw new Error(`${baseUrl} has neither ${MODEL_FILES.weights} nor ${WEIGHTS_INDEX_FILE}.`);
+  files.push([WEIGHTS_INDEX_FILE, index]);
+  let shards;
+  try {
+    shards = [...new Set(Object.values(JSON.parse(new TextDecoder().decode(index)).weight_map ?? {}))];
+  } catch (error) {
+    throw new Error(`${WEIGHTS_INDEX_FILE} is not valid JSON (${error.message}).`);
+  }
+  if (!shards.length || !shards.every(isPlainFileName)) throw new Error(`${WEIGHTS_INDEX_FILE} must name its shards as plain file names in the folder.`);
+  for (const shard of shards) files.push([shard, await get(shard)]);
+  return files;
+}
+
+/** Picked File objects (see models.js) as [file name, bytes] pairs under the names a folder gives
+ * them: the single weights file is model.safetensors whatever it is called. */
+export async function readPickedFiles(picked) {
+  const named = [
+    ['config.json', picked.config],
+    ['tokenizer.json', picked.tokenizer],
+    ['preprocessor_config.json', picked.preprocessor],
+    [MODEL_FILES.weights, picked.weights],
+    ...(picked.others ?? []).map((file) => [file.name, file]),
+  ].filter(([, file]) => file);
+  return Promise.all(named.map(async ([name, file]) => [name, new Uint8Array(await file.arrayBuffer())]));
 }
 
 /** Wasm memory ends at 4 GiB, and loading a GGUF file holds its bytes and the model built from

@@ -7,18 +7,27 @@
 //                   { id, type: 'error', message, fatal }  once, on failure; fatal: the wasm
 //                                                          instance trapped and must be replaced
 //
-// Requests run one after another in arrival order. REQUESTS below is every request the worker
-// answers, with the arguments it takes (checked before it runs, worker-arguments.js).
+// Requests run one after another in arrival order, but `cancel`, which is answered as soon as the
+// worker reads it: between two streamed tokens of a generation running on WebGPU (which awaits
+// the GPU), or before a queued request starts. A generation on the CPU never returns to the event
+// loop, so there the client ends a cancelled request by replacing the worker (client.js).
+// REQUESTS below is every request the worker answers, with the arguments it takes (checked before
+// it runs, worker-arguments.js).
+//
+// The loaded model is CLIP (`Engine`: explain, attention, curves, ...) or generative
+// (`GenerativeEngine`: generate), as its config says (`Checkpoint.family`).
 
-import init, { Engine, decodeImage, generateScene, defaultModelSize } from './engine.js';
+import init, { Checkpoint, Engine, GenerativeEngine, decodeImage, generateScene, defaultModelSize, overlayPng } from './engine.js';
 import { CACHE_NAME, isGgufUrl } from './models.js';
 import { BOOLEAN, checkArguments, IMAGE, INTEGER, NUMBER, NUMBERS, OBJECT, oneOf, optional, STRING, STRINGS, WASM_MODULE } from './worker-arguments.js';
-import { fetchGguf, fetchModel, readPicked } from './worker-fetch.js';
-import { ReferenceModel, filesSize, referencePlan } from './worker-reference.js';
-import { installTestHooks, TEST_REQUESTS } from './worker-test-hooks.js';
+import { fetchFolderFile, fetchGenerativeFiles, fetchGguf, fetchModel, readPicked, readPickedFiles } from './worker-fetch.js';
+import { ReferenceModel, referencePlan } from './worker-reference.js';
+import { installTestHooks, onTestToken, TEST_REQUESTS } from './worker-test-hooks.js';
 
 let ready = null; // the wasm module's instantiation
 let engine = null;
+/** 'clip' (engine is an Engine) or 'llava' (a GenerativeEngine); null without a model. */
+let family = null;
 let engineSource = null;
 /** Bytes of the loaded model's files, for the precision comparison's labels. */
 let engineSize = 0;
@@ -31,6 +40,9 @@ let testHooks = false;
 const images = new Map();
 const MAX_IMAGES = 8;
 let queue = Promise.resolve();
+/** The request running now, and the ids of requests asked to stop. */
+let runningId = null;
+const cancelled = new Set();
 
 const answer = (value, transfer = []) => ({ value, transfer });
 
@@ -49,30 +61,60 @@ const REQUESTS = {
   explain: {
     args: { image: IMAGE, options: OBJECT },
     run: async (args, progress) => {
-      const json = await requireEngine().explainAsync(image(args.image), args.options, (done, total) => progress({ phase: 'explain', done, total }));
+      const json = await requireClip().explainAsync(image(args.image), args.options, (done, total) => progress({ phase: 'explain', done, total }));
       return answer(JSON.parse(json));
     },
   },
-  tokenize: { args: { text: STRING }, run: ({ text }) => answer(JSON.parse(requireEngine().tokenize(text))) },
+  /**
+   * A generative model answers `options.prompt` (sightline generate's options, camelCase; or
+   * explains `options.answer`): each token is a progress event `{phase: 'token', token}` as it
+   * comes (streamed again from index 0 when a lost GPU hands the request to the CPU), the result
+   * is the generate JSON.
+   */
+  generate: {
+    args: { image: IMAGE, options: OBJECT },
+    run: async (args, progress, id) => {
+      const onToken = (json) => {
+        const token = JSON.parse(json);
+        progress({ phase: 'token', token });
+        if (testHooks) onTestToken(token);
+        return !cancelled.has(id);
+      };
+      const json = await requireGenerative().generateAsync(image(args.image), args.options, onToken, (done, total) => progress({ phase: 'explain', done, total }));
+      return answer(JSON.parse(json));
+    },
+  },
+  /** Stops request `target`: a generation after its current token, a queued request before it starts. */
+  cancel: {
+    immediate: true,
+    args: { target: INTEGER },
+    run: ({ target }) => {
+      cancelled.add(target);
+      return answer(target === runningId);
+    },
+  },
+  tokenize: { args: { text: STRING }, run: ({ text }) => answer(JSON.parse(requireClip().tokenize(text))) },
   attention: {
     args: { image: IMAGE },
     run: (args) => {
-      const data = requireEngine().attentionMaps(image(args.image));
+      const data = requireClip().attentionMaps(image(args.image));
       return answer({ data }, [data.buffer]);
     },
   },
   overlay: {
-    // The options are checked by the engine (wasm.rs's OverlayRequest).
+    // The options are checked by the engine (wasm.rs's OverlayRequest). Any model's explanation
+    // (a generated word's has CLIP's fields), so no model is needed.
     args: { image: IMAGE, explanation: OBJECT, options: OBJECT },
-    run: (args) => {
+    run: async (args) => {
+      await initialize();
       const options = Object.fromEntries(Object.entries(args.options).filter(([, v]) => v !== null && v !== undefined));
-      const png = requireEngine().overlayPng(image(args.image), JSON.stringify(args.explanation), options);
+      const png = overlayPng(image(args.image), JSON.stringify(args.explanation), options);
       return answer(png, [png.buffer]);
     },
   },
   faithfulness: {
     args: { image: IMAGE, patchScores: NUMBERS, texts: STRINGS, target: INTEGER },
-    run: (args) => answer(JSON.parse(requireEngine().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target))),
+    run: (args) => answer(JSON.parse(requireClip().faithfulnessCurves(image(args.image), Float32Array.from(args.patchScores), args.texts, args.target))),
   },
   decode: {
     // The pixels the engine explains (upright by EXIF, 8 bits, transparency over white), to draw.
@@ -110,12 +152,12 @@ const REQUESTS = {
     args: {},
     run: async () => {
       await initialize();
-      return answer(referencePlan({ engine, source: engineSource, size: engineSize }));
+      return answer(referencePlan({ engine: requireClip(), source: engineSource, size: engineSize }));
     },
   },
   loadReference: {
     args: { spec: OBJECT },
-    run: async ({ spec }, progress) => answer(await reference.load(spec, { engine: requireEngine(), source: engineSource, size: engineSize }, progress)),
+    run: async ({ spec }, progress) => answer(await reference.load(spec, { engine: requireClip(), source: engineSource, size: engineSize }, progress)),
   },
   explainReference: {
     args: { image: IMAGE, options: OBJECT, explanation: OBJECT },
@@ -132,7 +174,8 @@ const REQUESTS = {
 
 self.addEventListener('message', (event) => {
   const message = event.data;
-  queue = queue.then(() => handle(message));
+  if (Object.hasOwn(REQUESTS, message?.type) && REQUESTS[message.type].immediate) handle(message);
+  else queue = queue.then(() => handle(message));
 });
 
 /** The request `type`, checked: known, allowed, and with the arguments it takes. */
@@ -147,14 +190,26 @@ function requestOf(type, args) {
 
 async function handle({ id, type, ...args }) {
   const progress = (info) => self.postMessage({ id, type: 'progress', ...info });
+  const request = () => requestOf(type, args);
   try {
-    const { value, transfer } = await requestOf(type, args).run(args, progress);
+    if (cancelled.delete(id)) {
+      self.postMessage({ id, type: 'error', message: 'stopped before it started', cancelled: true });
+      return;
+    }
+    const immediate = request().immediate;
+    if (!immediate) runningId = id;
+    const { value, transfer } = await request().run(args, progress, id);
     self.postMessage({ id, type: 'result', value }, transfer);
   } catch (error) {
     const message = errorMessage(error);
     // A trap (panic, out of memory, stack overflow) leaves the wasm instance unusable.
     const fatal = error instanceof WebAssembly.RuntimeError || error instanceof RangeError;
     self.postMessage({ id, type: 'error', message, name: error?.name ?? 'Error', fatal });
+  } finally {
+    if (runningId === id) {
+      runningId = null;
+      cancelled.delete(id);
+    }
   }
 }
 
@@ -166,6 +221,19 @@ function errorMessage(error) {
 
 function requireEngine() {
   if (!engine) throw new Error('No model is loaded yet.');
+  return engine;
+}
+
+/** The loaded CLIP model's engine; a generative model is refused with what it can do. */
+function requireClip() {
+  requireEngine();
+  if (family !== 'clip') throw new Error('The loaded model is generative: it answers questions (generate) rather than scoring texts against the image.');
+  return engine;
+}
+
+function requireGenerative() {
+  requireEngine();
+  if (family !== 'llava') throw new Error('The loaded model is CLIP: it scores texts against the image (explain) and cannot answer questions.');
   return engine;
 }
 
@@ -190,6 +258,7 @@ async function initialize(module) {
     try {
       const started = performance.now();
       engine = Engine.withDefaultModel();
+      family = 'clip';
       await attachBackend(engine);
       engineSource = { kind: 'default' };
       engineSize = defaultModelSize();
@@ -250,6 +319,9 @@ function engineInfo() {
   return { ...JSON.parse(engine.info()), backendNotice, attachMs, adapter };
 }
 
+/** Above this many bytes of files, the old model is dropped before the new one loads. */
+const LARGE_MODEL_BYTES = 200e6;
+
 async function load(source, progress) {
   await initialize();
   if (source.kind === 'default') {
@@ -257,45 +329,68 @@ async function load(source, progress) {
       if (!defaultModel.available) throw new Error(defaultModel.message);
       const next = Engine.withDefaultModel();
       await attachBackend(next);
-      replaceEngine(next, source, defaultModelSize());
+      replaceEngine(next, 'clip', source, defaultModelSize());
     }
     return engineInfo();
   }
+  let checkpoint;
+  let size = 0;
   if (source.kind === 'url' && isGgufUrl(source.url)) {
     const bytes = await fetchGguf(source.url, progress);
     progress({ phase: 'load' });
-    if (bytes.length > 200e6) replaceEngine(null, null);
-    const next = Engine.fromGguf(source.url, bytes);
-    await attachBackend(next);
-    replaceEngine(next, source, bytes.length);
-    return engineInfo();
-  }
-  let files;
-  let name;
-  if (source.kind === 'url') {
-    files = await fetchModel(source.url, progress);
-    name = source.url;
-  } else if (source.kind === 'files') {
-    files = await readPicked(source.files);
-    name = source.name || source.files.weights.name;
+    size = bytes.length;
+    if (size > LARGE_MODEL_BYTES) replaceEngine(null, null, null);
+    checkpoint = Checkpoint.gguf(source.url, bytes);
   } else {
-    throw new Error(`unknown model source "${source.kind}"`);
+    let files;
+    if (source.kind === 'url') files = await fetchFolder(source.url, progress);
+    else if (source.kind === 'files') files = await readPickedFiles(source.files);
+    else throw new Error(`unknown model source "${source.kind}"`);
+    progress({ phase: 'load' });
+    size = files.reduce((total, [, bytes]) => total + bytes.length, 0);
+    // A large model replaces the old one before it loads (two may not fit in wasm's 4 GiB); a
+    // small one loads beside it, so a broken checkpoint leaves the old model usable.
+    if (size > LARGE_MODEL_BYTES) replaceEngine(null, null, null);
+    checkpoint = new Checkpoint(source.kind === 'url' ? source.url : source.name || source.files.weights?.name || 'local model');
+    for (const [name, bytes] of files) checkpoint.addFile(name, bytes);
   }
-  progress({ phase: 'load' });
-  // A large model replaces the old one before it loads (two may not fit in wasm's 4 GiB); a small
-  // one loads beside it, so a broken checkpoint leaves the old model usable.
-  if (files.weights.length > 200e6) replaceEngine(null, null);
-  const next = Engine.fromFiles(name, files.config, files.weights, files.tokenizer, files.preprocessor);
+  let kind;
+  try {
+    kind = checkpoint.family;
+  } catch (error) {
+    checkpoint.free();
+    throw error;
+  }
+  const next = kind === 'llava' ? GenerativeEngine.fromCheckpoint(checkpoint) : Engine.fromCheckpoint(checkpoint);
   await attachBackend(next);
-  replaceEngine(next, source, filesSize(files));
+  replaceEngine(next, kind, source, size);
   return engineInfo();
 }
 
-function replaceEngine(next, source, size = 0) {
+/** A model folder's files as [name, bytes]: config.json first, which says what else to fetch. */
+async function fetchFolder(url, progress) {
+  const config = await fetchFolderFile(url, 'config.json', progress);
+  const probe = new Checkpoint(url);
+  let kind;
+  try {
+    probe.addFile('config.json', config);
+    kind = probe.family;
+  } finally {
+    probe.free();
+  }
+  if (kind === 'llava') return [['config.json', config], ...(await fetchGenerativeFiles(url, progress))];
+  const files = await fetchModel(url, progress);
+  const named = [['config.json', new TextEncoder().encode(files.config)], ['model.safetensors', files.weights], ['tokenizer.json', files.tokenizer]];
+  if (files.preprocessor !== undefined) named.push(['preprocessor_config.json', new TextEncoder().encode(files.preprocessor)]);
+  return named;
+}
+
+function replaceEngine(next, kind, source, size = 0) {
   // A reference belongs to the model it was made for.
   reference.drop();
   engine?.free();
   engine = next;
+  family = kind;
   engineSource = source;
   engineSize = size;
 }

@@ -6,6 +6,7 @@ mod files;
 mod floats;
 pub mod gguf;
 mod llava_names;
+mod named_files;
 mod quantized;
 mod safetensors;
 mod sharded;

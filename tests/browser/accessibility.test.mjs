@@ -1,19 +1,23 @@
-// Accessibility checked by axe-core (WCAG 2 A and AA rules, contrast included) on the app, the
+// Accessibility checked by axe-core (WCAG 2 A and AA rules, contrast included) on the app (CLIP
+// and, with the random LLaVA checkpoint, Ask with an answer, a selected word and a contrast), the
 // documentation page of the embeddable element and the benchmark page: no serious or critical
 // violation. Pages are opened with their Content-Security-Policy bypassed, only so that axe's
 // script can be injected.
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { appUrl, artifact, launchBrowser, prepareDist, startServer, waitForExplanation } from './helpers.mjs';
+import { appUrl, artifact, launchBrowser, LLAVA_FIXTURE, LLAVA_URL, prepareDist, prepareLlavaFixture, startServer, waitForExplanation } from './helpers.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 let server;
 let browser;
+let question;
 
 before(async () => {
   prepareDist();
+  question = prepareLlavaFixture();
   [server, browser] = await Promise.all([startServer(), launchBrowser()]);
 });
 
@@ -47,6 +51,25 @@ for (const colorScheme of ['dark', 'light']) {
     await page.keyboard.press('Tab');
     assert.ok(await page.evaluate(() => document.activeElement.classList.contains('skip-link')));
     await page.screenshot({ path: artifact(`accessibility-${colorScheme}.png`) });
+    assert.deepEqual(await seriousViolations(page), []);
+    await context.close();
+  });
+}
+
+for (const colorScheme of ['dark', 'light']) {
+  test(`the Ask mode passes axe in the ${colorScheme} scheme, with an answer, a word of several tokens and a contrast`, async () => {
+    const { context, page } = await openPage(appUrl(server.origin, `#model=${LLAVA_URL}`), colorScheme);
+    await page.waitForFunction(() => globalThis.sightlineTest?.store.get().model.info?.family === 'llava', null, { timeout: 60_000 });
+    await page.setInputFiles('.image-source input[type=file]', join(LLAVA_FIXTURE, 'image.png'));
+    await page.waitForFunction(() => globalThis.sightlineTest.store.get().image?.name === 'image.png');
+    await page.fill('.question-input', question);
+    await page.press('.question-input', 'Enter');
+    await page.waitForFunction(() => globalThis.sightlineTest.store.get().ask.run?.status === 'done', null, { timeout: 60_000 });
+    const word = await page.$$eval('.answer-word', (buttons) => buttons.map((b) => b.dataset.tokens).find((t) => t.includes(',')));
+    await page.click(`.answer-word[data-tokens="${word}"]`);
+    await page.click('.candidate');
+    await page.waitForFunction(() => globalThis.sightlineTest.currentResult()?.status === 'done', null, { timeout: 60_000 });
+    await page.screenshot({ path: artifact(`accessibility-ask-${colorScheme}.png`) });
     assert.deepEqual(await seriousViolations(page), []);
     await context.close();
   });

@@ -4,7 +4,7 @@
 // else the random test checkpoint tests/fixtures/clip-random-a served next to the app).
 
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +17,9 @@ export const DIST = join(ROOT, 'dist');
 export const CLI = join(ROOT, 'target', 'release', 'sightline');
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 export const FIXTURE_MODEL = join(ROOT, 'tests', 'fixtures', 'clip-random-a');
+/** A random LLaVA checkpoint (chat template, byte-level BPE, 64 positions), its image and question. */
+export const LLAVA_FIXTURE = join(ROOT, 'tests', 'fixtures', 'llava-random-a');
+export const LLAVA_URL = '/test-fixtures/llava-random-a/';
 /** Where the tests put their own files inside dist/ (never in www/). */
 export const FIXTURE_URL_PATH = '/test-fixtures/';
 export const CHROMIUM = process.env.SIGHTLINE_CHROMIUM ?? '/usr/bin/chromium';
@@ -119,6 +122,24 @@ export async function newPage(browser, { viewport = { width: 1400, height: 1000 
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
   return { context, page, requests, problems };
+}
+
+/** Lays llava-random-a into dist/test-fixtures/ (after prepareDist); returns its question. */
+export function prepareLlavaFixture() {
+  cpSync(LLAVA_FIXTURE, join(DIST, 'test-fixtures', 'llava-random-a'), { recursive: true });
+  return JSON.parse(readFileSync(join(LLAVA_FIXTURE, 'expected.json'), 'utf8')).prompt;
+}
+
+/** The generation JSON of `sightline generate` (every token explained when a method and no token are given). */
+export async function cliGenerate({ model = LLAVA_FIXTURE, image = join(LLAVA_FIXTURE, 'image.png'), prompt, maxTokens, method, token, contrast, backend }) {
+  const args = ['generate', '--model', model, '--image', image, '--prompt', prompt, '--json', '-'];
+  if (maxTokens !== undefined) args.push('--max-tokens', String(maxTokens));
+  if (method) args.push('--method', method);
+  if (token !== undefined) args.push('--token', String(token));
+  if (contrast !== undefined) args.push('--contrast', contrast);
+  if (backend) args.push('--backend', backend);
+  const { stdout } = await run(CLI, args, { maxBuffer: 64 << 20 });
+  return JSON.parse(stdout);
 }
 
 /** The explanation JSON of the CLI. */

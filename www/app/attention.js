@@ -69,6 +69,6 @@ store.subscribe((s) => {
   const a = s.attention;
   if (a.key !== key && (a.status === 'done' || a.status === 'error')) setAttention({ ...IDLE });
   // Computed when the explorer is open, after the explanation the page waits for.
-  if (s.view.tab !== 'attention' || s.model.status !== 'ready' || !key || a.key === key || explaining(s)) return;
+  if (s.mode !== 'clip' || s.view.tab !== 'attention' || s.model.status !== 'ready' || !key || a.key === key || explaining(s)) return;
   load(s, key);
 });

@@ -31,6 +31,7 @@ export async function boot() {
     method: request.method ?? s.method,
     options: { ...defaultOptions(), ...request.options },
     view: { ...s.view, ...request.view },
+    ask: { ...s.ask, question: request.question ?? s.ask.question },
   }));
   awaitExample(request.example);
   const firstImage = examples.then(() => openFirstExample(request, started));

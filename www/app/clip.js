@@ -16,6 +16,7 @@ export const clipMode = {
   /** The explanation request's question arguments. */
   explainArguments: (s) => ({ texts: s.clip.texts, target: s.clip.target }),
   ready: (s) => s.clip.texts.length > 0,
+  explain: (client, s, method, options, handlers) => client.explain(s.image, { ...clipMode.explainArguments(s), method, ...options }, handlers),
 };
 
 /** The 12 captions the built-in model was trained on ("a red circle", ...). */

@@ -11,17 +11,22 @@ store.define({ engine: { status: 'starting', defaultModel: null, restarts: 0 }, 
 
 const restartListeners = [];
 
-/** Calls `listener(error, reloaded)` after each restart; `reloaded` settles with the model's reload. */
+/**
+ * Calls `listener(error, reloaded, { requested })` after each restart; `reloaded` settles with the
+ * model's reload; `requested`: the restart stopped a request the person stopped (client.js).
+ */
 export function onEngineRestart(listener) {
   restartListeners.push(listener);
 }
 
 export const engine = new EngineClient({
-  onRestart(error, reloaded) {
+  onRestart(error, reloaded, { requested }) {
     store.set((s) => ({ engine: { ...s.engine, restarts: s.engine.restarts + 1 } }));
-    const reloading = store.get().modelSource ? '; the model is being loaded again' : '';
-    notify(`The engine stopped (${error.message}) and was restarted${reloading}.`, 'error', { key: 'engine' });
-    for (const listener of restartListeners) listener(error, reloaded);
+    if (!requested) {
+      const reloading = store.get().modelSource ? '; the model is being loaded again' : '';
+      notify(`The engine stopped (${error.message}) and was restarted${reloading}.`, 'error', { key: 'engine' });
+    }
+    for (const listener of restartListeners) listener(error, reloaded, { requested });
   },
 });
 

@@ -16,7 +16,7 @@ const AUTO_COMPARE_MS = 400;
 
 store.define({ results: {}, compare: { requested: null, auto: false } });
 
-/** The run in the worker now: a token, so that only the newest run may clear it. */
+/** The run in the worker now ({key, method, controller}), so that only the newest run may clear it. */
 let running = null;
 
 /** Everything but the method that determines an explanation; null without an image or question. */
@@ -96,17 +96,18 @@ function runNext() {
   const next = wantedKeys(s).find(([, key]) => key && !s.results[key]);
   if (!next) return;
   const [method, key] = next;
-  const options = { ...activeMode(s).explainArguments(s), method, ...methodOptions(method, s.options) };
-  const run = { key };
+  const run = { key, method, controller: new AbortController() };
   running = run;
   putResult(key, { status: 'running', method, progress: null });
   const startedAt = performance.now();
-  engine
-    .explain(s.image, options, {
-      onProgress: ({ done, total }) => putResult(key, { status: 'running', method, progress: { done, total } }),
+  activeMode(s)
+    .explain(engine, s, method, methodOptions(method, s.options), {
+      signal: run.controller.signal,
+      onProgress: ({ done, total }) => !run.controller.signal.aborted && putResult(key, { status: 'running', method, progress: { done, total } }),
     })
     .then(
       (explanation) => {
+        if (run.controller.signal.aborted) return;
         putResult(key, { status: 'done', method, explanation, imageKey: s.image.key, wallMs: performance.now() - startedAt });
         const total = explanation.timings_ms?.total ?? Infinity;
         if (method === s.method && !store.get().compare.auto && total < AUTO_COMPARE_MS && !methodById(method).batched) {
@@ -118,8 +119,8 @@ function runNext() {
         }
       },
       (error) => {
-        // Cut short by another request's crash: the restart runs it again.
-        if (error.interrupted) return;
+        // Cut short by another request's crash: the restart runs it again. Stopped: it stays so.
+        if (error.interrupted || run.controller.signal.aborted) return;
         putResult(key, { status: 'error', method, error: error.message });
         if (method === store.get().method) notify(`${methodById(method)?.label ?? method}: ${error.message}`, 'error', { key: 'explain' });
       },
@@ -128,6 +129,15 @@ function runNext() {
       if (running === run) running = null;
       schedule();
     });
+}
+
+/** Stops the explanation running now (Stop); it stays stopped until asked for again (explainNow). */
+export function stopExplaining() {
+  if (!running) return false;
+  const { key, method, controller } = running;
+  controller.abort();
+  putResult(key, { status: 'stopped', method });
+  return true;
 }
 
 function putResult(key, entry) {
@@ -157,8 +167,9 @@ function schedule() {
 store.subscribe(schedule);
 
 onEngineRestart((_, reloaded) => {
-  // Whatever was running is lost: forget running entries so they run again.
+  // Whatever was running is lost: forget running entries so they run again (a stopped one stays
+  // stopped).
   running = null;
-  store.set((s) => ({ results: Object.fromEntries(Object.entries(s.results).filter(([, r]) => r.status === 'done')) }));
+  store.set((s) => ({ results: Object.fromEntries(Object.entries(s.results).filter(([, r]) => r.status === 'done' || r.status === 'stopped')) }));
   reloaded.then(schedule, () => {});
 });

@@ -1,5 +1,6 @@
 // Exports of the current explanation: the CLI's overlay as PNG (drawn by the engine, at least as
-// large as the page shows it, titled as the page writes it), the explanation JSON, and a link that
+// large as the page shows it, titled as the page writes it), the explanation JSON (for a word of a
+// generated answer: each of its tokens' generate JSON beside the summed maps), and a link that
 // opens the same view.
 
 import { formatProbability } from '../heatmap.js';
@@ -7,11 +8,16 @@ import { methodById } from '../methods.js';
 import { notify } from './alerts.js';
 import { engine } from './engine.js';
 import { currentResult } from './explanations.js';
+import { activeMode } from './modes.js';
 import { store } from './store.js';
 import { syncUrl } from './url-sync.js';
 
-/** The PNG's title: the method's name, the explained text and its probability, as the page shows them. */
-export function overlayTitle(e) {
+/** The PNG's title: the method's name, the explained text (or word) and its probability, as the page shows them. */
+export function overlayTitle(e, s = store.get()) {
+  if (s.mode === 'ask') {
+    const { subject, detail } = activeMode(s).describe(s, e);
+    return `${methodById(e.method)?.label ?? e.method} · ${subject} · ${detail}`;
+  }
   const p = e.probs?.[e.target];
   const score = p !== undefined ? `p = ${formatProbability(p)}` : `logit ${e.score.toFixed(2)}`;
   return `${methodById(e.method)?.label ?? e.method} · “${e.texts[e.target]}” · ${score}`;

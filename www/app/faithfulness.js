@@ -32,7 +32,7 @@ export async function runFaithfulness() {
 }
 
 store.subscribe((s) => {
-  if (s.view.tab !== 'faithfulness' || s.model.status !== 'ready') return;
+  if (s.mode !== 'clip' || s.view.tab !== 'faithfulness' || s.model.status !== 'ready') return;
   const key = resultKey(s.method, s);
   if (!key || s.faithfulness.key === key || currentResult(s)?.status !== 'done' || explaining(s)) return;
   runFaithfulness();

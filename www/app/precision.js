@@ -134,7 +134,7 @@ async function explainWithReference(s, key, main) {
 
 /** Starts whatever the visible view lacks: the plan for this model, then the reference's map. */
 function step(s) {
-  if (s.view.tab !== 'precision' || s.model.status !== 'ready') return;
+  if (s.mode !== 'clip' || s.view.tab !== 'precision' || s.model.status !== 'ready') return;
   if (s.precision.planFor !== s.model.serial && planning !== s.model.serial) {
     fetchPlan(s);
     return;

@@ -6,8 +6,11 @@
 //   engine, facts                  engine.js        the worker's status, the engine's facts
 //   model, modelSource, pendingModel  model.js      the loaded model
 //   image, imageStatus, examples   image.js         the explained image and the bundled examples
-//   mode                           modes.js         what is asked of the model ('clip' for now)
+//   mode                           modes.js         what is asked of the model: 'clip' or 'ask',
+//                                                   as the loaded model's family says
 //   clip                           clip.js          CLIP's question: the texts and the target
+//   ask                            ask.js           a generative model's question, its streamed
+//                                                   answer, the selected word and its contrast
 //   method, options                method.js        the explanation method and its options
 //   results, compare               explanations.js  explanations by request, and running them
 //   attention, faithfulness, precision             the views below the explanation

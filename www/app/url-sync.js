@@ -32,7 +32,7 @@ store.subscribe((s, p) => {
   if (!s.facts || !s.options) return;
   if (awaitedExample && s.image?.exampleId === awaitedExample) awaitedExample = null;
   if (awaitedExample) return;
-  if (s.method !== p.method || s.clip !== p.clip || s.options !== p.options || s.view !== p.view || s.image !== p.image || s.modelSource !== p.modelSource) syncUrl();
+  if (s.method !== p.method || s.clip !== p.clip || s.mode !== p.mode || s.ask.question !== p.ask.question || s.options !== p.options || s.view !== p.view || s.image !== p.image || s.modelSource !== p.modelSource) syncUrl();
 });
 
 addEventListener('hashchange', () => {

@@ -4,7 +4,7 @@
 import { comparing, compareAll, resultKey } from '../app/explanations.js';
 import { setMethod } from '../app/method.js';
 import { explanationGrid } from '../heatmap.js';
-import { methods } from '../methods.js';
+import { methodFamily, methods } from '../methods.js';
 import { h, ms, uid } from './dom.js';
 
 export class CompareGrid {
@@ -19,6 +19,9 @@ export class CompareGrid {
   }
 
   buildCells() {
+    this.family = methodFamily();
+    this.cells.clear();
+    this.grid.replaceChildren();
     for (const method of methods()) {
       const heatmap = h('sl-heatmap', { attrs: { resolution: '192', label: `${method.label} heatmap` } });
       const status = h('span', { class: 'cell-status' });
@@ -42,9 +45,9 @@ export class CompareGrid {
   }
 
   update(s, p) {
-    if (p && s.results === p.results && s.image === p.image && s.facts === p.facts && s.view === p.view && s.method === p.method && s.clip === p.clip && s.options === p.options && s.compare === p.compare) return;
+    if (p && s.results === p.results && s.image === p.image && s.facts === p.facts && s.view === p.view && s.method === p.method && s.clip === p.clip && s.ask === p.ask && s.mode === p.mode && s.options === p.options && s.compare === p.compare) return;
     if (!s.facts || !s.options) return;
-    if (!this.cells.size) this.buildCells();
+    if (!this.cells.size || this.family !== methodFamily()) this.buildCells();
     let missing = 0;
     for (const method of methods()) {
       const cell = this.cells.get(method.id);

@@ -2,7 +2,9 @@
 // a patch readout on hover (or arrow keys), overlay settings, the token attributions, the backend and
 // the time each phase took, warnings, and exports (PNG from the engine, JSON, link).
 
+import { currentRun } from '../app/ask.js';
 import { currentResult } from '../app/explanations.js';
+import { activeMode } from '../app/modes.js';
 import { copyLink, exportJson, exportPng } from '../app/exports.js';
 import { store } from '../app/store.js';
 import { setView } from '../app/view.js';
@@ -97,7 +99,7 @@ class ExplanationView extends StoreView {
   }
 
   update(s, p) {
-    if (p && s.results === p.results && s.view === p.view && s.image === p.image && s.facts === p.facts && s.method === p.method && s.options === p.options && s.clip === p.clip && s.model === p.model) return;
+    if (p && s.results === p.results && s.view === p.view && s.image === p.image && s.facts === p.facts && s.method === p.method && s.options === p.options && s.clip === p.clip && s.ask === p.ask && s.mode === p.mode && s.model === p.model) return;
     if (s.image && this.heatmap.image !== s.image.bitmap) this.heatmap.image = s.image.bitmap;
     if (!s.image) this.heatmap.placeholderText = s.imageStatus === 'loading' ? 'Loading the image…' : 'Choose an image';
     if (!s.facts || !s.options) return;
@@ -105,15 +107,20 @@ class ExplanationView extends StoreView {
     const method = methodById(s.method);
     const result = currentResult(s);
     const explanation = result?.explanation;
-    if (explanation) this.shown = { explanation, imageKey: s.image.key };
-    // While a new result runs, the last one of the same image stays (dimmed).
-    const shown = explanation ? this.shown : this.shown?.imageKey === s.image?.key ? this.shown : null;
+    if (explanation) this.shown = { explanation, imageKey: s.image.key, mode: s.mode };
+    // While a new result runs, the last one of the same image and mode stays (dimmed).
+    const shown = explanation ? this.shown : this.shown?.imageKey === s.image?.key && this.shown?.mode === s.mode ? this.shown : null;
     const e = shown?.explanation;
 
     this.titleEl.textContent = method.label;
-    const text = s.clip.texts[s.clip.target];
-    const prob = e?.probs?.[e.target];
-    this.subtitle.textContent = text === undefined ? '' : `for “${text}”` + (explanation ? (prob !== undefined ? ` · p = ${formatProbability(prob)}` : ` · logit ${explanation.score.toFixed(2)}`) : '');
+    if (s.mode === 'ask') {
+      const { subject, detail } = activeMode(s).describe(s, e);
+      this.subtitle.textContent = subject ? `${subject} · ${detail}` : '';
+    } else {
+      const text = s.clip.texts[s.clip.target];
+      const prob = e?.probs?.[e.target];
+      this.subtitle.textContent = text === undefined ? '' : `for “${text}”` + (explanation ? (prob !== undefined ? ` · p = ${formatProbability(prob)}` : ` · logit ${explanation.score.toFixed(2)}`) : '');
+    }
 
     // The map.
     if (e && s.image) {
@@ -122,7 +129,7 @@ class ExplanationView extends StoreView {
       if (!this.lastMapKey || key.some((v, i) => v !== this.lastMapKey[i])) {
         this.lastMapKey = key;
         this.heatmap.map = { grid, crop: e.crop, patchGrid: e.patch_grid, patchValues: e.patch_scores, colormap: s.view.colormap };
-        this.heatmap.setAttribute('label', `${method.label} heatmap for “${e.texts[e.target]}”`);
+        this.heatmap.setAttribute('label', `${method.label} heatmap ${s.mode === 'ask' ? activeMode(s).describe(s, e).subject : `for “${e.texts[e.target]}”`}`);
       }
     } else if (this.heatmap.map) {
       this.heatmap.map = null;
@@ -140,8 +147,13 @@ class ExplanationView extends StoreView {
     // Status.
     let status = '';
     this.progress.hidden = true;
+    const run = s.mode === 'ask' ? currentRun(s) : null;
     if (s.model.status === 'loading') status = 'Loading the model…';
     else if (s.model.status !== 'ready') status = s.engine.status === 'starting' ? 'Starting the engine…' : 'Choose a model to explain this image.';
+    else if (s.mode === 'ask' && !run) status = 'Ask a question about the image.';
+    else if (run?.status === 'generating') status = 'Answering…';
+    else if (s.mode === 'ask' && !run.tokens.length) status = 'The answer has no tokens to explain.';
+    else if (result?.status === 'stopped') status = 'Stopped. Explain runs it again.';
     else if (result?.status === 'running') {
       status = `Running ${method.label.toLowerCase()}…`;
       if (result.progress?.total) {
@@ -157,12 +169,15 @@ class ExplanationView extends StoreView {
     // Tokens.
     if (e) {
       const scores = e.text_scores ?? null;
-      const scale = renderTokenChips(this.chips, { tokens: e.text_tokens, scores, colormap: s.view.colormap });
+      const ask = s.mode === 'ask';
+      const scale = renderTokenChips(this.chips, { tokens: e.text_tokens, scores, colormap: s.view.colormap, spaced: ask ? 'leading-space' : 'clip' });
       this.chipsNote.textContent = !scores
         ? `${method.label} scores the image only; these are the text’s tokens.`
         : scale?.degenerate
           ? 'Every token scored 0.'
-          : method.imageMapReadsText
+          : ask
+            ? 'Colour: the score of each token the model read before this word (the prompt and the answer so far; the image’s tokens are on the map), on the colormap’s scale; special tokens outlined in dashes.'
+            : method.imageMapReadsText
             ? 'Colour: the score of each token of the explained text (same scale as the colormap; special tokens outlined in dashes).'
             : `Colour: the text tower’s own ${method.short.toLowerCase()} from its pooled token. It never sees the image, just as the image map never sees the text.`;
     } else {

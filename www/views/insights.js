@@ -18,6 +18,9 @@ const TABS = [
   ['precision', 'Original vs quantized'],
 ];
 
+/** The views each mode has (a generative model's attention, curves and precision views are to come). */
+const MODE_TABS = { clip: TABS.map(([id]) => id), ask: ['compare'] };
+
 class Insights extends StoreView {
   static store = store;
 
@@ -51,7 +54,7 @@ class Insights extends StoreView {
   }
 
   onTabKey(event) {
-    const ids = TABS.map(([id]) => id);
+    const ids = MODE_TABS[store.get().mode];
     const index = ids.indexOf(event.currentTarget.dataset.tab);
     let next = null;
     if (event.key === 'ArrowRight') next = ids[(index + 1) % ids.length];
@@ -65,18 +68,22 @@ class Insights extends StoreView {
   }
 
   update(s, p) {
-    if (!p || s.view.tab !== p.view.tab) {
-      for (const [id, tab] of this.tabs) {
-        const selected = id === s.view.tab;
-        tab.setAttribute('aria-selected', String(selected));
-        tab.tabIndex = selected ? 0 : -1;
+    const available = MODE_TABS[s.mode];
+    // A view the mode does not have shows its first instead (the choice is kept for the other mode).
+    const tab = available.includes(s.view.tab) ? s.view.tab : available[0];
+    if (!p || s.view.tab !== p.view.tab || s.mode !== p.mode) {
+      for (const [id, button] of this.tabs) {
+        const selected = id === tab;
+        button.hidden = !available.includes(id);
+        button.setAttribute('aria-selected', String(selected));
+        button.tabIndex = selected ? 0 : -1;
         this.panels.get(id).hidden = !selected;
       }
     }
-    if (s.view.tab === 'compare') this.compare.update(s, p);
-    if (s.view.tab === 'attention') this.attention.update(s, p);
-    if (s.view.tab === 'faithfulness') this.faithfulness.update(s, p);
-    if (s.view.tab === 'precision') this.precision.update(s, p);
+    if (tab === 'compare') this.compare.update(s, p);
+    if (tab === 'attention') this.attention.update(s, p);
+    if (tab === 'faithfulness') this.faithfulness.update(s, p);
+    if (tab === 'precision') this.precision.update(s, p);
   }
 }
 

@@ -6,18 +6,19 @@ import { explainNow } from '../app/explanations.js';
 import { setMethod, setOptions } from '../app/method.js';
 import { store } from '../app/store.js';
 import { engineFacts } from '../local-engine.js';
-import { defaultOptions, headFusions, methodById, methods } from '../methods.js';
+import { defaultOptions, headFusions, methodById, methodFamily, methods } from '../methods.js';
 import { anchoredError, showAnchoredError } from './anchored-error.js';
 import { h, StoreView, uid } from './dom.js';
 
 /** What a method's map reads, in a word or three. */
 function methodTag(method) {
-  if (!method.imageMapReadsText) return 'ignores the text';
+  if (!method.imageMapReadsText) return methodFamily() === 'llava' ? 'ignores the question' : 'ignores the text';
   return method.textScores ? 'image + text' : 'image';
 }
 
 /** The method's description, and what its text colours are when its map ignores the text. */
 function methodSummary(method) {
+  if (methodFamily() === 'llava') return method.imageMapReadsText ? method.summary : `${method.summary} The image’s tokens come before the question, so this map depends on the explained token only.`;
   if (method.imageMapReadsText) return method.summary;
   const colours = method.textScores ? ' The colours on the text are the text tower’s own attention, which never sees the image.' : '';
   return `${method.summary} Its map is the same for every text: CLIP’s image tower never sees the text.${colours}`;
@@ -62,6 +63,9 @@ class MethodPanel extends StoreView {
 
   /** The engine's methods as a radio group, its head fusions and limits, once its facts are known. */
   buildMethods() {
+    this.family = methodFamily();
+    this.radios.clear();
+    this.list.replaceChildren();
     const name = uid('method');
     for (const method of methods()) {
       const id = `${name}-${method.id}`;
@@ -82,10 +86,11 @@ class MethodPanel extends StoreView {
   }
 
   update(s, p) {
-    if (p && s.method === p.method && s.options === p.options && s.model === p.model && s.image === p.image && s.facts === p.facts && s.alerts === p.alerts) return;
+    if (p && s.method === p.method && s.options === p.options && s.model === p.model && s.image === p.image && s.facts === p.facts && s.alerts === p.alerts && s.mode === p.mode) return;
     if (!s.facts || !s.options) return;
-    if (!this.radios.size) this.buildMethods();
+    if (!this.radios.size || this.family !== methodFamily()) this.buildMethods();
     const method = methodById(s.method);
+    if (!method) return;
     for (const [id, radio] of this.radios) radio.checked = id === s.method;
     this.summary.textContent = methodSummary(method);
     for (const [name, field] of Object.entries(this.fields)) field.hidden = !method.options.includes(name);

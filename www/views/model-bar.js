@@ -1,6 +1,6 @@
 // The model: a chip in the header naming the loaded model and what it can recognise (a failed load
-// is reported under it), and a dialog to pick the built-in model, a Hugging Face CLIP checkpoint
-// by URL, or files from this computer, with download progress.
+// is reported under it), and a dialog to pick the built-in model, a Hugging Face CLIP or LLaVA
+// checkpoint by URL, or files from this computer, with download progress.
 
 import { anchoredAlert, notify } from '../app/alerts.js';
 import { engine } from '../app/engine.js';
@@ -12,6 +12,7 @@ import { bytes, h, StoreView, uid } from './dom.js';
 
 /** What a loaded model can recognise, for the chip. */
 function recognises(info) {
+  if (info.family === 'llava') return 'answers questions';
   return info.shapesOnly ? 'recognises only coloured shapes' : 'recognises any text';
 }
 
@@ -49,7 +50,7 @@ class ModelBar extends StoreView {
       on: { keydown: (e) => e.key === 'Enter' && this.loadUrl() },
     });
     this.urlButton = h('button', { type: 'button', class: 'button primary', text: 'Download and load', on: { click: () => this.loadUrl() } });
-    this.filesInput = h('input', { id: filesId, type: 'file', multiple: true, accept: '.json,.safetensors', class: 'file-input', attrs: { 'aria-describedby': filesHint } });
+    this.filesInput = h('input', { id: filesId, type: 'file', multiple: true, accept: '.json,.safetensors,.jinja', class: 'file-input', attrs: { 'aria-describedby': filesHint } });
     this.filesButton = h('button', { type: 'button', class: 'button', text: 'Load files', on: { click: () => this.loadFiles() } });
     this.progress = h('progress', { class: 'meter', max: 1, value: 0 });
     this.progressText = h('p', { class: 'progress-text', attrs: { 'aria-live': 'polite' } });
@@ -59,7 +60,7 @@ class ModelBar extends StoreView {
       'dialog',
       { class: 'dialog model-dialog', attrs: { 'aria-labelledby': titleId } },
       h('div', { class: 'dialog-head' }, h('h2', { id: titleId, text: 'Choose a model' }), h('button', { type: 'button', class: 'icon-button', text: '×', attrs: { 'aria-label': 'Close' }, on: { click: () => this.dialog.close() } })),
-      h('p', { class: 'dialog-lead', text: 'Any CLIP checkpoint in the Hugging Face format works. It is downloaded once into this browser’s cache and runs here; nothing is uploaded.' }),
+      h('p', { class: 'dialog-lead', text: 'Any CLIP checkpoint (it scores texts against the image) or LLaVA checkpoint (it answers questions) in the Hugging Face format works. It is downloaded once into this browser’s cache and runs here; nothing is uploaded.' }),
       h('section', { class: 'choice' }, h('h3', { text: 'Built in' }), h('p', { class: 'hint', text: 'A tiny CLIP trained on synthetic scenes of red, green, blue and yellow circles, squares and triangles. Loads instantly.' }), this.builtinNote, this.builtinButton),
       h(
         'section',
@@ -72,7 +73,7 @@ class ModelBar extends StoreView {
         'section',
         { class: 'choice' },
         h('h3', {}, h('label', { htmlFor: filesId, text: 'From files on this computer' })),
-        h('p', { id: filesHint, class: 'hint', text: 'Select config.json, model.safetensors and tokenizer.json together (and preprocessor_config.json if the model has one).' }),
+        h('p', { id: filesHint, class: 'hint', text: 'Select config.json, model.safetensors and tokenizer.json together (and preprocessor_config.json if the model has one); for LLaVA also its shards and index, processor, generation and tokenizer configs and chat template.' }),
         h('div', { class: 'row' }, this.filesInput, this.filesButton),
       ),
       this.progressBox,
@@ -121,7 +122,7 @@ class ModelBar extends StoreView {
       this.error.textContent = `Missing ${missing.join(', ')}.` + (unknown.length ? ` Not used: ${unknown.join(', ')}.` : '');
       return;
     }
-    this.run({ kind: 'files', files, name: files.weights.name === 'model.safetensors' ? 'local model' : files.weights.name });
+    this.run({ kind: 'files', files, name: !files.weights || files.weights.name === 'model.safetensors' ? 'local model' : files.weights.name });
   }
 
   async clearCache() {
@@ -151,7 +152,9 @@ class ModelBar extends StoreView {
     else text = 'none loaded — choose one';
     this.chipText.textContent = text;
     this.chip.classList.toggle('attention', !info && !busy && eng.status !== 'starting');
-    this.chip.title = info
+    this.chip.title = info?.family === 'llava'
+      ? `${info.model.name}: a generative model (LLaVA) that answers questions about the image; ${info.imageSize} px in ${info.patchGrid[0]}×${info.patchGrid[1]} patches (${info.imageTokens} image tokens), ${info.visionLayers} vision layers, ${info.decoderLayers} decoder layers; backend ${info.backend}`
+      : info
       ? `${info.model.name}: ${info.shapesOnly ? 'trained only on red, green, blue and yellow circles, squares and triangles' : 'a CLIP model, for any text'}; ${info.imageSize} px in ${info.patchGrid[0]}×${info.patchGrid[1]} patches, ${info.visionLayers} vision layers, ${info.visionHeads} heads; backend ${info.backend}`
       : 'Choose a model';
 

@@ -74,6 +74,8 @@ export class PrecisionPanel {
 
   loadFiles() {
     const { files, missing, unknown } = classifyModelFiles(this.filesInput.files);
+    // A CLIP checkpoint is one model.safetensors.
+    if (!files.weights && !missing.includes('model.safetensors')) missing.push('model.safetensors');
     if (missing.length) {
       notify(`The full-precision model’s files are incomplete: missing ${missing.join(', ')}.` + (unknown.length ? ` Not used: ${unknown.join(', ')}.` : ''), 'error', { key: 'precision' });
       return;
