@@ -21,8 +21,10 @@
 import { engineModule } from './wasm-module.js';
 
 const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url);
-/** How long a cancelled request may take to end by itself before its worker is replaced. */
-const CANCEL_GRACE_MS = 250;
+/** How long a cancelled request may take to end by itself before its worker is replaced: a
+ * WebGPU generation stops after its current token, which on a software adapter (SwiftShader) under
+ * load takes several hundred milliseconds; the page shows the answer stopped at once either way. */
+const CANCEL_GRACE_MS = 1000;
 
 export class EngineError extends Error {
   constructor(message, { fatal = false, interrupted = false, cancelled = false, name = 'EngineError' } = {}) {
